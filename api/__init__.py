@@ -1,0 +1,1 @@
+"""The Litestar app: controllers, schemas, auth and the spec's envelopes."""

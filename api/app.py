@@ -1,0 +1,35 @@
+"""The Litestar application: routes under /api, the spec's envelopes, OpenAPI at /api/schema."""
+
+from litestar import Litestar, Router
+from litestar.openapi import OpenAPIConfig
+
+from api.controllers.admin import AdminController
+from api.controllers.auth import AuthController
+from api.controllers.licenses import LicenseController
+from api.controllers.notifications import NotificationController
+from api.controllers.products import ProductController
+from api.controllers.stats import StatsController
+from api.deps import DEPENDENCIES
+from api.errors import EXCEPTION_HANDLERS
+from keyledger.wiring import Runtime
+
+MAX_BODY_BYTES = 1024 * 1024
+
+CONTROLLERS = [AuthController, ProductController, LicenseController, StatsController, NotificationController,
+               AdminController]
+
+
+def create_app(runtime: Runtime) -> Litestar:
+    """Build the app around a runtime; closing the app closes the runtime."""
+    api = Router(path="/api", route_handlers=CONTROLLERS)
+    app = Litestar(
+        route_handlers=[api],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(title="KeyLedger", version="0.1.0", path="/api/schema"),
+        on_shutdown=[runtime.close],
+        debug=False,
+    )
+    app.state.runtime = runtime
+    return app

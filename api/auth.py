@@ -1,0 +1,60 @@
+"""JWT sessions for vendors: HS256 tokens (pyjwt) checked against the accounts read model."""
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from litestar import Request
+from litestar.datastructures import State
+
+from api.errors import Forbidden, Unauthorized
+from domain.account import Actor
+from keyledger.wiring import Runtime
+from projections import accounts
+
+ISSUER = "keyledger"
+
+
+def issue_token(runtime: Runtime, account_id: str, now: datetime) -> str:
+    claims = {
+        "sub": account_id, "iss": ISSUER, "iat": now, "jti": uuid.uuid4().hex,
+        "exp": now + timedelta(seconds=runtime.settings.jwt_ttl_seconds),
+    }
+    return jwt.encode(claims, runtime.jwt_secret, algorithm="HS256")
+
+
+def _bearer(request: Request[Any, Any, Any]) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization: Bearer <token> required")
+    return token.strip()
+
+
+def _claims(runtime: Runtime, token: str) -> dict[str, Any]:
+    try:
+        return jwt.decode(token, runtime.jwt_secret, algorithms=["HS256"], issuer=ISSUER,
+                          options={"require": ["exp", "iat", "sub"]})
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("Token expired") from None
+    except jwt.PyJWTError:
+        raise Unauthorized("Invalid token") from None
+
+
+def current_account(request: Request[Any, Any, Any], state: State) -> dict[str, Any]:
+    """The signed-in, still active account (deactivated accounts' tokens stop working)."""
+    runtime: Runtime = state.runtime
+    account = accounts.get_account(runtime.store, str(_claims(runtime, _bearer(request))["sub"]))
+    if account is None or not account["is_active"]:
+        raise Unauthorized("Account is not active")
+    return account
+
+
+def current_actor(account: dict[str, Any]) -> Actor:
+    return Actor(uuid.UUID(account["id"]), is_admin=account["role"] == "admin")
+
+
+def require_admin(account: dict[str, Any]) -> dict[str, Any]:
+    if account["role"] != "admin":
+        raise Forbidden("Admin access required")
+    return account

@@ -1,0 +1,23 @@
+"""Statistics: the vendor dashboard and per-product figures."""
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Response, get
+
+from api.envelope import ok
+from domain.account import Actor
+from keyledger.wiring import Runtime
+
+
+class StatsController(Controller):
+    path = "/stats"
+    tags = ["stats"]
+
+    @get("/dashboard", sync_to_thread=True)
+    def dashboard(self, actor: Actor, runtime: Runtime) -> Response[Any]:
+        return ok({})
+
+    @get("/products/{product_id:uuid}", sync_to_thread=True)
+    def product_stats(self, product_id: UUID, actor: Actor, runtime: Runtime) -> Response[Any]:
+        return ok({})

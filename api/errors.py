@@ -1,0 +1,90 @@
+"""The one map from exceptions to (status, error_code) in the spec's error envelope."""
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from api.envelope import error
+from commands.accounts import InvalidCredentialsError
+from commands.retry import ContentionError
+from domain.account import AccountDeactivatedError, AccountNotFoundError, EmailAlreadyRegisteredError
+from domain.errors import ConflictError, DomainError, InvalidValueError, NotFoundError
+from domain.license import LicenseNotFoundError, MaxUsesBelowActivationsError
+from domain.product import ProductNotFoundError
+
+log = logging.getLogger(__name__)
+
+
+class NotificationNotFoundError(NotFoundError):
+    """Raised when a notification does not exist or belongs to another account."""
+
+
+class Unauthorized(DomainError):
+    """Raised when a request lacks a valid token for an active account."""
+
+
+class Forbidden(DomainError):
+    """Raised when a signed-in account lacks the role an endpoint requires."""
+
+
+# Most specific first: the first matching class wins.
+DOMAIN_ERRORS: list[tuple[type[Exception], int, str, str]] = [
+    (LicenseNotFoundError, 404, "LICENSE_NOT_FOUND", "License not found"),
+    (ProductNotFoundError, 404, "PRODUCT_NOT_FOUND", "Product not found"),
+    (AccountNotFoundError, 404, "USER_NOT_FOUND", "User not found"),
+    (NotificationNotFoundError, 404, "NOTIFICATION_NOT_FOUND", "Notification not found"),
+    (NotFoundError, 404, "NOT_FOUND", "Resource not found"),
+    (InvalidCredentialsError, 401, "INVALID_CREDENTIALS", "Invalid email or password"),
+    (Unauthorized, 401, "UNAUTHORIZED", "Authentication required"),
+    (AccountDeactivatedError, 403, "ACCOUNT_DEACTIVATED", "Account is deactivated"),
+    (Forbidden, 403, "FORBIDDEN", "Insufficient permissions"),
+    (EmailAlreadyRegisteredError, 409, "EMAIL_ALREADY_REGISTERED", "Email is already registered"),
+    (MaxUsesBelowActivationsError, 409, "MAX_USES_BELOW_ACTIVATIONS",
+     "max_uses cannot be lower than the number of activated devices; reset the HWID first"),
+    (ContentionError, 409, "CONFLICT", "The resource is busy; retry the request"),
+    (ConflictError, 409, "CONFLICT", "Resource already exists"),
+]
+
+HTTP_CODES = {
+    400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+}
+
+
+def domain_error_response(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, InvalidValueError):
+        return error(400, str(exc), "VALIDATION_ERROR")
+    for exc_type, status, code, message in DOMAIN_ERRORS:
+        if isinstance(exc, exc_type):
+            return error(status, str(exc) if exc_type in (Unauthorized, Forbidden) and str(exc) else message, code)
+    return internal_error_response(_, exc)
+
+
+def http_error_response(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if isinstance(exc, ValidationException):
+        return error(400, _validation_message(exc), "VALIDATION_ERROR")
+    if status >= 500:
+        return internal_error_response(_, exc)
+    return error(status, exc.detail or "Request failed", HTTP_CODES.get(status, "BAD_REQUEST"))
+
+
+def internal_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error(500, "Internal server error", "INTERNAL_ERROR")
+
+
+def _validation_message(exc: ValidationException) -> str:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    details = [f"{e.get('key', '')}: {e.get('message', '')}".strip(": ") for e in extra if isinstance(e, dict)]
+    return "; ".join(details) or exc.detail or "Invalid request"
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    DomainError: domain_error_response,
+    HTTPException: http_error_response,
+    Exception: internal_error_response,
+}

@@ -1,0 +1,1 @@
+"""msgspec request and response Structs, one module per resource."""

@@ -1,0 +1,30 @@
+"""Product requests and the product shape."""
+
+from typing import Any
+
+import msgspec
+
+from api.schemas.common import Description, Name
+from domain.product import SigningAlgorithm
+
+
+class ProductCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    description: Description = ""
+    signing_algorithm: SigningAlgorithm = SigningAlgorithm.RSA
+
+
+class ProductUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | None = None
+    description: Description | None = None
+    is_active: bool | None = None
+    signing_algorithm: SigningAlgorithm | None = None
+
+
+def product_view(row: dict[str, Any], secret_key: str | None) -> dict[str, Any]:
+    """The spec's product; `secret_key` only for the product's owner."""
+    view = {key: row[key] for key in ("id", "name", "description", "is_active", "signing_algorithm",
+                                      "created_at", "updated_at")}
+    if secret_key is not None:
+        view["secret_key"] = secret_key
+    return view

@@ -1,0 +1,1 @@
+"""The write side: the eventsourcing Application and one method per command."""

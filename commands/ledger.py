@@ -1,0 +1,56 @@
+"""The Ledger application: one event store, one notification log, every command."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
+
+from commands.accounts import AccountCommands
+from commands.base import Receipt  # noqa: F401 - re-exported for callers
+from commands.inbox import InboxCommands
+from commands.licenses import LicenseCommands
+from commands.products import ProductCommands
+from domain.account import Role
+from domain.license import LicenseType
+from domain.product import SigningAlgorithm
+
+
+class EnumAsValue(Transcoding):
+    """Store an enum member as its value, so event JSON stays readable by any consumer."""
+
+    def __init__(self, enum_type: type[Enum]) -> None:
+        self.type = enum_type
+        self.name = enum_type.__name__
+
+    def encode(self, obj: Enum) -> Any:
+        return obj.value
+
+    def decode(self, data: Any) -> Enum:
+        return self.type(data)
+
+
+class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, Application[UUID]):
+    """The write side of KeyLedger. Construct with an eventsourcing env and the master key."""
+
+    name = "KeyLedger"
+
+    def __init__(self, env: dict[str, str], master_key: bytes) -> None:
+        super().__init__(env)
+        self.master_key = master_key
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        for enum_type in (Role, LicenseType, SigningAlgorithm):
+            transcoder.register(EnumAsValue(enum_type))
+
+    def record(self, *aggregates: Any) -> int:
+        """Save every changed aggregate atomically and return the last notification id."""
+        recordings: list[Recording[UUID]] = self.save(*aggregates)
+        return recordings[-1].notification.id if recordings else self.recorder.max_notification_id() or 0
+
+    def position(self) -> int:
+        return self.recorder.max_notification_id() or 0

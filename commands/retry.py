@@ -1,0 +1,41 @@
+"""Optimistic-concurrency retry: the loser of a race re-runs the command on fresh state."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from eventsourcing.persistence import OperationalError, RecordConflictError
+
+from domain.errors import ConflictError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ATTEMPTS = 30
+
+
+class ContentionError(ConflictError):
+    """Raised when a command lost the race for one aggregate too many times in a row."""
+
+
+def retry_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
+    """Re-run `command` when the store refuses a stale version (or SQLite is briefly locked).
+
+    The command reloads its aggregates on every attempt, so the retry sees the winner's
+    events and answers with the domain's verdict (`MaxUsesExceeded`), never a store error.
+    """
+
+    @wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(ATTEMPTS):
+            try:
+                return command(*args, **kwargs)
+            except (RecordConflictError, OperationalError):
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise ContentionError(command.__name__)
+
+    return wrapper

@@ -1,0 +1,102 @@
+"""Account aggregate: a vendor (or admin) who signs in to the REST API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import ConflictError, DomainError, NotFoundError
+from domain.ids import email_index_id, first_account_seat_id
+
+
+class Role(Enum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+class AccountNotFoundError(NotFoundError):
+    """Raised when no account has the given id."""
+
+
+class EmailAlreadyRegisteredError(ConflictError):
+    """Raised when an email is already claimed by another account."""
+
+
+class AccountDeactivatedError(DomainError):
+    """Raised when a deactivated account tries to sign in or act."""
+
+
+class Account(Aggregate):
+    """Identity, credentials, role and whether the account may act."""
+
+    @event("Registered")
+    def __init__(self, email: str, password_hash: str, display_name: str, role: Role, at: datetime) -> None:
+        self.email = email
+        self.password_hash = password_hash
+        self.display_name = display_name
+        self.role = role
+        self.is_active = True
+
+    def change_role(self, role: Role, at: datetime) -> None:
+        if role != self.role:
+            self._change_role(role=role, at=at)
+
+    @event("RoleChanged")
+    def _change_role(self, role: Role, at: datetime) -> None:
+        self.role = role
+
+    def set_active(self, is_active: bool, at: datetime) -> None:
+        if is_active and not self.is_active:
+            self._reactivate(at=at)
+        elif not is_active and self.is_active:
+            self._deactivate(at=at)
+
+    @event("Deactivated")
+    def _deactivate(self, at: datetime) -> None:
+        self.is_active = False
+
+    @event("Reactivated")
+    def _reactivate(self, at: datetime) -> None:
+        self.is_active = True
+
+    @event("PasswordChanged")
+    def change_password(self, password_hash: str, at: datetime) -> None:
+        self.password_hash = password_hash
+
+    def require_active(self) -> None:
+        if not self.is_active:
+            raise AccountDeactivatedError(self.id)
+
+
+class EmailIndex(Aggregate):
+    """Claims one normalised email for one account; a second claim conflicts on version 1."""
+
+    def __init__(self, email: str, account_id: UUID) -> None:
+        self.account_id = account_id
+
+    @staticmethod
+    def create_id(email: str) -> UUID:
+        return email_index_id(email)
+
+
+class FirstAccountSeat(Aggregate):
+    """Held by the first account ever registered, which therefore becomes the admin."""
+
+    def __init__(self, account_id: UUID) -> None:
+        self.account_id = account_id
+
+    @staticmethod
+    def create_id() -> UUID:
+        return first_account_seat_id()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking: the signed-in account and whether it may see every tenant."""
+
+    id: UUID
+    is_admin: bool = False

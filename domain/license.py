@@ -1,0 +1,179 @@
+"""License aggregate: one key for one product, its limits, status and bound devices."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import ConflictError, InvalidValueError, NotFoundError
+from domain.ids import LicenseKey, license_id_for_key
+
+
+class LicenseType(Enum):
+    TRIAL = "trial"
+    SUBSCRIPTION = "subscription"
+    LIFETIME = "lifetime"
+
+
+class LicenseStatus(Enum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    SUSPENDED = "suspended"
+
+
+class LicenseNotFoundError(NotFoundError):
+    """Raised when no license has the key or id, it was deleted, or belongs to another vendor."""
+
+
+class MaxUsesBelowActivationsError(ConflictError):
+    """Raised when max_uses would drop below the number of devices already activated."""
+
+
+TRIAL_DAYS = 14
+
+
+def default_expiry(license_type: LicenseType, expires_at: datetime | None, at: datetime) -> datetime | None:
+    """A trial without an explicit end runs TRIAL_DAYS; other types keep what they were given."""
+    if license_type is LicenseType.TRIAL and expires_at is None:
+        return at + timedelta(days=TRIAL_DAYS)
+    return expires_at
+
+
+def check_terms(license_type: LicenseType, max_uses: int, expires_at: datetime | None) -> None:
+    """The rules every license's terms obey, at issue and on every update."""
+    if max_uses < 1:
+        raise InvalidValueError("max_uses must be at least 1")
+    if license_type is LicenseType.LIFETIME and expires_at is not None:
+        raise InvalidValueError("a lifetime license never expires: leave expires_at empty")
+
+
+class License(Aggregate):
+    """The state the licensing rules need; counters and history live in read models."""
+
+    @event("Issued")
+    def __init__(
+        self,
+        key: LicenseKey,
+        product_id: UUID,
+        owner_id: UUID,
+        license_type: LicenseType,
+        max_uses: int,
+        hwid_locked: bool,
+        expires_at: datetime | None,
+        metadata: dict[str, Any],
+        batch_id: UUID | None,
+        at: datetime,
+    ) -> None:
+        self.key = key
+        self.product_id = product_id
+        self.owner_id = owner_id
+        self.license_type = license_type
+        self.max_uses = max_uses
+        self.hwid_locked = hwid_locked
+        self.expires_at = expires_at
+        self.metadata = metadata
+        self.is_suspended = False
+        self.is_deleted = False
+        self.expiry_recorded = False
+        self.devices: list[str] = []
+
+    @staticmethod
+    def create_id(key: str) -> UUID:
+        return license_id_for_key(key)
+
+    def require_visible_to(self, actor_id: UUID, is_admin: bool) -> None:
+        """Tenancy: another vendor's license is indistinguishable from a missing one."""
+        if self.is_deleted or not (is_admin or self.owner_id == actor_id):
+            raise LicenseNotFoundError(self.id)
+
+    def status_at(self, now: datetime) -> LicenseStatus:
+        if self.is_suspended:
+            return LicenseStatus.SUSPENDED
+        if self.expires_at is not None and self.expires_at <= now:
+            return LicenseStatus.EXPIRED
+        return LicenseStatus.ACTIVE
+
+    def suspend(self, reason: str, at: datetime) -> None:
+        if not self.is_suspended:
+            self._suspend(reason=reason, at=at)
+
+    @event("Suspended")
+    def _suspend(self, reason: str, at: datetime) -> None:
+        self.is_suspended = True
+
+    def reinstate(self, at: datetime) -> None:
+        if self.is_suspended:
+            self._reinstate(at=at)
+
+    @event("Reinstated")
+    def _reinstate(self, at: datetime) -> None:
+        self.is_suspended = False
+
+    def change_limits(self, max_uses: int, hwid_locked: bool, at: datetime) -> None:
+        check_terms(self.license_type, max_uses, self.expires_at)
+        if max_uses < len(self.devices):
+            raise MaxUsesBelowActivationsError(self.id)
+        if (max_uses, hwid_locked) != (self.max_uses, self.hwid_locked):
+            self._change_limits(max_uses=max_uses, hwid_locked=hwid_locked, at=at)
+
+    @event("LimitsChanged")
+    def _change_limits(self, max_uses: int, hwid_locked: bool, at: datetime) -> None:
+        self.max_uses = max_uses
+        self.hwid_locked = hwid_locked
+
+    def change_expiry(self, expires_at: datetime | None, at: datetime) -> None:
+        check_terms(self.license_type, self.max_uses, expires_at)
+        if expires_at != self.expires_at:
+            self._change_expiry(expires_at=expires_at, at=at)
+
+    @event("ExpiryChanged")
+    def _change_expiry(self, expires_at: datetime | None, at: datetime) -> None:
+        self.expires_at = expires_at
+        self.expiry_recorded = False
+
+    def change_metadata(self, metadata: dict[str, Any], at: datetime) -> None:
+        if metadata != self.metadata:
+            self._change_metadata(metadata=metadata, at=at)
+
+    @event("MetadataChanged")
+    def _change_metadata(self, metadata: dict[str, Any], at: datetime) -> None:
+        self.metadata = metadata
+
+    def record_expiry(self, at: datetime) -> bool:
+        """Record the moment the sweeper saw the license lapse; once per expiry date."""
+        if self.expiry_recorded or self.is_deleted or self.status_at(at) is not LicenseStatus.EXPIRED:
+            return False
+        self._expire(expired_at=self.expires_at, at=at)
+        return True
+
+    @event("Expired")
+    def _expire(self, expired_at: datetime | None, at: datetime) -> None:
+        self.expiry_recorded = True
+
+    def reset_hwid(self, at: datetime) -> None:
+        self._reset_hwid(released=list(self.devices), at=at)
+
+    @event("HwidReset")
+    def _reset_hwid(self, released: list[str], at: datetime) -> None:
+        self.devices = []
+
+    def delete(self, at: datetime) -> None:
+        if not self.is_deleted:
+            self._delete(at=at)
+
+    @event("Deleted")
+    def _delete(self, at: datetime) -> None:
+        self.is_deleted = True
+
+
+class Keep(Enum):
+    """Marks a field an update leaves as it is (None can mean "clear", e.g. expires_at)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP

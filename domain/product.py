@@ -1,0 +1,85 @@
+"""Product aggregate: something a vendor sells licenses for, with its sealed secret key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import NotFoundError
+
+
+class SigningAlgorithm(Enum):
+    RSA = "rsa-4096"
+    ED25519 = "ed25519"
+
+
+class ProductNotFoundError(NotFoundError):
+    """Raised when a product does not exist, was deleted, or belongs to another vendor."""
+
+
+class Product(Aggregate):
+    """Owner, description and the secret key (stored sealed, never in clear)."""
+
+    @event("Created")
+    def __init__(
+        self,
+        owner_id: UUID,
+        name: str,
+        description: str,
+        sealed_secret: str,
+        secret_lookup_id: UUID,
+        signing_algorithm: SigningAlgorithm,
+        at: datetime,
+    ) -> None:
+        self.owner_id = owner_id
+        self.name = name
+        self.sealed_secret = sealed_secret
+        self.secret_lookup_id = secret_lookup_id
+        self.signing_algorithm = signing_algorithm
+        self.is_active = True
+        self.is_deleted = False
+
+    def require_visible_to(self, actor_id: UUID, is_admin: bool) -> None:
+        """Tenancy: another vendor's product is indistinguishable from a missing one."""
+        if self.is_deleted or not (is_admin or self.owner_id == actor_id):
+            raise ProductNotFoundError(self.id)
+
+    @event("Updated")
+    def update(
+        self,
+        name: str | None,
+        description: str | None,
+        is_active: bool | None,
+        signing_algorithm: SigningAlgorithm | None,
+        at: datetime,
+    ) -> None:
+        if name is not None:
+            self.name = name
+        if is_active is not None:
+            self.is_active = is_active
+        if signing_algorithm is not None:
+            self.signing_algorithm = signing_algorithm
+
+    @event("SecretRotated")
+    def rotate_secret(self, sealed_secret: str, secret_lookup_id: UUID, at: datetime) -> None:
+        self.sealed_secret = sealed_secret
+        self.secret_lookup_id = secret_lookup_id
+
+    @event("Deleted")
+    def delete(self, at: datetime) -> None:
+        self.is_deleted = True
+
+
+class ProductSecretIndex(Aggregate):
+    """Maps a secret's lookup id to its product, so `api_key` finds a product without a read model."""
+
+    def __init__(self, id: UUID, product_id: UUID) -> None:  # noqa: A002 - id is the secret's lookup id
+        self.product_id = product_id
+        self.is_retired = False
+
+    @event("Retired")
+    def retire(self, at: datetime) -> None:
+        self.is_retired = True

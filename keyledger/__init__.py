@@ -1,0 +1,1 @@
+"""Composition root: settings, CLI and the wiring of store, projections, keys and queue."""

@@ -1,0 +1,89 @@
+"""The `keyledger` command: serve, project, rebuild, admin promote."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from keyledger.settings import Settings
+from keyledger.wiring import build_runtime, system_clock
+
+SERVE_FLAGS = ("host", "port", "data_dir", "database_url", "redis_url", "workers", "jwt_secret", "master_key")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.run(args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="keyledger", description="Event-sourced software-licensing server")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the API (embedded default: SQLite, in-process workers)")
+    for flag in SERVE_FLAGS:
+        serve.add_argument("--" + flag.replace("_", "-"), dest=flag, default=None)
+    serve.set_defaults(run=_serve)
+    project = commands.add_parser("project", help="run the projections alone (production, many hosts)")
+    project.set_defaults(run=_project)
+    rebuild = commands.add_parser("rebuild", help="drop read models and rebuild them from the event store")
+    rebuild.add_argument("names", nargs="*", help="read models to rebuild (default: all)")
+    rebuild.set_defaults(run=_rebuild)
+    admin = commands.add_parser("admin", help="account administration")
+    admin_commands = admin.add_subparsers(required=True, metavar="ACTION")
+    promote = admin_commands.add_parser("promote", help="make an account an admin")
+    promote.add_argument("email")
+    promote.set_defaults(run=_promote)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    # Flags become environment so that every API process (KEYLEDGER_WORKERS > 1) reads the same settings.
+    for flag in SERVE_FLAGS:
+        value = getattr(args, flag)
+        if value is not None:
+            os.environ[f"KEYLEDGER_{flag.upper()}"] = str(value)
+    settings = Settings.from_env()
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    print(f"KeyLedger listening on http://{settings.host}:{settings.port}/api (data in {settings.data_path})",
+          flush=True)
+    uvicorn.run("keyledger.asgi:create", factory=True, host=settings.host, port=settings.port,
+                workers=settings.workers if settings.workers > 1 else None, log_level=settings.log_level)
+
+
+def _project(_: argparse.Namespace) -> None:
+    runtime = build_runtime(Settings.from_env(), start_projector=False)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    runtime.projector.start()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    runtime.close()
+
+
+def _rebuild(args: argparse.Namespace) -> None:
+    runtime = build_runtime(Settings.from_env(), start_projector=False)
+    count = runtime.projector.rebuild(args.names or None)
+    print(f"rebuilt from {count} events")
+    runtime.close()
+
+
+def _promote(args: argparse.Namespace) -> None:
+    runtime = build_runtime(Settings.from_env(), start_projector=False)
+    runtime.ledger.promote_account(args.email, system_clock())
+    runtime.projector.catch_up()
+    print(f"{args.email} is now an admin")
+    runtime.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

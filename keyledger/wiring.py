@@ -1,0 +1,117 @@
+"""Build the write side, read side, keys and projector for one configuration."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from commands.ledger import Ledger
+from keyledger.settings import Settings
+from keys.files import load_or_create
+from keys.secrets import decode_master_key, new_master_key
+from projections.db import PostgresReadStore, ReadStore, SQLiteReadStore
+from projections.registry import build_projections
+from workers.projector import Projector
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Runtime:
+    """Everything a KeyLedger process runs on; the API and workers receive this."""
+
+    settings: Settings
+    ledger: Ledger
+    store: ReadStore
+    projector: Projector
+    master_key: bytes
+    jwt_secret: bytes
+    clock: Clock = field(default=system_clock)
+
+    def wait_for(self, position: int) -> None:
+        """Read-your-writes: wait (bounded) until every read model has seen `position`."""
+        try:
+            self.projector.wait(position, timeout=self.settings.consistency_timeout)
+        except TimeoutError:
+            log.warning("read models have not reached position %s yet", position)
+
+    def close(self) -> None:
+        self.projector.stop()
+        self.store.close()
+        self.ledger.close()
+
+
+def postgres_parts(url: str) -> dict[str, str]:
+    parsed = urlparse(url)
+    query = parse_qs(parsed.query)
+    return {
+        "dbname": parsed.path.lstrip("/") or "postgres",
+        "host": parsed.hostname or "127.0.0.1",
+        "port": str(parsed.port or 5432),
+        "user": unquote(parsed.username or "postgres"),
+        "password": unquote(parsed.password or ""),
+        "schema": query.get("schema", [""])[0],
+    }
+
+
+def eventsourcing_env(settings: Settings) -> dict[str, str]:
+    if settings.is_postgres:
+        pg = postgres_parts(settings.database_url or "")
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": pg["dbname"], "POSTGRES_HOST": pg["host"], "POSTGRES_PORT": pg["port"],
+            "POSTGRES_USER": pg["user"], "POSTGRES_PASSWORD": pg["password"], "POSTGRES_POOL_SIZE": "10",
+            "POSTGRES_MAX_OVERFLOW": "20", "POSTGRES_LOCK_TIMEOUT": "5",
+        }
+        if pg["schema"]:
+            env["POSTGRES_SCHEMA"] = pg["schema"]
+        return env
+    path = settings.sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path), "SQLITE_LOCK_TIMEOUT": "10"}
+
+
+def build_read_store(settings: Settings) -> ReadStore:
+    if settings.is_postgres:
+        pg = postgres_parts(settings.database_url or "")
+        conninfo = f"dbname={pg['dbname']} host={pg['host']} port={pg['port']} user={pg['user']}"
+        if pg["password"]:
+            conninfo += f" password={pg['password']}"
+        return PostgresReadStore(conninfo, schema=pg["schema"] or None)
+    return SQLiteReadStore(settings.sqlite_path.with_name(settings.sqlite_path.stem + ".read.sqlite3"))
+
+
+def master_key(settings: Settings) -> bytes:
+    if settings.master_key:
+        return decode_master_key(settings.master_key)
+    return decode_master_key(load_or_create(settings.data_path / "keys" / "master.key", new_master_key))
+
+
+def jwt_secret(settings: Settings) -> bytes:
+    if settings.jwt_secret:
+        return settings.jwt_secret.encode()
+    return load_or_create(settings.data_path / "keys" / "jwt.secret", lambda: secrets.token_urlsafe(48).encode())
+
+
+def build_runtime(settings: Settings, clock: Clock = system_clock, start_projector: bool | None = None) -> Runtime:
+    """Wire one process. The projector thread runs unless told otherwise (`keyledger project` runs it alone)."""
+    key = master_key(settings)
+    ledger = Ledger(eventsourcing_env(settings), key)
+    store = build_read_store(settings)
+    projector = Projector(ledger, build_projections(store))
+    if settings.run_projections if start_projector is None else start_projector:
+        projector.start()
+    return Runtime(settings, ledger, store, projector, key, jwt_secret(settings), clock)
+
+

@@ -1,0 +1,1 @@
+"""Key material and crypto primitives: pure functions, key material passed in."""

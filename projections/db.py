@@ -1,0 +1,151 @@
+"""One SQL surface over SQLite and PostgreSQL for the read models.
+
+Statements are written once with `?` placeholders and portable types (TEXT for ids,
+ISO-8601 UTC timestamps and JSON; INTEGER for booleans and counters); on PostgreSQL the
+placeholders become `%s`. Each projection writes its rows and its tracking position
+through one `transaction()`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+Row = dict[str, Any]
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def fetchone(self) -> Any: ...
+    @property
+    def rowcount(self) -> int: ...
+
+
+class ReadStore(Protocol):
+    """Where the read models live. `transaction()` commits on success, rolls back on error."""
+
+    dialect: str
+
+    def transaction(self) -> contextmanager[Cursor]: ...  # type: ignore[valid-type]
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+    def close(self) -> None: ...
+
+
+class SQLiteReadStore:
+    """Read models in a SQLite file, WAL mode: one writer (the projector), many readers."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        conn = self._connection()
+        cursor = conn.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            yield cursor
+        except BaseException:
+            conn.rollback()
+            raise
+        else:
+            conn.commit()
+        finally:
+            cursor.close()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return [dict(row) for row in self._connection().execute(sql, tuple(params)).fetchall()]
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+@lru_cache(maxsize=1024)
+def to_pyformat(sql: str) -> str:
+    """`?` placeholders to psycopg's `%s` (our statements never contain a literal `%` or `?`)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _PgCursor:
+    """psycopg cursor that accepts the `?` statements the projections are written in."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(to_pyformat(sql), tuple(params))
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
+        return self._cursor.executemany(to_pyformat(sql), [tuple(p) for p in params])
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
+class PostgresReadStore:
+    """Read models in PostgreSQL tables (optionally in one schema), through a psycopg pool."""
+
+    dialect = "postgres"
+
+    def __init__(self, conninfo: str, schema: str | None = None, max_size: int = 16) -> None:
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        options = f"-c search_path={schema}" if schema else None
+        kwargs: dict[str, Any] = {"row_factory": dict_row, "autocommit": False}
+        if options:
+            kwargs["options"] = options
+        if schema:
+            import psycopg
+
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=max_size, kwargs=kwargs, open=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[_PgCursor]:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            yield _PgCursor(cursor)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(to_pyformat(sql), tuple(params)).fetchall()
+            conn.rollback()
+            return rows
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,80 @@
+"""Products read model: a vendor's products, with the secret kept sealed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.product import Product
+from projections.base import ReadModelProjection, iso
+from projections.db import Cursor, ReadStore, Row
+
+
+class ProductListProjection(ReadModelProjection):
+    """One row per live product; a deleted product's row goes."""
+
+    name = "products"
+    tables = ("products",)
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS products ("
+        " id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,"
+        " sealed_secret TEXT NOT NULL, signing_algorithm TEXT NOT NULL, is_active INTEGER NOT NULL,"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS products_owner ON products (owner_id, created_at)",
+    )
+
+    def apply(self, cursor: Cursor, event: Any) -> None:
+        match event:
+            case Product.Created():
+                self.product_created(cursor, event)
+            case Product.Updated():
+                self.product_updated(cursor, event)
+            case Product.SecretRotated():
+                self.set_columns(cursor, event, sealed_secret=event.sealed_secret)
+            case Product.Deleted():
+                cursor.execute("DELETE FROM products WHERE id = ?", (str(event.originator_id),))
+            case _:
+                pass
+
+    def product_created(self, cursor: Cursor, event: Any) -> None:
+        cursor.execute(
+            "INSERT INTO products VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING",
+            (str(event.originator_id), str(event.owner_id), event.name, event.description, event.sealed_secret,
+             event.signing_algorithm.value, iso(event.at), iso(event.at)),
+        )
+
+    def product_updated(self, cursor: Cursor, event: Any) -> None:
+        changes = {
+            "name": event.name,
+            "description": event.description,
+            "is_active": None if event.is_active is None else int(event.is_active),
+            "signing_algorithm": event.signing_algorithm and event.signing_algorithm.value,
+        }
+        self.set_columns(cursor, event, **{k: v for k, v in changes.items() if v is not None})
+
+    def set_columns(self, cursor: Cursor, event: Any, **columns: Any) -> None:
+        assignments = "".join(f"{column} = ?, " for column in columns)
+        cursor.execute(
+            f"UPDATE products SET {assignments}updated_at = ? WHERE id = ?",
+            (*columns.values(), iso(event.at), str(event.originator_id)),
+        )
+
+
+def _shape(row: Row) -> Row:
+    return {**row, "is_active": bool(row["is_active"])}
+
+
+def list_products(store: ReadStore, owner_id: str | None) -> list[Row]:
+    """A vendor's products (every product when owner_id is None: an admin's view)."""
+    if owner_id is None:
+        rows = store.query("SELECT * FROM products ORDER BY created_at, id")
+    else:
+        rows = store.query("SELECT * FROM products WHERE owner_id = ? ORDER BY created_at, id", (owner_id,))
+    return [_shape(row) for row in rows]
+
+
+def get_product(store: ReadStore, product_id: str, owner_id: str | None) -> Row | None:
+    """The product if it exists and the owner may see it (owner_id None: admin)."""
+    rows = store.query("SELECT * FROM products WHERE id = ?", (product_id,))
+    if not rows or (owner_id is not None and rows[0]["owner_id"] != owner_id):
+        return None
+    return _shape(rows[0])

@@ -1,0 +1,28 @@
+"""Every read model KeyLedger maintains, built over one read store."""
+
+from __future__ import annotations
+
+from projections.accounts import AccountListProjection
+from projections.base import ProjectionView, ReadModelProjection
+from projections.db import ReadStore
+from projections.licenses import LicenseListProjection
+from projections.license_logs import LicenseLogProjection
+from projections.notifications import NotificationProjection
+from projections.products import ProductListProjection
+from projections.stats import StatsProjection
+
+PROJECTION_CLASSES: tuple[type[ReadModelProjection], ...] = (
+    AccountListProjection,
+    ProductListProjection,
+    LicenseListProjection,
+    LicenseLogProjection,
+    StatsProjection,
+    NotificationProjection,
+)
+
+
+def build_projections(store: ReadStore) -> list[ReadModelProjection]:
+    projections = [cls(view=ProjectionView(store, cls.name)) for cls in PROJECTION_CLASSES]
+    for projection in projections:
+        projection.create_tables()
+    return projections

@@ -1,0 +1,1 @@
+"""Long-running jobs off the event stream: projection runner, expiry sweeper, webhooks."""
