@@ -1,10 +1,11 @@
 """Dependencies every controller may ask for: the runtime, the clock, the actor."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.params import QueryParameter
+from litestar.di import NamedDependency, Provide
 
 from api.auth import current_account, current_actor, require_admin
 from domain.account import Actor
@@ -15,11 +16,11 @@ def provide_runtime(state: State) -> Runtime:
     return state.runtime
 
 
-def provide_actor(account: dict[str, Any]) -> Actor:
+def provide_actor(account: NamedDependency[dict[str, Any]]) -> Actor:
     return current_actor(account)
 
 
-def provide_admin(account: dict[str, Any]) -> dict[str, Any]:
+def provide_admin(account: NamedDependency[dict[str, Any]]) -> dict[str, Any]:
     return require_admin(account)
 
 
@@ -33,3 +34,12 @@ DEPENDENCIES = {
     "actor": Provide(provide_actor, sync_to_thread=False),
     "admin": Provide(provide_admin, sync_to_thread=False),
 }
+
+
+# Explicit markers for handler signatures (Litestar 3 drops the inferred forms).
+RuntimeDep = NamedDependency[Runtime]
+ActorDep = NamedDependency[Actor]
+AccountDep = NamedDependency[dict[str, Any]]
+AdminDep = NamedDependency[dict[str, Any]]
+PageQuery = Annotated[int, QueryParameter(ge=1, le=1_000_000)]
+LimitQuery = Annotated[int, QueryParameter(ge=1, le=100)]

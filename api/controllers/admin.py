@@ -4,8 +4,9 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Response, get, put
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody
 
+from api.deps import AdminDep, LimitQuery, PageQuery, RuntimeDep
 from api.envelope import ok
 from api.schemas.admin import AccountUpdate
 from api.schemas.auth import user_view
@@ -19,14 +20,14 @@ class AdminController(Controller):
     tags = ["admin"]
 
     @get("/users", sync_to_thread=True)
-    def list_users(self, admin: dict[str, Any], runtime: Runtime,
-                   page: int = Parameter(ge=1, default=1), limit: int = Parameter(ge=1, le=100, default=20),  # noqa: B008
+    def list_users(self, admin: AdminDep, runtime: RuntimeDep,
+                   page: PageQuery = 1, limit: LimitQuery = 20,
                    ) -> Response[Any]:
         rows, pages = accounts.list_accounts(runtime.store, page, limit)
         return ok({"users": [user_view(row) for row in rows], "pagination": pages})
 
     @put("/users/{user_id:uuid}", sync_to_thread=True)
-    def update_user(self, user_id: UUID, data: AccountUpdate, admin: dict[str, Any], runtime: Runtime) -> Response[Any]:
+    def update_user(self, user_id: FromPath[UUID], data: JSONBody[AccountUpdate], admin: AdminDep, runtime: RuntimeDep) -> Response[Any]:
         receipt = runtime.ledger.change_account(user_id, data.role, data.is_active, runtime.clock())
         runtime.wait_for(receipt.position)
         row = accounts.get_account(runtime.store, str(user_id))

@@ -1,12 +1,13 @@
 """Licenses: list, create, bulk create, get, update, delete, reset HWID, logs."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, delete, get, post, put
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from api.deps import ActorDep, LimitQuery, PageQuery, RuntimeDep
 from api.envelope import ok
 from api.schemas.licenses import LicenseBulkCreate, LicenseCreate, LicenseUpdate
 from domain.account import Actor
@@ -14,15 +15,14 @@ from domain.license import KEEP, LicenseNotFoundError, LicenseStatus
 from keyledger.wiring import Runtime
 from projections import license_logs, licenses
 
-PageParam = Parameter(ge=1, le=1_000_000, default=1)
-LimitParam = Parameter(ge=1, le=100, default=20)
+LicenseTypeQuery = Annotated[Literal["trial", "subscription", "lifetime"] | None, QueryParameter(name="type")]
 
 
 def _owner_filter(actor: Actor) -> str | None:
     return None if actor.is_admin else str(actor.id)
 
 
-def _read(runtime: Runtime, actor: Actor, license_id: UUID) -> dict[str, Any]:
+def _read(runtime: RuntimeDep, actor: Actor, license_id: FromPath[UUID]) -> dict[str, Any]:
     row = licenses.get_license(runtime.store, str(license_id), _owner_filter(actor), runtime.clock())
     if row is None:
         raise LicenseNotFoundError(license_id)
@@ -35,10 +35,10 @@ class LicenseController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_licenses(
-        self, actor: Actor, runtime: Runtime, product_id: UUID | None = None,
-        status: Literal["active", "expired", "suspended"] | None = None,
-        license_type: Literal["trial", "subscription", "lifetime"] | None = Parameter(query="type", default=None),
-        page: int = PageParam, limit: int = LimitParam,  # noqa: B008
+        self, actor: ActorDep, runtime: RuntimeDep, product_id: FromQuery[UUID | None] = None,
+        status: FromQuery[Literal["active", "expired", "suspended"] | None] = None,
+        license_type: LicenseTypeQuery = None,
+        page: PageQuery = 1, limit: LimitQuery = 20,
     ) -> Response[Any]:
         rows, pages = licenses.list_licenses(
             runtime.store, _owner_filter(actor), runtime.clock(), product_id=product_id and str(product_id),
@@ -47,7 +47,7 @@ class LicenseController(Controller):
         return ok({"licenses": rows, "pagination": pages})
 
     @post("/", sync_to_thread=True)
-    def create_license(self, data: LicenseCreate, actor: Actor, runtime: Runtime) -> Response[Any]:
+    def create_license(self, data: JSONBody[LicenseCreate], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
         receipt = runtime.ledger.issue_license(
             actor, data.product_id, data.type, data.max_uses, data.hwid_locked, data.expires_at, data.metadata,
             runtime.clock(),
@@ -56,7 +56,7 @@ class LicenseController(Controller):
         return ok(_read(runtime, actor, receipt.id), status_code=201)
 
     @post("/bulk", sync_to_thread=True)
-    def create_licenses(self, data: LicenseBulkCreate, actor: Actor, runtime: Runtime) -> Response[Any]:
+    def create_licenses(self, data: JSONBody[LicenseBulkCreate], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
         ids, position = runtime.ledger.issue_licenses(
             actor, data.product_id, data.count, data.type, data.max_uses, data.hwid_locked, data.expires_at,
             data.metadata, runtime.clock(),
@@ -66,11 +66,11 @@ class LicenseController(Controller):
         return ok({"created": len(ids), "licenses": rows}, status_code=201)
 
     @get("/{license_id:uuid}", sync_to_thread=True)
-    def get_license(self, license_id: UUID, actor: Actor, runtime: Runtime) -> Response[Any]:
+    def get_license(self, license_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
         return ok(_read(runtime, actor, license_id))
 
     @put("/{license_id:uuid}", sync_to_thread=True)
-    def update_license(self, license_id: UUID, data: LicenseUpdate, actor: Actor, runtime: Runtime) -> Response[Any]:
+    def update_license(self, license_id: FromPath[UUID], data: JSONBody[LicenseUpdate], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
         receipt = runtime.ledger.update_license(
             actor, license_id, runtime.clock(), status=data.status and LicenseStatus(data.status),
             max_uses=data.max_uses, hwid_locked=data.hwid_locked, metadata=data.metadata,
@@ -80,20 +80,20 @@ class LicenseController(Controller):
         return ok(_read(runtime, actor, license_id))
 
     @delete("/{license_id:uuid}", status_code=200, sync_to_thread=True)
-    def delete_license(self, license_id: UUID, actor: Actor, runtime: Runtime) -> Response[Any]:
+    def delete_license(self, license_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
         receipt = runtime.ledger.delete_license(actor, license_id, runtime.clock())
         runtime.wait_for(receipt.position)
         return ok({"id": str(license_id), "deleted": True})
 
     @post("/{license_id:uuid}/reset-hwid", sync_to_thread=True)
-    def reset_hwid(self, license_id: UUID, actor: Actor, runtime: Runtime) -> Response[Any]:
+    def reset_hwid(self, license_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
         receipt = runtime.ledger.reset_hwid(actor, license_id, runtime.clock())
         runtime.wait_for(receipt.position)
         return ok(_read(runtime, actor, license_id))
 
     @get("/{license_id:uuid}/logs", sync_to_thread=True)
-    def list_logs(self, license_id: UUID, actor: Actor, runtime: Runtime,
-                  page: int = PageParam, limit: int = LimitParam) -> Response[Any]:  # noqa: B008
+    def list_logs(self, license_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep,
+                  page: PageQuery = 1, limit: LimitQuery = 20) -> Response[Any]:
         _read(runtime, actor, license_id)
         logs, pages = license_logs.list_license_logs(runtime.store, str(license_id), page, limit)
         return ok({"logs": logs, "pagination": pages})

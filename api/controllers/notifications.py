@@ -4,6 +4,7 @@ from typing import Any
 
 from litestar import Controller, Response, get
 
+from api.deps import ActorDep, RuntimeDep
 from api.envelope import ok
 from domain.account import Actor
 from keyledger.wiring import Runtime
@@ -14,5 +15,5 @@ class NotificationController(Controller):
     tags = ["notifications"]
 
     @get("/", sync_to_thread=True)
-    def list_notifications(self, actor: Actor, runtime: Runtime) -> Response[Any]:
+    def list_notifications(self, actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
         return ok([])

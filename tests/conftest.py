@@ -1,0 +1,112 @@
+"""Shared fixtures: the backend matrix (SQLite, PostgreSQL), a runtime, an API client, a clock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from litestar.testing import TestClient
+
+from api.app import create_app
+from keyledger.settings import Settings
+from keyledger.wiring import Runtime, build_runtime
+
+POSTGRES_URL = os.environ.get("KEYLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+class FakeClock:
+    """A clock the test moves by hand (time is passed in everywhere, so this is all it takes)."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path) -> Iterator[str | None]:
+    """None for the embedded SQLite default; a throwaway PostgreSQL schema otherwise."""
+    if backend == "sqlite":
+        yield None
+        return
+    schema = f"kl_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield f"{POSTGRES_URL}?schema={schema}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(data_dir=str(tmp_path / "var"), database_url=database_url, consistency_timeout=10.0)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def runtime(settings: Settings, clock: FakeClock) -> Iterator[Runtime]:
+    runtime = build_runtime(settings, clock=clock)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient[Any]]:
+    with TestClient(app=create_app(runtime)) as test_client:
+        yield test_client
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def register(client: TestClient[Any], email: str, password: str = "secret123") -> str:
+    """Register an account and return its token."""
+    response = client.post("/api/auth/register", json={"email": email, "password": password, "display_name": email})
+    assert response.status_code == 201, response.text
+    return response.json()["data"]["token"]
+
+
+def create_product(client: TestClient[Any], token: str, name: str = "My App", **fields: Any) -> dict[str, Any]:
+    response = client.post("/api/products", json={"name": name, **fields}, headers=auth(token))
+    assert response.status_code == 201, response.text
+    return response.json()["data"]
+
+
+def create_license(client: TestClient[Any], token: str, product_id: str, **fields: Any) -> dict[str, Any]:
+    body = {"product_id": product_id, "type": "subscription", "max_uses": 1, "hwid_locked": True, **fields}
+    response = client.post("/api/licenses", json=body, headers=auth(token))
+    assert response.status_code == 201, response.text
+    return response.json()["data"]
+
+
+@pytest.fixture
+def admin_token(client: TestClient[Any]) -> str:
+    """The first account on an empty server: the admin."""
+    return register(client, "admin@example.com")
+
+
+@pytest.fixture
+def vendor_token(client: TestClient[Any], admin_token: str) -> str:
+    """A second account: an ordinary vendor."""
+    return register(client, "vendor@example.com")
