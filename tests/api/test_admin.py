@@ -1,0 +1,44 @@
+"""Admin: listing accounts and changing roles is for admins only."""
+
+from tests.conftest import auth, register
+
+
+def test_admin_lists_every_account(client, admin_token, vendor_token):
+    response = client.get("/api/admin/users", headers=auth(admin_token))
+    emails = [user["email"] for user in response.json()["data"]["users"]]
+    assert emails == ["admin@example.com", "vendor@example.com"]
+    assert response.json()["data"]["pagination"]["total"] == 2
+
+
+def test_vendor_cannot_use_admin_endpoints(client, admin_token, vendor_token):
+    me = client.get("/api/auth/me", headers=auth(vendor_token)).json()["data"]
+    assert client.get("/api/admin/users", headers=auth(vendor_token)).status_code == 403
+    response = client.put(f"/api/admin/users/{me['id']}", json={"role": "admin"}, headers=auth(vendor_token))
+    assert response.status_code == 403
+    assert client.get("/api/auth/me", headers=auth(vendor_token)).json()["data"]["role"] == "user"
+
+
+def test_promoted_account_gains_admin_rights_at_once(client, admin_token, vendor_token):
+    me = client.get("/api/auth/me", headers=auth(vendor_token)).json()["data"]
+    response = client.put(f"/api/admin/users/{me['id']}", json={"role": "admin"}, headers=auth(admin_token))
+    assert response.json()["data"]["role"] == "admin"
+    assert client.get("/api/admin/users", headers=auth(vendor_token)).status_code == 200
+
+
+def test_unknown_role_or_user_is_refused(client, admin_token):
+    me = client.get("/api/auth/me", headers=auth(admin_token)).json()["data"]
+    bad = client.put(f"/api/admin/users/{me['id']}", json={"role": "superuser"}, headers=auth(admin_token))
+    missing = client.put("/api/admin/users/00000000-0000-4000-8000-000000000000", json={"role": "user"},
+                         headers=auth(admin_token))
+    assert bad.status_code == 400
+    assert missing.status_code == 404
+    assert missing.json()["error_code"] == "USER_NOT_FOUND"
+
+
+def test_reactivated_account_can_log_in_again(client, admin_token):
+    token = register(client, "v@example.com")
+    user_id = client.get("/api/auth/me", headers=auth(token)).json()["data"]["id"]
+    client.put(f"/api/admin/users/{user_id}", json={"is_active": False}, headers=auth(admin_token))
+    client.put(f"/api/admin/users/{user_id}", json={"is_active": True}, headers=auth(admin_token))
+    login = client.post("/api/auth/login", json={"email": "v@example.com", "password": "secret123"})
+    assert login.status_code == 200

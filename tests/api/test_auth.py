@@ -1,0 +1,87 @@
+"""Auth: register, login, refresh, me; roles; deactivation; token expiry."""
+
+from tests.conftest import auth, register
+
+
+def test_first_account_is_admin_and_later_ones_are_users(client):
+    admin = client.post("/api/auth/register", json={"email": "a@example.com", "password": "secret123"})
+    user = client.post("/api/auth/register", json={"email": "b@example.com", "password": "secret123"})
+
+    # Check the spec's register shape and the first-account rule.
+    assert admin.status_code == 201
+    assert admin.json()["data"]["user"]["role"] == "admin"
+    assert user.json()["data"]["user"]["role"] == "user"
+    assert set(user.json()["data"]["user"]) >= {"id", "email", "display_name", "role"}
+
+
+def test_duplicate_email_is_refused_whatever_its_case(client):
+    register(client, "john@example.com")
+    response = client.post("/api/auth/register", json={"email": "John@Example.com", "password": "secret123"})
+    assert response.status_code == 409
+    assert response.json() == {"success": False, "message": "Email is already registered",
+                               "error_code": "EMAIL_ALREADY_REGISTERED"}
+
+
+def test_login_returns_a_token_that_opens_me(client):
+    register(client, "john@example.com")
+    login = client.post("/api/auth/login", json={"email": "john@example.com", "password": "secret123"})
+    me = client.get("/api/auth/me", headers=auth(login.json()["data"]["token"]))
+    assert me.status_code == 200
+    assert me.json()["data"]["email"] == "john@example.com"
+    assert "created_at" in me.json()["data"]
+
+
+def test_wrong_password_and_unknown_email_answer_alike(client):
+    register(client, "john@example.com")
+    wrong = client.post("/api/auth/login", json={"email": "john@example.com", "password": "nope-nope"})
+    unknown = client.post("/api/auth/login", json={"email": "ghost@example.com", "password": "secret123"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+
+
+def test_requests_without_a_valid_token_are_unauthorised(client):
+    for headers in ({}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Basic abc"}):
+        response = client.get("/api/products", headers=headers)
+        assert response.status_code == 401
+        assert response.json()["error_code"] == "UNAUTHORIZED"
+
+
+def test_token_expires_after_its_ttl_and_refresh_renews_it(client, clock):
+    token = register(client, "john@example.com")
+    clock.advance(hours=23)
+    fresh = client.post("/api/auth/refresh", headers=auth(token)).json()["data"]["token"]
+    clock.advance(hours=2)
+
+    # Check the old token lapsed after 24 h while the refreshed one still works.
+    assert client.get("/api/auth/me", headers=auth(token)).status_code == 401
+    assert client.get("/api/auth/me", headers=auth(fresh)).status_code == 200
+
+
+def test_deactivated_account_cannot_log_in_and_its_tokens_stop_working(client, admin_token):
+    token = register(client, "vendor@example.com")
+    user_id = client.get("/api/auth/me", headers=auth(token)).json()["data"]["id"]
+
+    response = client.put(f"/api/admin/users/{user_id}", json={"is_active": False}, headers=auth(admin_token))
+
+    assert response.status_code == 200
+    assert client.get("/api/auth/me", headers=auth(token)).status_code == 401
+    login = client.post("/api/auth/login", json={"email": "vendor@example.com", "password": "secret123"})
+    assert login.status_code == 403
+    assert login.json()["error_code"] == "ACCOUNT_DEACTIVATED"
+
+
+def test_register_validates_its_fields(client):
+    bad_bodies = [
+        {"email": "not-an-email", "password": "secret123"},
+        {"email": "a@example.com", "password": "short"},
+        {"email": "a@example.com"},
+        {"email": 42, "password": "secret123"},
+        {"email": "a@example.com", "password": "secret123", "role": "admin"},
+    ]
+    for body in bad_bodies:
+        response = client.post("/api/auth/register", json=body)
+        assert response.status_code == 400, body
+        assert response.json()["error_code"] == "VALIDATION_ERROR"
+    # Check nothing was written: the next account is still the first, hence admin.
+    assert client.post("/api/auth/register", json={"email": "a@example.com", "password": "secret123"}).json()[
+        "data"]["user"]["role"] == "admin"
