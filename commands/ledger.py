@@ -11,12 +11,16 @@ from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
 
 from commands.accounts import AccountCommands
 from commands.base import Receipt  # noqa: F401 - re-exported for callers
+from commands.blacklist import BlacklistCommands
+from commands.client import ClientCommands
 from commands.inbox import InboxCommands
 from commands.licenses import LicenseCommands
 from commands.products import ProductCommands
 from domain.account import Role
+from domain.blacklist import BlacklistType, Severity
 from domain.license import LicenseType
 from domain.product import SigningAlgorithm
+from domain.session import EndReason
 
 
 class EnumAsValue(Transcoding):
@@ -33,7 +37,8 @@ class EnumAsValue(Transcoding):
         return self.type(data)
 
 
-class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, Application[UUID]):
+class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, ClientCommands, BlacklistCommands,
+             Application[UUID]):
     """The write side of KeyLedger. Construct with an eventsourcing env and the master key."""
 
     name = "KeyLedger"
@@ -44,7 +49,7 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, A
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        for enum_type in (Role, LicenseType, SigningAlgorithm):
+        for enum_type in (Role, LicenseType, SigningAlgorithm, BlacklistType, Severity, EndReason):
             transcoder.register(EnumAsValue(enum_type))
 
     def record(self, *aggregates: Any) -> int:

@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import ConflictError, InvalidValueError, NotFoundError
 from domain.ids import LicenseKey, license_id_for_key
+from domain.refusals import HwidMismatchError, MaxUsesExceededError
 
 
 class LicenseType(Enum):
@@ -67,8 +68,11 @@ class License(Aggregate):
         metadata: dict[str, Any],
         batch_id: UUID | None,
         at: datetime,
+        username: str | None = None,
     ) -> None:
         self.key = key
+        self.username = username
+        self.sessions_revoked_at: datetime | None = None
         self.product_id = product_id
         self.owner_id = owner_id
         self.license_type = license_type
@@ -153,6 +157,46 @@ class License(Aggregate):
     @event("Expired")
     def _expire(self, expired_at: datetime | None, at: datetime) -> None:
         self.expiry_recorded = True
+
+    def activate_device(self, hwid: str, at: datetime) -> bool:
+        """Bind a new device (True), or accept a bound one again (False); never past max_uses."""
+        if hwid in self.devices:
+            return False
+        if len(self.devices) >= self.max_uses:
+            raise MaxUsesExceededError()
+        self._activate_device(hwid=hwid, at=at)
+        return True
+
+    @event("ActivatedOnDevice")
+    def _activate_device(self, hwid: str, at: datetime) -> None:
+        self.devices = [*self.devices, hwid]
+
+    def deactivate_device(self, hwid: str, at: datetime) -> None:
+        """Free a device's slot; a device that holds none is a mismatch."""
+        if hwid not in self.devices:
+            raise HwidMismatchError("This device is not activated for the license")
+        self._deactivate_device(hwid=hwid, at=at)
+
+    @event("DeactivatedOnDevice")
+    def _deactivate_device(self, hwid: str, at: datetime) -> None:
+        self.devices = [device for device in self.devices if device != hwid]
+
+    def holds_session(self, hwid: str, started_at: datetime) -> bool:
+        """Whether a session begun on `hwid` at `started_at` may still run."""
+        revoked = self.sessions_revoked_at is not None and started_at <= self.sessions_revoked_at
+        return hwid in self.devices and not revoked
+
+    @event("SessionsRevoked")
+    def revoke_sessions(self, reason: str, at: datetime) -> None:
+        self.sessions_revoked_at = at
+
+    def change_username(self, username: str | None, at: datetime) -> None:
+        if username != self.username:
+            self._change_username(username=username, at=at)
+
+    @event("UsernameChanged")
+    def _change_username(self, username: str | None, at: datetime) -> None:
+        self.username = username
 
     def reset_hwid(self, at: datetime) -> None:
         self._reset_hwid(released=list(self.devices), at=at)

@@ -17,7 +17,7 @@ class AccountListProjection(ReadModelProjection):
     ddl = (
         "CREATE TABLE IF NOT EXISTS accounts ("
         " id TEXT PRIMARY KEY, email TEXT NOT NULL, display_name TEXT NOT NULL, role TEXT NOT NULL,"
-        " is_active INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
+        " is_active INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, seq BIGINT NOT NULL)",
     )
 
     def apply(self, cursor: Cursor, event: Any) -> None:
@@ -35,8 +35,9 @@ class AccountListProjection(ReadModelProjection):
 
     def upsert_account(self, cursor: Cursor, event: Any) -> None:
         cursor.execute(
-            "INSERT INTO accounts VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING",
-            (str(event.originator_id), event.email, event.display_name, event.role.value, iso(event.at), iso(event.at)),
+            "INSERT INTO accounts VALUES (?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            (str(event.originator_id), event.email, event.display_name, event.role.value, iso(event.at), iso(event.at),
+             self.position),
         )
 
     def update_account(self, cursor: Cursor, event: Any, assignment: str, value: Any) -> None:
@@ -58,5 +59,5 @@ def get_account(store: ReadStore, account_id: str) -> Row | None:
 def list_accounts(store: ReadStore, page: int, limit: int) -> tuple[list[Row], dict[str, int]]:
     total = store.query("SELECT COUNT(*) AS n FROM accounts")[0]["n"]
     size, offset = page_bounds(page, limit)
-    rows = store.query("SELECT * FROM accounts ORDER BY created_at, id LIMIT ? OFFSET ?", (size, offset))
+    rows = store.query("SELECT * FROM accounts ORDER BY seq LIMIT ? OFFSET ?", (size, offset))
     return [_shape(row) for row in rows], pagination(page, limit, total)

@@ -85,6 +85,8 @@ class ReadModelProjection(Projection[ProjectionView]):
     name: ClassVar[str] = ""
     tables: ClassVar[Sequence[str]] = ()
     ddl: ClassVar[Sequence[str]] = ()
+    position: int = 0
+    """The notification id of the event being applied: a total order that a rebuild reproduces."""
 
     def create_tables(self) -> None:
         self.view.create_table()
@@ -108,6 +110,7 @@ class ReadModelProjection(Projection[ProjectionView]):
         last: Tracking | None = None
         with self.view.store.transaction() as cursor:
             for domain_event, tracking in batch:
+                self.position = tracking.notification_id
                 self.apply(cursor, domain_event)
                 last = tracking
             if last is not None:

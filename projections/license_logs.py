@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import uuid5
 
+from domain.client_call import ClientCall
 from domain.ids import NAMESPACE
 from domain.license import License
 from projections.base import ReadModelProjection, from_json, iso, page_bounds, pagination, to_json
@@ -19,6 +20,10 @@ ACTIONS: dict[type, str] = {
     License.ExpiryChanged: "expiry_changed",
     License.MetadataChanged: "metadata_changed",
     License.HwidReset: "hwid_reset",
+    License.ActivatedOnDevice: "device_activated",
+    License.DeactivatedOnDevice: "device_deactivated",
+    License.SessionsRevoked: "sessions_revoked",
+    License.UsernameChanged: "username_changed",
     License.Expired: "expired",
     License.Deleted: "deleted",
 }
@@ -37,17 +42,29 @@ class LicenseLogProjection(ReadModelProjection):
     )
 
     def apply(self, cursor: Cursor, event: Any) -> None:
+        if isinstance(event, ClientCall.Recorded):
+            self.client_call_recorded(cursor, event)
+            return
         action = ACTIONS.get(type(event))
         if action is not None:
-            self.insert_log(cursor, event, action, details=_details(event))
+            self.insert_log(cursor, event, str(event.originator_id), action, details=_details(event))
 
-    def insert_log(self, cursor: Cursor, event: Any, action: str, details: dict[str, Any],
+    def client_call_recorded(self, cursor: Cursor, event: Any) -> None:
+        """Each client call against a known license: the spec's `activation`, `validation`, … with its outcome."""
+        if event.license_id is None:
+            return
+        details = {**event.details, "success": event.error_code is None, "error_code": event.error_code,
+                   "security_event": event.security_event}
+        self.insert_log(cursor, event, str(event.license_id), event.action, details, event.ip, event.hwid,
+                        event.user_agent)
+
+    def insert_log(self, cursor: Cursor, event: Any, license_id: str, action: str, details: dict[str, Any],
                    ip_address: str | None = None, hwid: str | None = None, user_agent: str | None = None) -> None:
         log_id = uuid5(NAMESPACE, f"log:{event.originator_id}:{event.originator_version}")
         cursor.execute(
             "INSERT INTO license_logs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-            (str(log_id), str(event.originator_id), action, ip_address, hwid, user_agent, to_json(details),
-             iso(event.at), event.originator_version),
+            (str(log_id), license_id, action, ip_address, hwid, user_agent, to_json(details), iso(event.at),
+             self.position),
         )
 
 
@@ -69,10 +86,14 @@ def list_license_logs(store: ReadStore, license_id: str, page: int, limit: int) 
     total = store.query("SELECT COUNT(*) AS n FROM license_logs WHERE license_id = ?", (license_id,))[0]["n"]
     size, offset = page_bounds(page, limit)
     rows = store.query(
-        "SELECT * FROM license_logs WHERE license_id = ? ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?",
+        "SELECT * FROM license_logs WHERE license_id = ? ORDER BY seq DESC LIMIT ? OFFSET ?",
         (license_id, size, offset),
     )
-    logs = [{**row, "details": from_json(row["details"])} for row in rows]
-    for log in logs:
-        log.pop("seq")
-    return logs, pagination(page, limit, total)
+    return [_shape(row) for row in rows], pagination(page, limit, total)
+
+
+def _shape(row: Row) -> Row:
+    details = from_json(row.pop("details"))
+    row.pop("seq")
+    return {**row, "details": details, "success": details.get("success", True),
+            "error_code": details.get("error_code")}

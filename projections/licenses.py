@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -21,9 +22,9 @@ class LicenseListProjection(ReadModelProjection):
         " id TEXT PRIMARY KEY, license_key TEXT NOT NULL, product_id TEXT NOT NULL, owner_id TEXT NOT NULL,"
         " type TEXT NOT NULL, suspended INTEGER NOT NULL, devices TEXT NOT NULL, hwid_locked INTEGER NOT NULL,"
         " max_uses INTEGER NOT NULL, current_uses INTEGER NOT NULL, expires_at TEXT, metadata TEXT NOT NULL,"
-        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS licenses_owner ON licenses (owner_id, created_at)",
-        "CREATE INDEX IF NOT EXISTS licenses_product ON licenses (product_id, created_at)",
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, username TEXT, seq BIGINT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS licenses_owner ON licenses (owner_id, seq)",
+        "CREATE INDEX IF NOT EXISTS licenses_product ON licenses (product_id, seq)",
     )
 
     def apply(self, cursor: Cursor, event: Any) -> None:
@@ -42,6 +43,12 @@ class LicenseListProjection(ReadModelProjection):
                 self.set_columns(cursor, event, metadata=to_json(event.metadata))
             case License.HwidReset():
                 self.set_columns(cursor, event, devices="[]", current_uses=0)
+            case License.ActivatedOnDevice():
+                self.change_devices(cursor, event, lambda devices: [*devices, event.hwid])
+            case License.DeactivatedOnDevice():
+                self.change_devices(cursor, event, lambda devices: [d for d in devices if d != event.hwid])
+            case License.UsernameChanged():
+                self.set_columns(cursor, event, username=event.username)
             case License.Deleted():
                 cursor.execute("DELETE FROM licenses WHERE id = ?", (str(event.originator_id),))
             case Product.Deleted():
@@ -51,11 +58,18 @@ class LicenseListProjection(ReadModelProjection):
 
     def license_issued(self, cursor: Cursor, event: Any) -> None:
         cursor.execute(
-            "INSERT INTO licenses VALUES (?, ?, ?, ?, ?, 0, '[]', ?, ?, 0, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO licenses VALUES (?, ?, ?, ?, ?, 0, '[]', ?, ?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
             (str(event.originator_id), event.key, str(event.product_id), str(event.owner_id),
              event.license_type.value, int(event.hwid_locked), event.max_uses, iso(event.expires_at),
-             to_json(event.metadata), iso(event.at), iso(event.at)),
+             to_json(event.metadata), iso(event.at), iso(event.at), event.username, self.position),
         )
+
+    def change_devices(self, cursor: Cursor, event: Any, change: Callable[[list[str]], list[str]]) -> None:
+        cursor.execute("SELECT devices FROM licenses WHERE id = ?", (str(event.originator_id),))
+        row = cursor.fetchone()
+        if row is not None:
+            devices = change(from_json(row[0] if not isinstance(row, dict) else row["devices"]))
+            self.set_columns(cursor, event, devices=to_json(devices), current_uses=len(devices))
 
     def set_columns(self, cursor: Cursor, event: Any, **columns: Any) -> None:
         assignments = "".join(f"{column} = ?, " for column in columns)
@@ -90,7 +104,7 @@ def shape_license(row: Row, now: datetime) -> Row:
         "id": row["id"], "license_key": row["license_key"], "product_id": row["product_id"],
         "type": row["type"], "status": status.value, "hwid": devices[0] if devices else None,
         "devices": devices, "hwid_locked": bool(row["hwid_locked"]), "max_uses": row["max_uses"],
-        "current_uses": row["current_uses"], "expires_at": row["expires_at"],
+        "current_uses": row["current_uses"], "expires_at": row["expires_at"], "username": row["username"],
         "metadata": from_json(row["metadata"]), "created_at": row["created_at"], "updated_at": row["updated_at"],
     }
 
@@ -134,6 +148,6 @@ def list_licenses(
     total = store.query(f"SELECT COUNT(*) AS n FROM licenses WHERE {where}", params)[0]["n"]
     size, offset = page_bounds(page, limit)
     rows = store.query(
-        f"SELECT * FROM licenses WHERE {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?", [*params, size, offset]
+        f"SELECT * FROM licenses WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*params, size, offset]
     )
     return [shape_license(row, now) for row in rows], pagination(page, limit, total)

@@ -18,8 +18,8 @@ class ProductListProjection(ReadModelProjection):
         "CREATE TABLE IF NOT EXISTS products ("
         " id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,"
         " sealed_secret TEXT NOT NULL, signing_algorithm TEXT NOT NULL, is_active INTEGER NOT NULL,"
-        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS products_owner ON products (owner_id, created_at)",
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, seq BIGINT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS products_owner ON products (owner_id, seq)",
     )
 
     def apply(self, cursor: Cursor, event: Any) -> None:
@@ -37,9 +37,9 @@ class ProductListProjection(ReadModelProjection):
 
     def product_created(self, cursor: Cursor, event: Any) -> None:
         cursor.execute(
-            "INSERT INTO products VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO products VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
             (str(event.originator_id), str(event.owner_id), event.name, event.description, event.sealed_secret,
-             event.signing_algorithm.value, iso(event.at), iso(event.at)),
+             event.signing_algorithm.value, iso(event.at), iso(event.at), self.position),
         )
 
     def product_updated(self, cursor: Cursor, event: Any) -> None:
@@ -66,9 +66,9 @@ def _shape(row: Row) -> Row:
 def list_products(store: ReadStore, owner_id: str | None) -> list[Row]:
     """A vendor's products (every product when owner_id is None: an admin's view)."""
     if owner_id is None:
-        rows = store.query("SELECT * FROM products ORDER BY created_at, id")
+        rows = store.query("SELECT * FROM products ORDER BY seq")
     else:
-        rows = store.query("SELECT * FROM products WHERE owner_id = ? ORDER BY created_at, id", (owner_id,))
+        rows = store.query("SELECT * FROM products WHERE owner_id = ? ORDER BY seq", (owner_id,))
     return [_shape(row) for row in rows]
 
 

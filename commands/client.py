@@ -1,0 +1,185 @@
+"""Client commands: what the vendors' software calls (validate, activate, heartbeat, …).
+
+Every call leaves one ClientCall record, success or refusal, with the refusal's code and
+security event; the licensing rules themselves live in domain/validation.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
+from uuid import UUID, uuid4
+
+from commands.base import CommandsBase
+from commands.retry import retry_on_conflict
+from domain.blacklist import BlacklistEntry, BlacklistType, blacklist_entry_id
+from domain.client_call import ClientCall, ClientRequest, record_call
+from domain.ids import is_well_formed_license_key, license_id_for_key
+from domain.license import License
+from domain.product import Product
+from domain.refusals import ClientRefusedError, SessionExpiredError, UnknownLicenseError
+from domain.session import SESSION_TTL, EndReason, Session
+from domain.validation import Attempt, check_attempt, check_identity
+from keys.tokens import new_session_token, session_id_of, token_hash
+
+P = ParamSpec("P")
+R = TypeVar("R")
+C = TypeVar("C", bound="ClientCommands")
+
+
+class Activation(NamedTuple):
+    """An activated device's license and the session token shown to it once."""
+
+    license: License
+    session: Session
+    session_token: str
+    position: int
+
+
+class Renewal(NamedTuple):
+    """A kept-alive session: its (possibly rotated) token and new expiry."""
+
+    license: License
+    session: Session
+    session_token: str
+
+
+def records_refusals(action: str) -> Callable[[Callable[Concatenate[C, ClientRequest, P], R]],
+                                              Callable[Concatenate[C, ClientRequest, P], R]]:
+    """Record a refused call (its code, security event, ip, hwid) before the refusal reaches the API."""
+
+    def decorate(command: Callable[Concatenate[C, ClientRequest, P], R]) -> Callable[Concatenate[C, ClientRequest, P], R]:
+        @wraps(command)
+        def wrapper(self: C, request: ClientRequest, *args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return command(self, request, *args, **kwargs)
+            except ClientRefusedError as refusal:
+                self.record_refusal(action, request, refusal)
+                raise
+
+        return wrapper
+
+    return decorate
+
+
+class ClientCommands(CommandsBase):
+    """The client-API part of the Ledger."""
+
+    @records_refusals("validation")
+    def validate_license(self, request: ClientRequest) -> License:
+        attempt = self._attempt(request)
+        check_attempt(attempt)
+        self.record(record_call("validation", request, attempt.license.id))  # type: ignore[union-attr]
+        return attempt.license  # type: ignore[return-value]
+
+    @records_refusals("activation")
+    @retry_on_conflict
+    def activate_license(self, request: ClientRequest) -> Activation:
+        """Bind the device (within max_uses) and start a session; racing activations retry on fresh state."""
+        attempt = self._attempt(request, activating=True)
+        check_attempt(attempt)
+        license: License = attempt.license  # type: ignore[assignment]
+        newly_bound = license.activate_device(request.hwid or "", request.at)
+        session, token = self._start_session(license, request)
+        call = record_call("activation", request, license.id, details={"new_device": newly_bound})
+        return Activation(license, session, token, self.record(license, session, call))
+
+    @records_refusals("deactivation")
+    @retry_on_conflict
+    def deactivate_license(self, request: ClientRequest) -> License:
+        """Free the device's slot; its sessions end with it."""
+        attempt = self._attempt(request)
+        check_identity(attempt)
+        license: License = attempt.license  # type: ignore[assignment]
+        license.deactivate_device(request.hwid or "", request.at)
+        self.record(license, record_call("deactivation", request, license.id))
+        return license
+
+    @records_refusals("heartbeat")
+    @retry_on_conflict
+    def keep_session_alive(self, request: ClientRequest, session_token: str, rotate: bool = True) -> Renewal:
+        """A heartbeat: the license must still be valid and the session live; the token rotates (LicenseCM)."""
+        session = self._session(session_token)
+        attempt = self._attempt(request, license_id=session.license_id)
+        check_attempt(attempt)
+        license: License = attempt.license  # type: ignore[assignment]
+        session.require_live(token_hash(session_token), request.hwid, license, request.at)
+        token = new_session_token(session.id) if rotate else session_token
+        session.keep_alive(token_hash(token), request.at)
+        self.record(session, record_call("heartbeat", request, license.id))
+        return Renewal(license, session, token)
+
+    @records_refusals("session_validation")
+    def check_session(self, request: ClientRequest, session_token: str) -> Renewal:
+        """Lockence's validate: the session and its license must both still be good."""
+        session = self._session(session_token)
+        attempt = self._attempt(request, license_id=session.license_id)
+        check_attempt(attempt)
+        license: License = attempt.license  # type: ignore[assignment]
+        session.require_live(token_hash(session_token), request.hwid, license, request.at)
+        self.record(record_call("validation", request, license.id))
+        return Renewal(license, session, session_token)
+
+    @records_refusals("logout")
+    @retry_on_conflict
+    def end_session(self, request: ClientRequest, session_token: str) -> Session:
+        session = self._session(session_token)
+        license = self._client_license(session.license_id)
+        session.require_live(token_hash(session_token), request.hwid, license, request.at)
+        session.end(EndReason.LOGOUT, request.at)
+        self.record(session, record_call("logout", request, license.id))
+        return session
+
+    def record_refusal(self, action: str, request: ClientRequest, refusal: ClientRefusedError) -> None:
+        """Append the outcome of a refused call (also used by the API for envelope failures)."""
+        license_id = None
+        if is_well_formed_license_key(request.license_key) and not isinstance(refusal, UnknownLicenseError):
+            license_id = license_id_for_key(request.license_key)
+        self.record(record_call(action, request, license_id, refusal.code, refusal.security_event,
+                                details={"message": refusal.detail}))
+
+    def _attempt(self, request: ClientRequest, activating: bool = False, license_id: UUID | None = None) -> Attempt:
+        license = self._client_license(license_id or self._license_id(request.license_key))
+        product_id = request.product_id or (license.product_id if license else None)
+        product = self._optional(product_id, Product) if product_id else None
+        return Attempt(license, product, request.product_id, request.hwid, self._blacklist_hit(request),
+                       request.at, activating)
+
+    def _license_id(self, key: str) -> UUID | None:
+        return license_id_for_key(key) if is_well_formed_license_key(key) else None
+
+    def _client_license(self, license_id: UUID | None) -> License | None:
+        return self._optional(license_id, License) if license_id else None
+
+    def _optional(self, aggregate_id: UUID | None, kind: type[Any]) -> Any:
+        if aggregate_id is None or not self._exists(aggregate_id):
+            return None
+        aggregate = self.repository.get(aggregate_id)
+        return aggregate if isinstance(aggregate, kind) else None
+
+    def _blacklist_hit(self, request: ClientRequest) -> BlacklistType | None:
+        candidates = ((BlacklistType.LICENSE, request.license_key), (BlacklistType.HWID, request.hwid),
+                      (BlacklistType.IP, request.ip))
+        for entry_type, value in candidates:
+            if value:
+                entry = self._optional(blacklist_entry_id(entry_type, value), BlacklistEntry)
+                if entry is not None and entry.blocks_at(request.at):
+                    return entry_type
+        return None
+
+    def _session(self, session_token: str) -> Session:
+        session = self._optional(session_id_of(session_token), Session)
+        if session is None:
+            raise SessionExpiredError()
+        return session
+
+    def _start_session(self, license: License, request: ClientRequest) -> tuple[Session, str]:
+        session_id = uuid4()
+        token = new_session_token(session_id)
+        session = Session(session_id, license.id, license.product_id, request.hwid or "", token_hash(token),
+                          request.at + SESSION_TTL, request.ip, request.at)
+        return session, token
+
+
+__all__ = ["Activation", "ClientCall", "ClientCommands", "Renewal"]

@@ -1,0 +1,71 @@
+"""Session aggregate: one running copy of the client software on one device."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime, timedelta
+from enum import Enum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.license import License
+from domain.refusals import SecurityViolationError, SessionExpiredError
+
+SESSION_TTL = timedelta(hours=1)
+
+
+class EndReason(Enum):
+    LOGOUT = "logout"
+    DEACTIVATED = "deactivated"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    HIJACK = "hijack"
+
+
+class Session(Aggregate):
+    """Started by activation (or Lockence init), kept alive by heartbeats, ended once.
+
+    Only a hash of the token is kept: the token itself is shown to the client once.
+    """
+
+    @event("Started")
+    def __init__(self, id: UUID, license_id: UUID, product_id: UUID, hwid: str, token_hash: str,  # noqa: A002
+                 expires_at: datetime, ip: str | None, at: datetime) -> None:
+        self.license_id = license_id
+        self.product_id = product_id
+        self.hwid = hwid
+        self.token_hash = token_hash
+        self.expires_at = expires_at
+        self.started_at = at
+        self.ended = False
+
+    def require_live(self, token_hash: str, hwid: str | None, license: License, now: datetime) -> None:
+        """Guards, most decisive first: ended, lapsed, unbound or revoked → SESSION_EXPIRED; other device → hijack.
+
+        A session lives only while its device is still bound to the license and it began after the
+        license's last revoke, so a deactivation, HWID reset or revoke ends it on the very next call.
+        """
+        if not hmac.compare_digest(token_hash, self.token_hash) or license.id != self.license_id:
+            raise SessionExpiredError()
+        if self.ended or self.expires_at <= now or not license.holds_session(self.hwid, self.started_at):
+            raise SessionExpiredError()
+        if hwid is not None and hwid != self.hwid:
+            raise SecurityViolationError("Session belongs to another device", security_event="session_hijack")
+
+    def keep_alive(self, token_hash: str, at: datetime) -> None:
+        """A heartbeat: extend the expiry and (for LicenseCM) rotate the token."""
+        self._keep_alive(token_hash=token_hash, expires_at=at + SESSION_TTL, at=at)
+
+    @event("HeartbeatReceived")
+    def _keep_alive(self, token_hash: str, expires_at: datetime, at: datetime) -> None:
+        self.token_hash = token_hash
+        self.expires_at = expires_at
+
+    def end(self, reason: EndReason, at: datetime) -> None:
+        if not self.ended:
+            self._end(reason=reason, at=at)
+
+    @event("Ended")
+    def _end(self, reason: EndReason, at: datetime) -> None:
+        self.ended = True

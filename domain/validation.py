@@ -1,0 +1,110 @@
+"""The licensing rules for a client call: an ordered list of guards, one error code each.
+
+Most decisive first, as Keygen orders its validation: a blacklisted caller learns nothing
+else; an unknown key is unknown before it is suspended; a suspended license is refused
+before its expiry or devices are considered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from domain.blacklist import BlacklistType
+from domain.license import License, LicenseStatus
+from domain.product import Product
+from domain.refusals import (
+    BlacklistedError,
+    HwidMismatchError,
+    LicenseExpiredError,
+    LicenseSuspendedError,
+    MaxUsesExceededError,
+    UnknownLicenseError,
+    UnknownProductError,
+)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Everything the rules look at for one validation or activation."""
+
+    license: License | None
+    product: Product | None
+    product_id: UUID | None
+    hwid: str | None
+    blacklist_hit: BlacklistType | None
+    now: datetime
+    activating: bool = False
+
+
+def not_blacklisted(attempt: Attempt) -> None:
+    if attempt.blacklist_hit is not None:
+        raise BlacklistedError(attempt.blacklist_hit.value)
+
+
+def license_exists(attempt: Attempt) -> None:
+    """A deleted key, or a key of another product, is as unknown as a key never issued."""
+    license = attempt.license
+    if license is None or license.is_deleted or (attempt.product_id not in (None, license.product_id)):
+        raise UnknownLicenseError()
+
+
+def product_live(attempt: Attempt) -> None:
+    product = attempt.product
+    if product is None or product.is_deleted or not product.is_active:
+        raise UnknownProductError()
+
+
+def not_suspended(attempt: Attempt) -> None:
+    if attempt.license.is_suspended:  # type: ignore[union-attr]
+        raise LicenseSuspendedError()
+
+
+def not_expired(attempt: Attempt) -> None:
+    if attempt.license.status_at(attempt.now) is LicenseStatus.EXPIRED:  # type: ignore[union-attr]
+        raise LicenseExpiredError()
+
+
+def device_matches(attempt: Attempt) -> None:
+    """A locked license answers only to its bound devices; a single-seat lock names the mismatch."""
+    license: License = attempt.license  # type: ignore[assignment]
+    if not license.hwid_locked or attempt.hwid in license.devices:
+        return
+    if not attempt.activating:
+        raise HwidMismatchError("This device is not activated for the license")
+    if license.max_uses == 1 and license.devices:
+        raise HwidMismatchError("License is locked to another device")
+
+
+def device_slot_free(attempt: Attempt) -> None:
+    license: License = attempt.license  # type: ignore[assignment]
+    if attempt.activating and attempt.hwid not in license.devices and len(license.devices) >= license.max_uses:
+        raise MaxUsesExceededError()
+
+
+LICENSE_GUARDS: tuple[Callable[[Attempt], None], ...] = (
+    not_blacklisted,
+    license_exists,
+    product_live,
+    not_suspended,
+    not_expired,
+    device_matches,
+    device_slot_free,
+)
+
+
+def check_attempt(attempt: Attempt) -> None:
+    """Raise the first refusal, in the order above; return quietly when the call may proceed."""
+    for guard in LICENSE_GUARDS:
+        guard(attempt)
+
+
+IDENTITY_GUARDS = LICENSE_GUARDS[:3]
+"""Who may act on a license at all: deactivation frees a device even when the license is suspended."""
+
+
+def check_identity(attempt: Attempt) -> None:
+    for guard in IDENTITY_GUARDS:
+        guard(attempt)
