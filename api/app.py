@@ -5,7 +5,9 @@ from litestar.openapi import OpenAPIConfig
 
 from api.controllers.admin import AdminController
 from api.controllers.auth import AuthController
+from api.controllers.client import ClientController
 from api.controllers.licenses import LicenseController
+from api.controllers.lockence import LockenceController
 from api.controllers.notifications import NotificationController
 from api.controllers.products import ProductController
 from api.controllers.stats import StatsController
@@ -16,7 +18,7 @@ from keyledger.wiring import Runtime
 MAX_BODY_BYTES = 1024 * 1024
 
 CONTROLLERS = [AuthController, ProductController, LicenseController, StatsController, NotificationController,
-               AdminController]
+               AdminController, ClientController, LockenceController]
 
 
 def create_app(runtime: Runtime) -> Litestar:

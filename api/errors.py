@@ -3,9 +3,11 @@
 import logging
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from api.client_protocol import answer
 from api.envelope import error
 from commands.accounts import InvalidCredentialsError
 from commands.retry import ContentionError
@@ -13,6 +15,7 @@ from domain.account import AccountDeactivatedError, AccountNotFoundError, EmailA
 from domain.errors import ConflictError, DomainError, InvalidValueError, NotFoundError
 from domain.license import LicenseNotFoundError, MaxUsesBelowActivationsError
 from domain.product import ProductNotFoundError
+from domain.refusals import BlacklistedError, ClientRefusedError, UnknownProductError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,45 @@ HTTP_CODES = {
 }
 
 
+# The client API's refusals: the spec's error codes, with the status each deserves.
+CLIENT_STATUS = {
+    "LICENSE_NOT_FOUND": 404, "PRODUCT_NOT_FOUND": 404, "SESSION_EXPIRED": 401, "LICENSE_SUSPENDED": 403,
+    "LICENSE_EXPIRED": 403, "HWID_MISMATCH": 403, "MAX_USES_EXCEEDED": 403, "BLACKLISTED": 403,
+    "SECURITY_VIOLATION": 403,
+}
+
+# Lockence documents 401 for a bad API key, 403 for expired/disabled/HWID, 404 for an unknown key or session.
+LOCKENCE_ANSWERS = {
+    "LICENSE_NOT_FOUND": (404, "Invalid license key"), "PRODUCT_NOT_FOUND": (401, "Invalid API key"),
+    "SESSION_EXPIRED": (404, "Session not found or expired"), "LICENSE_SUSPENDED": (403, "License disabled"),
+    "LICENSE_EXPIRED": (403, "License expired"), "HWID_MISMATCH": (403, "HWID mismatch"),
+    "MAX_USES_EXCEEDED": (403, "Maximum activations reached"), "BLACKLISTED": (403, "Access denied"),
+    "SECURITY_VIOLATION": (403, "Security check failed"),
+}
+
+
+def client_refusal_response(request: Request[Any, Any, Any], exc: ClientRefusedError) -> Response[Any]:
+    """The spec's error envelope (with `security_blocked` for blacklist hits), sealed if the request was."""
+    body: dict[str, Any] = {"success": False, "message": exc.detail, "error_code": exc.code}
+    if isinstance(exc, BlacklistedError):
+        body |= {"security_blocked": True,
+                 "security_details": {"reason": "blacklist_hit", "type": exc.blacklist_type}}
+    return answer(request.app.state.runtime, request, body, CLIENT_STATUS[exc.code])
+
+
+def lockence_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Lockence's flat error shape for every refusal under /api/v1."""
+    if isinstance(exc, ProductNotFoundError):
+        exc = UnknownProductError()
+    if not isinstance(exc, ClientRefusedError):
+        return domain_error_response(request, exc)
+    status, message = LOCKENCE_ANSWERS[exc.code]
+    return error(status, message, exc.code)
+
+
 def domain_error_response(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, ClientRefusedError):
+        return client_refusal_response(_, exc)
     if isinstance(exc, InvalidValueError):
         return error(400, str(exc), "VALIDATION_ERROR")
     for exc_type, status, code, message in DOMAIN_ERRORS:
@@ -72,6 +113,10 @@ def http_error_response(_: Request[Any, Any, Any], exc: HTTPException) -> Respon
     return error(status, exc.detail or "Request failed", HTTP_CODES.get(status, "BAD_REQUEST"))
 
 
+def schema_error_response(_: Request[Any, Any, Any], exc: msgspec.ValidationError) -> Response[Any]:
+    return error(400, str(exc), "VALIDATION_ERROR")
+
+
 def internal_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error(500, "Internal server error", "INTERNAL_ERROR")
@@ -86,5 +131,6 @@ def _validation_message(exc: ValidationException) -> str:
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     DomainError: domain_error_response,
     HTTPException: http_error_response,
+    msgspec.ValidationError: schema_error_response,
     Exception: internal_error_response,
 }

@@ -18,7 +18,6 @@ from domain.account import (
 )
 from domain.errors import DomainError
 from domain.ids import email_index_id, normalise_email
-from keys.passwords import hash_password, verify_password
 
 
 class InvalidCredentialsError(DomainError):
@@ -30,7 +29,7 @@ class AccountCommands(CommandsBase):
 
     def register_account(self, email: str, password: str, display_name: str, at: datetime) -> Receipt:
         """Register an account; the first one on an empty server becomes the admin."""
-        return self._register(normalise_email(email), hash_password(password), display_name, at)
+        return self._register(normalise_email(email), self.passwords.hash(password), display_name, at)
 
     @retry_on_conflict
     def _register(self, email: str, password_hash: str, display_name: str, at: datetime) -> Receipt:
@@ -48,7 +47,7 @@ class AccountCommands(CommandsBase):
     def authenticate(self, email: str, password: str) -> Account:
         """Check a password; an unknown email costs the same hashing work as a wrong password."""
         account = self._account_for_email(normalise_email(email))
-        if not verify_password(account.password_hash if account else None, password) or account is None:
+        if not self.passwords.verify(account.password_hash if account else None, password) or account is None:
             raise InvalidCredentialsError(email)
         account.require_active()
         return account

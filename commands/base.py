@@ -12,6 +12,8 @@ from domain.errors import NotFoundError
 if TYPE_CHECKING:
     from eventsourcing.application import Repository
 
+    from keys.passwords import Passwords
+
 A = TypeVar("A")
 
 
@@ -27,6 +29,7 @@ class CommandsBase:
 
     repository: Repository[UUID]
     master_key: bytes
+    passwords: Passwords
 
     def record(self, *aggregates: Any) -> int:
         raise NotImplementedError

@@ -21,6 +21,8 @@ from domain.product import Product
 from domain.refusals import ClientRefusedError, SessionExpiredError, UnknownLicenseError
 from domain.session import SESSION_TTL, EndReason, Session
 from domain.validation import Attempt, check_attempt, check_identity
+from commands.products import SECRET_PURPOSE
+from keys.secrets import unseal
 from keys.tokens import new_session_token, session_id_of, token_hash
 
 P = ParamSpec("P")
@@ -28,21 +30,13 @@ R = TypeVar("R")
 C = TypeVar("C", bound="ClientCommands")
 
 
-class Activation(NamedTuple):
-    """An activated device's license and the session token shown to it once."""
+class Granted(NamedTuple):
+    """A call the rules allowed: the license, its product, and the session when there is one."""
 
     license: License
-    session: Session
-    session_token: str
-    position: int
-
-
-class Renewal(NamedTuple):
-    """A kept-alive session: its (possibly rotated) token and new expiry."""
-
-    license: License
-    session: Session
-    session_token: str
+    product: Product
+    session: Session | None = None
+    session_token: str | None = None
 
 
 def records_refusals(action: str) -> Callable[[Callable[Concatenate[C, ClientRequest, P], R]],
@@ -67,15 +61,15 @@ class ClientCommands(CommandsBase):
     """The client-API part of the Ledger."""
 
     @records_refusals("validation")
-    def validate_license(self, request: ClientRequest) -> License:
+    def validate_license(self, request: ClientRequest) -> Granted:
         attempt = self._attempt(request)
         check_attempt(attempt)
         self.record(record_call("validation", request, attempt.license.id))  # type: ignore[union-attr]
-        return attempt.license  # type: ignore[return-value]
+        return Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
 
     @records_refusals("activation")
     @retry_on_conflict
-    def activate_license(self, request: ClientRequest) -> Activation:
+    def activate_license(self, request: ClientRequest) -> Granted:
         """Bind the device (within max_uses) and start a session; racing activations retry on fresh state."""
         attempt = self._attempt(request, activating=True)
         check_attempt(attempt)
@@ -83,43 +77,44 @@ class ClientCommands(CommandsBase):
         newly_bound = license.activate_device(request.hwid or "", request.at)
         session, token = self._start_session(license, request)
         call = record_call("activation", request, license.id, details={"new_device": newly_bound})
-        return Activation(license, session, token, self.record(license, session, call))
+        self.record(license, session, call)
+        return Granted(license, attempt.product, session, token)  # type: ignore[arg-type]
 
     @records_refusals("deactivation")
     @retry_on_conflict
-    def deactivate_license(self, request: ClientRequest) -> License:
+    def deactivate_license(self, request: ClientRequest) -> Granted:
         """Free the device's slot; its sessions end with it."""
         attempt = self._attempt(request)
         check_identity(attempt)
         license: License = attempt.license  # type: ignore[assignment]
         license.deactivate_device(request.hwid or "", request.at)
         self.record(license, record_call("deactivation", request, license.id))
-        return license
+        return Granted(license, attempt.product)  # type: ignore[arg-type]
 
     @records_refusals("heartbeat")
     @retry_on_conflict
-    def keep_session_alive(self, request: ClientRequest, session_token: str, rotate: bool = True) -> Renewal:
+    def keep_session_alive(self, request: ClientRequest, session_token: str, rotate: bool = True) -> Granted:
         """A heartbeat: the license must still be valid and the session live; the token rotates (LicenseCM)."""
         session = self._session(session_token)
-        attempt = self._attempt(request, license_id=session.license_id)
+        attempt = self._attempt(request, license_id=session.license_id, hwid=request.hwid or session.hwid)
         check_attempt(attempt)
         license: License = attempt.license  # type: ignore[assignment]
         session.require_live(token_hash(session_token), request.hwid, license, request.at)
         token = new_session_token(session.id) if rotate else session_token
         session.keep_alive(token_hash(token), request.at)
         self.record(session, record_call("heartbeat", request, license.id))
-        return Renewal(license, session, token)
+        return Granted(license, attempt.product, session, token)  # type: ignore[arg-type]
 
     @records_refusals("session_validation")
-    def check_session(self, request: ClientRequest, session_token: str) -> Renewal:
+    def check_session(self, request: ClientRequest, session_token: str) -> Granted:
         """Lockence's validate: the session and its license must both still be good."""
         session = self._session(session_token)
-        attempt = self._attempt(request, license_id=session.license_id)
+        attempt = self._attempt(request, license_id=session.license_id, hwid=request.hwid or session.hwid)
         check_attempt(attempt)
         license: License = attempt.license  # type: ignore[assignment]
         session.require_live(token_hash(session_token), request.hwid, license, request.at)
         self.record(record_call("validation", request, license.id))
-        return Renewal(license, session, session_token)
+        return Granted(license, attempt.product, session, session_token)  # type: ignore[arg-type]
 
     @records_refusals("logout")
     @retry_on_conflict
@@ -139,11 +134,12 @@ class ClientCommands(CommandsBase):
         self.record(record_call(action, request, license_id, refusal.code, refusal.security_event,
                                 details={"message": refusal.detail}))
 
-    def _attempt(self, request: ClientRequest, activating: bool = False, license_id: UUID | None = None) -> Attempt:
+    def _attempt(self, request: ClientRequest, activating: bool = False, license_id: UUID | None = None,
+                 hwid: str | None = None) -> Attempt:
         license = self._client_license(license_id or self._license_id(request.license_key))
         product_id = request.product_id or (license.product_id if license else None)
         product = self._optional(product_id, Product) if product_id else None
-        return Attempt(license, product, request.product_id, request.hwid, self._blacklist_hit(request),
+        return Attempt(license, product, request.product_id, hwid or request.hwid, self._blacklist_hit(request),
                        request.at, activating)
 
     def _license_id(self, key: str) -> UUID | None:
@@ -174,6 +170,16 @@ class ClientCommands(CommandsBase):
             raise SessionExpiredError()
         return session
 
+    def client_product(self, product_id: UUID | None) -> Product | None:
+        """A live product by id, or None: what a client may learn about a product."""
+        product = self._optional(product_id, Product)
+        return None if product is None or product.is_deleted else product
+
+    def client_secret(self, product_id: UUID | None) -> str | None:
+        """The product's current secret key, for the encryption envelope and challenges (None: unknown)."""
+        product = self.client_product(product_id)
+        return None if product is None else unseal(self.master_key, product.sealed_secret, SECRET_PURPOSE)
+
     def _start_session(self, license: License, request: ClientRequest) -> tuple[Session, str]:
         session_id = uuid4()
         token = new_session_token(session_id)
@@ -182,4 +188,4 @@ class ClientCommands(CommandsBase):
         return session, token
 
 
-__all__ = ["Activation", "ClientCall", "ClientCommands", "Renewal"]
+__all__ = ["ClientCall", "ClientCommands", "Granted"]

@@ -21,6 +21,7 @@ from domain.blacklist import BlacklistType, Severity
 from domain.license import LicenseType
 from domain.product import SigningAlgorithm
 from domain.session import EndReason
+from keys.passwords import Passwords
 
 
 class EnumAsValue(Transcoding):
@@ -43,9 +44,10 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
 
     name = "KeyLedger"
 
-    def __init__(self, env: dict[str, str], master_key: bytes) -> None:
+    def __init__(self, env: dict[str, str], master_key: bytes, passwords: Passwords | None = None) -> None:
         super().__init__(env)
         self.master_key = master_key
+        self.passwords = passwords or Passwords()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

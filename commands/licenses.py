@@ -45,10 +45,11 @@ class LicenseCommands(CommandsBase):
         expires_at: datetime | None,
         metadata: dict[str, Any],
         at: datetime,
+        username: str | None = None,
     ) -> Receipt:
         """Issue one license key for a product the actor owns."""
         ids, position = self.issue_licenses(
-            actor, product_id, 1, license_type, max_uses, hwid_locked, expires_at, metadata, at
+            actor, product_id, 1, license_type, max_uses, hwid_locked, expires_at, metadata, at, username
         )
         return Receipt(ids[0], position)
 
@@ -64,6 +65,7 @@ class LicenseCommands(CommandsBase):
         expires_at: datetime | None,
         metadata: dict[str, Any],
         at: datetime,
+        username: str | None = None,
     ) -> tuple[list[UUID], int]:
         """Issue `count` (≤ 100) licenses in one atomic save; a key collision retries them all."""
         expires_at = default_expiry(license_type, expires_at, at)
@@ -72,7 +74,7 @@ class LicenseCommands(CommandsBase):
         batch_id = uuid4() if count > 1 else None
         licenses = [
             License(new_license_key(), product_id, owner_id, license_type, max_uses,
-                    hwid_locked, expires_at, metadata, batch_id, at)
+                    hwid_locked, expires_at, metadata, batch_id, at, username)
             for _ in range(count)
         ]
         return [license.id for license in licenses], self.record(*licenses)
@@ -94,9 +96,12 @@ class LicenseCommands(CommandsBase):
         hwid_locked: bool | None = None,
         expires_at: datetime | None | Keep = KEEP,
         metadata: dict[str, Any] | None = None,
+        username: str | None | Keep = KEEP,
     ) -> Receipt:
         """Apply a vendor's PUT: each given field becomes its own specific event."""
         license = self.get_license(actor, license_id)
+        if username is not KEEP:
+            license.change_username(username, at)
         if expires_at is not KEEP:
             license.change_expiry(expires_at, at)
         if max_uses is not None or hwid_locked is not None:

@@ -26,6 +26,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     run_projections: bool = True
     consistency_timeout: float = 5.0
     log_level: str = "info"
+    password_profile: str = "RFC_9106_LOW_MEMORY"
+    """An argon2-cffi profile name; tests use CHEAPEST. Existing hashes verify under any profile."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from api.ephemeral import EphemeralStore, MemoryStore, RedisStore
 from commands.ledger import Ledger
+from domain.product import SigningAlgorithm
 from keyledger.settings import Settings
 from keys.files import load_or_create
+from keys.passwords import Passwords
 from keys.secrets import decode_master_key, new_master_key
+from keys.signing import SigningKey, load_or_create_signing_key
 from projections.db import PostgresReadStore, ReadStore, SQLiteReadStore
 from projections.registry import build_projections
 from workers.projector import Projector
@@ -27,17 +30,24 @@ def system_clock() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@dataclass
 class Runtime:
-    """Everything a KeyLedger process runs on; the API and workers receive this."""
+    """Everything a KeyLedger process runs on; the API and workers receive this.
 
-    settings: Settings
-    ledger: Ledger
-    store: ReadStore
-    projector: Projector
-    master_key: bytes
-    jwt_secret: bytes
-    clock: Clock = field(default=system_clock)
+    A plain class, not a dataclass: Litestar would otherwise walk its fields as a schema.
+    """
+
+    def __init__(self, settings: Settings, ledger: Ledger, store: ReadStore, projector: Projector,
+                 master_key: bytes, jwt_secret: bytes, signing_keys: dict[SigningAlgorithm, SigningKey],
+                 ephemeral: EphemeralStore, clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.store = store
+        self.projector = projector
+        self.master_key = master_key
+        self.jwt_secret = jwt_secret
+        self.signing_keys = signing_keys
+        self.ephemeral = ephemeral
+        self.clock = clock
 
     def wait_for(self, position: int) -> None:
         """Read-your-writes: wait (bounded) until every read model has seen `position`."""
@@ -104,14 +114,28 @@ def jwt_secret(settings: Settings) -> bytes:
     return load_or_create(settings.data_path / "keys" / "jwt.secret", lambda: secrets.token_urlsafe(48).encode())
 
 
+def signing_keys(settings: Settings) -> dict[SigningAlgorithm, SigningKey]:
+    """The server's answer-signing keys, created on first start (0600): RSA-4096 by default, Ed25519 on request."""
+    keys_dir = settings.data_path / "keys"
+    return {
+        SigningAlgorithm.RSA: load_or_create_signing_key(keys_dir / "rsa-4096.pem", "rsa-4096"),
+        SigningAlgorithm.ED25519: load_or_create_signing_key(keys_dir / "ed25519.pem", "ed25519"),
+    }
+
+
+def ephemeral_store(settings: Settings) -> EphemeralStore:
+    return RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
+
+
 def build_runtime(settings: Settings, clock: Clock = system_clock, start_projector: bool | None = None) -> Runtime:
     """Wire one process. The projector thread runs unless told otherwise (`keyledger project` runs it alone)."""
     key = master_key(settings)
-    ledger = Ledger(eventsourcing_env(settings), key)
+    ledger = Ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile))
     store = build_read_store(settings)
     projector = Projector(ledger, build_projections(store))
     if settings.run_projections if start_projector is None else start_projector:
         projector.start()
-    return Runtime(settings, ledger, store, projector, key, jwt_secret(settings), clock)
+    return Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),
+                   ephemeral_store(settings), clock)
 
 

@@ -1,21 +1,26 @@
-"""Password hashing with Argon2id (argon2-cffi)."""
+"""Password hashing with Argon2id (argon2-cffi); the cost profile is a setting."""
 
 from __future__ import annotations
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_HASHER = PasswordHasher()
-_DUMMY_HASH = _HASHER.hash("keyledger-dummy-password")
+DEFAULT_PROFILE = "RFC_9106_LOW_MEMORY"
 
 
-def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
+class Passwords:
+    """Hashes new passwords with one profile; verifies any Argon2 hash (its parameters travel with it)."""
 
+    def __init__(self, profile: str = DEFAULT_PROFILE) -> None:
+        self._hasher = PasswordHasher.from_parameters(getattr(profiles, profile))
+        # An unknown account still pays for one verification, so login timing tells nothing.
+        self._dummy_hash = self._hasher.hash("keyledger-dummy-password")
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    """True when the password matches; an unknown account still pays the hashing cost."""
-    try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash or self._dummy_hash, password) and password_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False

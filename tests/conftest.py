@@ -53,9 +53,28 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str | None]:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+@pytest.fixture(scope="session")
+def signing_pems() -> dict[str, bytes]:
+    """RSA-4096 takes about a second to generate: once per test session, copied into each data dir."""
+    from keys.signing import generate_ed25519_private_pem, generate_rsa_private_pem
+
+    return {"rsa-4096.pem": generate_rsa_private_pem(), "ed25519.pem": generate_ed25519_private_pem()}
+
+
+def seed_keys(data_dir: Path, pems: dict[str, bytes]) -> None:
+    keys_dir = data_dir / "keys"
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    for name, pem in pems.items():
+        path = keys_dir / name
+        path.write_bytes(pem)
+        path.chmod(0o600)
+
+
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return Settings(data_dir=str(tmp_path / "var"), database_url=database_url, consistency_timeout=10.0)
+def settings(tmp_path: Path, database_url: str | None, signing_pems: dict[str, bytes]) -> Settings:
+    seed_keys(tmp_path / "var", signing_pems)
+    return Settings(data_dir=str(tmp_path / "var"), database_url=database_url, consistency_timeout=10.0,
+                    password_profile="CHEAPEST")
 
 
 @pytest.fixture
@@ -110,3 +129,8 @@ def admin_token(client: TestClient[Any]) -> str:
 def vendor_token(client: TestClient[Any], admin_token: str) -> str:
     """A second account: an ordinary vendor."""
     return register(client, "vendor@example.com")
+
+
+def settle(runtime: Runtime) -> None:
+    """Wait until the read models have seen everything written so far (client calls do not wait)."""
+    runtime.wait_for(runtime.ledger.position())

@@ -50,7 +50,7 @@ class LicenseController(Controller):
     def create_license(self, data: JSONBody[LicenseCreate], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
         receipt = runtime.ledger.issue_license(
             actor, data.product_id, data.type, data.max_uses, data.hwid_locked, data.expires_at, data.metadata,
-            runtime.clock(),
+            runtime.clock(), data.username,
         )
         runtime.wait_for(receipt.position)
         return ok(_read(runtime, actor, receipt.id), status_code=201)
@@ -59,7 +59,7 @@ class LicenseController(Controller):
     def create_licenses(self, data: JSONBody[LicenseBulkCreate], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
         ids, position = runtime.ledger.issue_licenses(
             actor, data.product_id, data.count, data.type, data.max_uses, data.hwid_locked, data.expires_at,
-            data.metadata, runtime.clock(),
+            data.metadata, runtime.clock(), data.username,
         )
         runtime.wait_for(position)
         rows = licenses.get_licenses(runtime.store, [str(i) for i in ids], runtime.clock())
@@ -75,6 +75,7 @@ class LicenseController(Controller):
             actor, license_id, runtime.clock(), status=data.status and LicenseStatus(data.status),
             max_uses=data.max_uses, hwid_locked=data.hwid_locked, metadata=data.metadata,
             expires_at=KEEP if data.expires_at is msgspec.UNSET else data.expires_at,
+            username=KEEP if data.username is msgspec.UNSET else data.username,
         )
         runtime.wait_for(receipt.position)
         return ok(_read(runtime, actor, license_id))

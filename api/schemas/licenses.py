@@ -12,6 +12,7 @@ from domain.license import LicenseType
 MaxUses = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 Expiry = Annotated[datetime, msgspec.Meta(tz=True)]
 Count = Annotated[int, msgspec.Meta(ge=1, le=100)]
+Username = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 
 class LicenseCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -21,6 +22,7 @@ class LicenseCreate(msgspec.Struct, forbid_unknown_fields=True):
     hwid_locked: bool = True
     expires_at: Expiry | None = None
     metadata: Metadata = msgspec.field(default_factory=dict)
+    username: Username | None = None
 
 
 class LicenseBulkCreate(LicenseCreate, forbid_unknown_fields=True):
@@ -33,3 +35,4 @@ class LicenseUpdate(msgspec.Struct, forbid_unknown_fields=True):
     hwid_locked: bool | None = None
     expires_at: Expiry | None | msgspec.UnsetType = msgspec.UNSET
     metadata: Metadata | None = None
+    username: Username | None | msgspec.UnsetType = msgspec.UNSET

@@ -1,0 +1,45 @@
+"""Challenge-response: a one-time random challenge, answered with HMAC(secret, challenge + key + hwid)."""
+
+from datetime import timedelta
+from typing import Any
+
+from litestar import Request
+
+from api.client_protocol import client_request
+from api.schemas.client import Challenge
+from commands.client import Granted
+from domain.refusals import SecurityViolationError
+from keyledger.wiring import Runtime
+from keys.challenge import check_challenge_response, new_challenge
+from projections.base import iso
+
+CHALLENGE_TTL = timedelta(seconds=60)
+
+
+def issue_challenge(runtime: Runtime, request: Request[Any, Any, Any], body: Challenge) -> dict[str, Any]:
+    """Only a caller whose license validates gets a challenge, bound to its key and device."""
+    runtime.ledger.validate_license(client_request(runtime, request, body.license_key, body.product_id, body.hwid))
+    challenge = new_challenge()
+    runtime.ephemeral.put("challenge:" + challenge, f"{body.license_key.upper()}|{body.hwid}",
+                          CHALLENGE_TTL.total_seconds())
+    return {"challenge": challenge, "expires_at": iso(runtime.clock() + CHALLENGE_TTL)}
+
+
+def verify_challenge(runtime: Runtime, request: Request[Any, Any, Any], body: Challenge) -> Granted:
+    """A wrong, reused or late answer is a SECURITY_VIOLATION, and is recorded as one."""
+    call = client_request(runtime, request, body.license_key, body.product_id, body.hwid)
+    issued_for = runtime.ephemeral.take("challenge:" + (body.challenge or ""))
+    granted = runtime.ledger.validate_license(call)
+    secret = runtime.ledger.client_secret(granted.product.id) or ""
+    if issued_for is None:
+        _refuse(runtime, call, "Challenge unknown, already used or expired", "replay_attack")
+    if issued_for != f"{body.license_key.upper()}|{body.hwid}" or not check_challenge_response(
+            secret, body.challenge or "", body.license_key, body.hwid, body.response or ""):
+        _refuse(runtime, call, "Challenge response is wrong", "tamper_detected")
+    return granted
+
+
+def _refuse(runtime: Runtime, call: Any, detail: str, security_event: str) -> None:
+    refusal = SecurityViolationError(detail, security_event=security_event)
+    runtime.ledger.record_refusal("challenge", call, refusal)
+    raise refusal

@@ -1,0 +1,102 @@
+"""The client protocol: plain or encrypted requests in, signed (and re-encrypted) answers out.
+
+An encrypted request is opened here (HMAC, ±5 minutes, replay cache, AES-256-GCM); its
+plaintext is then validated like a plain body. The answer to an encrypted request is sealed
+in the same envelope, refusals included, so a client never has to guess which it received.
+"""
+
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+import msgspec
+from litestar import Request, Response
+
+from domain.client_call import ClientRequest
+from domain.product import Product
+from domain.refusals import SecurityViolationError, UnknownProductError
+from keyledger.wiring import Runtime
+from keys.envelope import EnvelopeError, open_envelope, replay_key, seal_envelope
+from keys.signing import sign_answer
+from keys.watermark import watermark
+from projections.base import iso
+
+T = TypeVar("T")
+REPLAY_WINDOW_SECONDS = 600
+
+
+def epoch_ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def parse_body(runtime: Runtime, request: Request[Any, Any, Any], raw: Any, schema: type[T], action: str) -> T:
+    """The request as `schema`, decrypting it first when it arrives in the envelope."""
+    if isinstance(raw, dict) and raw.get("encrypted") is True:
+        raw = _open(runtime, request, raw, action)
+    return msgspec.convert(raw, schema, strict=True)
+
+
+def _open(runtime: Runtime, request: Request[Any, Any, Any], envelope: dict[str, Any], action: str) -> Any:
+    product_id = _uuid(envelope.get("product_id"))
+    secret = runtime.ledger.client_secret(product_id)
+    if secret is None:
+        raise UnknownProductError()
+    request.state.envelope_secret = (secret, str(product_id))
+    try:
+        payload = open_envelope(secret, envelope, epoch_ms(runtime.clock()))
+    except EnvelopeError as error:
+        request.state.envelope_secret = None
+        _refuse(runtime, request, action, product_id, SecurityViolationError(str(error), error.security_event_type))
+    if not runtime.ephemeral.claim("replay:" + replay_key(envelope), REPLAY_WINDOW_SECONDS):
+        request.state.envelope_secret = None
+        _refuse(runtime, request, action, product_id,
+                SecurityViolationError("Request was already used", security_event="replay_attack"))
+    return payload
+
+
+def _refuse(runtime: Runtime, request: Request[Any, Any, Any], action: str, product_id: UUID | None,
+            refusal: SecurityViolationError) -> None:
+    runtime.ledger.record_refusal(action, client_request(runtime, request, "", product_id, None), refusal)
+    raise refusal
+
+
+def _uuid(value: Any) -> UUID | None:
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return None
+
+
+def client_request(runtime: Runtime, request: Request[Any, Any, Any], license_key: str,
+                   product_id: UUID | None, hwid: str | None, client_data: dict[str, Any] | None = None
+                   ) -> ClientRequest:
+    """The domain's view of a call: who (ip, user agent), what (key, product, device), when."""
+    return ClientRequest(license_key, product_id, hwid, request.client.host if request.client else None,
+                         request.headers.get("user-agent", "")[:500] or None, runtime.clock(), client_data)
+
+
+def signed(runtime: Runtime, product: Product, data: dict[str, Any], nonce: str | None) -> dict[str, Any]:
+    """Add the server time, the client's nonce and the key id, then sign the canonical JSON."""
+    key = runtime.signing_keys[product.signing_algorithm]
+    data = {**data, "timestamp": iso(runtime.clock()), "key_id": key.key_id}
+    if nonce is not None:
+        data["nonce"] = nonce
+    return {**data, "signature": sign_answer(key.private_key, data)}
+
+
+def license_view(license: Any) -> dict[str, Any]:
+    return {"type": license.license_type.value, "expires_at": iso(license.expires_at), "metadata": license.metadata}
+
+
+def device_watermark(runtime: Runtime, license_id: UUID, hwid: str) -> str:
+    return watermark(runtime.master_key, str(license_id), hwid)
+
+
+def answer(runtime: Runtime, request: Request[Any, Any, Any], body: dict[str, Any], status_code: int = 200
+           ) -> Response[Any]:
+    """Send `body`, sealed in the envelope when the request came in one."""
+    sealed_with = getattr(request.state, "envelope_secret", None)
+    if sealed_with:
+        secret, product_id = sealed_with
+        body = seal_envelope(secret, product_id, body, epoch_ms(runtime.clock()))
+    return Response(body, status_code=status_code)

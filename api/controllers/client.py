@@ -1,0 +1,85 @@
+"""Client API: what the vendors' software calls. No JWT: the product id and license key identify it."""
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromQuery, JSONBody
+
+from api.challenges import issue_challenge, verify_challenge
+from api.client_protocol import answer, client_request, device_watermark, license_view, parse_body, signed
+from api.deps import RuntimeDep
+from api.envelope import ok
+from api.schemas.client import Challenge, Heartbeat, LicenseCheck
+from commands.client import Granted
+from domain.product import ProductNotFoundError, SigningAlgorithm
+from keyledger.wiring import Runtime
+from projections.base import iso
+
+AnyBody = JSONBody[Any]
+
+
+def _call(runtime: Runtime, request: Request[Any, Any, Any], body: LicenseCheck) -> Any:
+    client_data = body.client_data and {"vm_indicators": body.client_data.vm_indicators,
+                                        "debug_indicators": body.client_data.debug_indicators}
+    return client_request(runtime, request, body.license_key, body.product_id, body.hwid, client_data)
+
+
+def _licensed(runtime: Runtime, granted: Granted, hwid: str) -> dict[str, Any]:
+    return {"license": license_view(granted.license), "watermark": device_watermark(runtime, granted.license.id, hwid)}
+
+
+class ClientController(Controller):
+    path = "/client"
+    tags = ["client"]
+
+    @post("/validate", status_code=200, sync_to_thread=True)
+    def validate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
+        body = parse_body(runtime, request, data, LicenseCheck, "validation")
+        granted = runtime.ledger.validate_license(_call(runtime, request, body))
+        payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
+        return answer(runtime, request, {"success": True, "data": signed(runtime, granted.product, payload, body.nonce)})
+
+    @post("/activate", status_code=200, sync_to_thread=True)
+    def activate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
+        body = parse_body(runtime, request, data, LicenseCheck, "activation")
+        granted = runtime.ledger.activate_license(_call(runtime, request, body))
+        session = {"token": granted.session_token, "expires_at": iso(granted.session.expires_at)}  # type: ignore[union-attr]
+        payload = {"activated": True, "session": session, **_licensed(runtime, granted, body.hwid)}
+        return answer(runtime, request, {"success": True, "data": signed(runtime, granted.product, payload, body.nonce)})
+
+    @post("/deactivate", status_code=200, sync_to_thread=True)
+    def deactivate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
+        body = parse_body(runtime, request, data, LicenseCheck, "deactivation")
+        granted = runtime.ledger.deactivate_license(_call(runtime, request, body))
+        payload = {"deactivated": True, "current_uses": len(granted.license.devices)}
+        return answer(runtime, request, {"success": True, "data": signed(runtime, granted.product, payload, body.nonce)})
+
+    @post("/heartbeat", status_code=200, sync_to_thread=True)
+    def heartbeat(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
+        body = parse_body(runtime, request, data, Heartbeat, "heartbeat")
+        call = client_request(runtime, request, body.license_key, body.product_id, body.hwid)
+        granted = runtime.ledger.keep_session_alive(call, body.session_token)
+        payload = {"valid": True, "new_token": granted.session_token,
+                   "expires_at": iso(granted.session.expires_at)}  # type: ignore[union-attr]
+        return answer(runtime, request, {"success": True, "data": signed(runtime, granted.product, payload, body.nonce)})
+
+    @post("/challenge", status_code=200, sync_to_thread=True)
+    def challenge(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
+        body = parse_body(runtime, request, data, Challenge, "challenge")
+        if body.challenge is None and body.response is None:
+            return answer(runtime, request, {"success": True, "data": issue_challenge(runtime, request, body)})
+        granted = verify_challenge(runtime, request, body)
+        payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
+        return answer(runtime, request, {"success": True, "data": signed(runtime, granted.product, payload, body.nonce)})
+
+    @get("/public-key", sync_to_thread=True)
+    def public_key(self, runtime: RuntimeDep, product_id: FromQuery[UUID | None] = None) -> Response[Any]:
+        algorithm = SigningAlgorithm.RSA
+        if product_id is not None:
+            product = runtime.ledger.client_product(product_id)
+            if product is None:
+                raise ProductNotFoundError(product_id)
+            algorithm = product.signing_algorithm
+        key = runtime.signing_keys[algorithm]
+        return ok({"public_key": key.public_pem, "key_id": key.key_id, "algorithm": algorithm.value})
