@@ -1,0 +1,33 @@
+"""Challenge-response: the client proves it holds the product secret by HMAC-ing a one-time challenge.
+
+response = hex HMAC-SHA256(secret key, challenge + license key + hwid), as the spec has it. The
+three parts are joined with no separator; the challenge is always 64 hex characters, and the
+caller binds each challenge to the license key and hwid it was issued for, so the joins cannot
+be shifted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+CHALLENGE_BYTES = 32
+
+
+def new_challenge() -> str:
+    """32 random bytes as 64 lower-case hex characters."""
+    return secrets.token_hex(CHALLENGE_BYTES)
+
+
+def challenge_response(secret_key: str, challenge: str, license_key: str, hwid: str) -> str:
+    message = (challenge + license_key + hwid).encode("utf-8")
+    return hmac.new(secret_key.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def check_challenge_response(secret_key: str, challenge: str, license_key: str, hwid: str, response: str) -> bool:
+    """Constant-time comparison; upper-case hex is accepted, anything that is not a string is refused."""
+    if not isinstance(response, str):
+        return False
+    expected = challenge_response(secret_key, challenge, license_key, hwid).encode("ascii")
+    return hmac.compare_digest(expected, response.lower().encode("utf-8"))
