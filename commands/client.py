@@ -64,7 +64,8 @@ class ClientCommands(CommandsBase):
     def validate_license(self, request: ClientRequest) -> Granted:
         attempt = self._attempt(request)
         check_attempt(attempt)
-        self.record(record_call("validation", request, attempt.license.id))  # type: ignore[union-attr]
+        self.record(record_call("validation", request, attempt.license.id,  # type: ignore[union-attr]
+                                security_event=attempt.detected))
         return Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
 
     @records_refusals("activation")
@@ -76,7 +77,8 @@ class ClientCommands(CommandsBase):
         license: License = attempt.license  # type: ignore[assignment]
         newly_bound = license.activate_device(request.hwid or "", request.at)
         session, token = self._start_session(license, request)
-        call = record_call("activation", request, license.id, details={"new_device": newly_bound})
+        call = record_call("activation", request, license.id, security_event=attempt.detected,
+                           details={"new_device": newly_bound})
         self.record(license, session, call)
         return Granted(license, attempt.product, session, token)  # type: ignore[arg-type]
 
@@ -139,8 +141,10 @@ class ClientCommands(CommandsBase):
         license = self._client_license(license_id or self._license_id(request.license_key))
         product_id = request.product_id or (license.product_id if license else None)
         product = self._optional(product_id, Product) if product_id else None
+        indicators = request.client_data or {}
         return Attempt(license, product, request.product_id, hwid or request.hwid, self._blacklist_hit(request),
-                       request.at, activating)
+                       request.at, activating, tuple(indicators.get("vm_indicators", ())),
+                       tuple(indicators.get("debug_indicators", ())))
 
     def _license_id(self, key: str) -> UUID | None:
         return license_id_for_key(key) if is_well_formed_license_key(key) else None

@@ -18,11 +18,13 @@ class ProductCommands(CommandsBase):
     """The product part of the Ledger."""
 
     def create_product(
-        self, actor: Actor, name: str, description: str, signing_algorithm: SigningAlgorithm, at: datetime
+        self, actor: Actor, name: str, description: str, signing_algorithm: SigningAlgorithm, at: datetime,
+        block_vm: bool = False, block_debugger: bool = False,
     ) -> Receipt:
         """Create a product with a fresh `sk_live_…` secret, stored sealed."""
         sealed, lookup = self._new_secret()
         product = Product(actor.id, name, description, sealed, lookup, signing_algorithm, at)
+        product.set_security_policy(block_vm, block_debugger, at)
         index = ProductSecretIndex(id=lookup, product_id=product.id)
         return Receipt(product.id, self.record(product, index))
 
@@ -42,9 +44,12 @@ class ProductCommands(CommandsBase):
         description: str | None = None,
         is_active: bool | None = None,
         signing_algorithm: SigningAlgorithm | None = None,
+        block_vm: bool | None = None,
+        block_debugger: bool | None = None,
     ) -> Receipt:
         product = self.get_product(actor, product_id)
         product.update(name, description, is_active, signing_algorithm, at)
+        product.set_security_policy(block_vm, block_debugger, at)
         return Receipt(product.id, self.record(product))
 
     @retry_on_conflict

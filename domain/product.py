@@ -41,6 +41,8 @@ class Product(Aggregate):
         self.signing_algorithm = signing_algorithm
         self.is_active = True
         self.is_deleted = False
+        self.block_vm = False
+        self.block_debugger = False
 
     def require_visible_to(self, actor_id: UUID, is_admin: bool) -> None:
         """Tenancy: another vendor's product is indistinguishable from a missing one."""
@@ -63,6 +65,17 @@ class Product(Aggregate):
         if signing_algorithm is not None:
             self.signing_algorithm = signing_algorithm
 
+    def set_security_policy(self, block_vm: bool | None, block_debugger: bool | None, at: datetime) -> None:
+        """Whether clients reporting VM or debugger indicators are refused (they are always recorded)."""
+        wanted = (_given(block_vm, self.block_vm), _given(block_debugger, self.block_debugger))
+        if wanted != (self.block_vm, self.block_debugger):
+            self._set_security_policy(block_vm=wanted[0], block_debugger=wanted[1], at=at)
+
+    @event("SecurityPolicyChanged")
+    def _set_security_policy(self, block_vm: bool, block_debugger: bool, at: datetime) -> None:
+        self.block_vm = block_vm
+        self.block_debugger = block_debugger
+
     @event("SecretRotated")
     def rotate_secret(self, sealed_secret: str, secret_lookup_id: UUID, at: datetime) -> None:
         self.sealed_secret = sealed_secret
@@ -83,3 +96,7 @@ class ProductSecretIndex(Aggregate):
     @event("Retired")
     def retire(self, at: datetime) -> None:
         self.is_retired = True
+
+
+def _given(value: bool | None, current: bool) -> bool:
+    return current if value is None else value

@@ -21,6 +21,7 @@ from domain.refusals import (
     LicenseExpiredError,
     LicenseSuspendedError,
     MaxUsesExceededError,
+    SecurityViolationError,
     UnknownLicenseError,
     UnknownProductError,
 )
@@ -37,6 +38,15 @@ class Attempt:
     blacklist_hit: BlacklistType | None
     now: datetime
     activating: bool = False
+    vm_indicators: tuple[str, ...] = ()
+    debug_indicators: tuple[str, ...] = ()
+
+    @property
+    def detected(self) -> str | None:
+        """The security event the client's own indicators raise, recorded even when the policy allows it."""
+        if self.debug_indicators:
+            return "debug_detected"
+        return "vm_detected" if self.vm_indicators else None
 
 
 def not_blacklisted(attempt: Attempt) -> None:
@@ -84,6 +94,15 @@ def device_slot_free(attempt: Attempt) -> None:
         raise MaxUsesExceededError()
 
 
+def environment_allowed(attempt: Attempt) -> None:
+    """The product's policy on debuggers and virtual machines, last: the most specific refusal."""
+    product: Product = attempt.product  # type: ignore[assignment]
+    if attempt.debug_indicators and product.block_debugger:
+        raise SecurityViolationError("Debugger detected", security_event="debug_detected")
+    if attempt.vm_indicators and product.block_vm:
+        raise SecurityViolationError("Virtual machine detected", security_event="vm_detected")
+
+
 LICENSE_GUARDS: tuple[Callable[[Attempt], None], ...] = (
     not_blacklisted,
     license_exists,
@@ -92,6 +111,7 @@ LICENSE_GUARDS: tuple[Callable[[Attempt], None], ...] = (
     not_expired,
     device_matches,
     device_slot_free,
+    environment_allowed,
 )
 
 

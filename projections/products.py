@@ -18,7 +18,8 @@ class ProductListProjection(ReadModelProjection):
         "CREATE TABLE IF NOT EXISTS products ("
         " id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,"
         " sealed_secret TEXT NOT NULL, signing_algorithm TEXT NOT NULL, is_active INTEGER NOT NULL,"
-        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, seq BIGINT NOT NULL)",
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, seq BIGINT NOT NULL,"
+        " block_vm INTEGER NOT NULL DEFAULT 0, block_debugger INTEGER NOT NULL DEFAULT 0)",
         "CREATE INDEX IF NOT EXISTS products_owner ON products (owner_id, seq)",
     )
 
@@ -28,6 +29,8 @@ class ProductListProjection(ReadModelProjection):
                 self.product_created(cursor, event)
             case Product.Updated():
                 self.product_updated(cursor, event)
+            case Product.SecurityPolicyChanged():
+                self.set_columns(cursor, event, block_vm=int(event.block_vm), block_debugger=int(event.block_debugger))
             case Product.SecretRotated():
                 self.set_columns(cursor, event, sealed_secret=event.sealed_secret)
             case Product.Deleted():
@@ -37,7 +40,7 @@ class ProductListProjection(ReadModelProjection):
 
     def product_created(self, cursor: Cursor, event: Any) -> None:
         cursor.execute(
-            "INSERT INTO products VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO products VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 0, 0) ON CONFLICT (id) DO NOTHING",
             (str(event.originator_id), str(event.owner_id), event.name, event.description, event.sealed_secret,
              event.signing_algorithm.value, iso(event.at), iso(event.at), self.position),
         )
@@ -60,7 +63,8 @@ class ProductListProjection(ReadModelProjection):
 
 
 def _shape(row: Row) -> Row:
-    return {**row, "is_active": bool(row["is_active"])}
+    flags = ("is_active", "block_vm", "block_debugger")
+    return {**row, **{flag: bool(row[flag]) for flag in flags}}
 
 
 def list_products(store: ReadStore, owner_id: str | None) -> list[Row]:

@@ -46,7 +46,7 @@ class ProductController(Controller):
     @post("/", sync_to_thread=True)
     def create_product(self, data: JSONBody[ProductCreate], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
         receipt = runtime.ledger.create_product(actor, data.name, data.description, data.signing_algorithm,
-                                                runtime.clock())
+                                                runtime.clock(), data.block_vm, data.block_debugger)
         runtime.wait_for(receipt.position)
         return ok(_read(runtime, actor, receipt.id), status_code=201)
 
@@ -58,7 +58,8 @@ class ProductController(Controller):
     def update_product(self, product_id: FromPath[UUID], data: JSONBody[ProductUpdate], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
         receipt = runtime.ledger.update_product(
             actor, product_id, runtime.clock(), name=data.name, description=data.description,
-            is_active=data.is_active, signing_algorithm=data.signing_algorithm,
+            is_active=data.is_active, signing_algorithm=data.signing_algorithm, block_vm=data.block_vm,
+            block_debugger=data.block_debugger,
         )
         runtime.wait_for(receipt.position)
         return ok(_read(runtime, actor, product_id))

@@ -12,6 +12,8 @@ class ProductCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     description: Description = ""
     signing_algorithm: SigningAlgorithm = SigningAlgorithm.RSA
+    block_vm: bool = False
+    block_debugger: bool = False
 
 
 class ProductUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -19,12 +21,14 @@ class ProductUpdate(msgspec.Struct, forbid_unknown_fields=True):
     description: Description | None = None
     is_active: bool | None = None
     signing_algorithm: SigningAlgorithm | None = None
+    block_vm: bool | None = None
+    block_debugger: bool | None = None
 
 
 def product_view(row: dict[str, Any], secret_key: str | None) -> dict[str, Any]:
     """The spec's product; `secret_key` only for the product's owner."""
     view = {key: row[key] for key in ("id", "name", "description", "is_active", "signing_algorithm",
-                                      "created_at", "updated_at")}
+                                      "block_vm", "block_debugger", "created_at", "updated_at")}
     if secret_key is not None:
         view["secret_key"] = secret_key
     return view

@@ -124,3 +124,27 @@ def test_blacklisted_hwid_outranks_every_other_refusal(client, license, runtime,
     response = client.post("/api/client/validate", json={**body_for(license, hwid="bad-device"),
                                                          "license_key": "AAAA-BBBB-CCCC-DDDD"})
     assert response.json()["error_code"] == "BLACKLISTED"
+
+
+def test_vm_indicators_are_recorded_and_block_only_when_the_product_says_so(client, vendor_token, runtime):
+    lenient = create_product(client, vendor_token, "Lenient")
+    strict = create_product(client, vendor_token, "Strict", block_vm=True)
+    data = {"platform": "linux", "vm_indicators": ["vbox"], "debug_indicators": []}
+    allowed = client.post("/api/client/activate", json={**body_for(create_license(client, vendor_token, lenient["id"])),
+                                                        "client_data": data})
+    refused = client.post("/api/client/activate", json={**body_for(create_license(client, vendor_token, strict["id"])),
+                                                        "client_data": data})
+    assert allowed.status_code == 200
+    assert (refused.status_code, refused.json()["error_code"]) == (403, "SECURITY_VIOLATION")
+    assert security_events(runtime) == ["vm_detected", "vm_detected"]
+
+
+def test_debugger_policy_can_be_switched_on_later(client, vendor_token, product, license, runtime):
+    from tests.conftest import auth
+
+    client.post("/api/client/activate", json=body_for(license))
+    client.put(f"/api/products/{product['id']}", json={"block_debugger": True}, headers=auth(vendor_token))
+    response = client.post("/api/client/validate", json={**body_for(license),
+                                                         "client_data": {"debug_indicators": ["ptrace"]}})
+    assert response.json()["error_code"] == "SECURITY_VIOLATION"
+    assert security_events(runtime) == ["debug_detected"]
