@@ -11,7 +11,10 @@ from functools import wraps
 from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
+from eventsourcing.application import AggregateNotFoundError
+
 from commands.base import CommandsBase
+from commands.products import SECRET_PURPOSE
 from commands.retry import retry_on_conflict
 from domain.blacklist import BlacklistEntry, BlacklistType, blacklist_entry_id
 from domain.client_call import ClientCall, ClientRequest, record_call
@@ -21,7 +24,6 @@ from domain.product import Product
 from domain.refusals import ClientRefusedError, SessionExpiredError, UnknownLicenseError
 from domain.session import SESSION_TTL, EndReason, Session
 from domain.validation import Attempt, check_attempt, check_identity
-from commands.products import SECRET_PURPOSE
 from keys.secrets import unseal
 from keys.tokens import new_session_token, session_id_of, token_hash
 
@@ -153,9 +155,13 @@ class ClientCommands(CommandsBase):
         return self._optional(license_id, License) if license_id else None
 
     def _optional(self, aggregate_id: UUID | None, kind: type[Any]) -> Any:
-        if aggregate_id is None or not self._exists(aggregate_id):
+        """One read: the aggregate if it exists and is a `kind`, else None (no separate existence query)."""
+        if aggregate_id is None:
             return None
-        aggregate = self.repository.get(aggregate_id)
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
         return aggregate if isinstance(aggregate, kind) else None
 
     def _blacklist_hit(self, request: ClientRequest) -> BlacklistType | None:
