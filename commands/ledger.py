@@ -20,7 +20,8 @@ from domain.account import Role
 from domain.blacklist import BlacklistType, Severity
 from domain.license import LicenseType
 from domain.product import SigningAlgorithm
-from domain.session import EndReason
+from domain.license import License
+from domain.session import EndReason, Session
 from keys.passwords import Passwords
 
 
@@ -43,6 +44,8 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
     """The write side of KeyLedger. Construct with an eventsourcing env and the master key."""
 
     name = "KeyLedger"
+    # Heartbeats add an event to a session every few minutes; snapshots keep loading it cheap.
+    snapshotting_intervals = {Session: 50, License: 100}  # noqa: RUF012 - eventsourcing's class setting
 
     def __init__(self, env: dict[str, str], master_key: bytes, passwords: Passwords | None = None) -> None:
         super().__init__(env)
