@@ -93,23 +93,23 @@ def lockence_error_response(request: Request[Any, Any, Any], exc: Exception) -> 
     return error(status, message, exc.code)
 
 
-def domain_error_response(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def domain_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, ClientRefusedError):
-        return client_refusal_response(_, exc)
+        return client_refusal_response(request, exc)
     if isinstance(exc, InvalidValueError):
         return error(400, str(exc), "VALIDATION_ERROR")
     for exc_type, status, code, message in DOMAIN_ERRORS:
         if isinstance(exc, exc_type):
             return error(status, str(exc) if exc_type in (Unauthorized, Forbidden) and str(exc) else message, code)
-    return internal_error_response(_, exc)
+    return internal_error_response(request, exc)
 
 
-def http_error_response(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if isinstance(exc, ValidationException):
         return error(400, _validation_message(exc), "VALIDATION_ERROR")
     if status >= 500:
-        return internal_error_response(_, exc)
+        return internal_error_response(request, exc)
     return error(status, exc.detail or "Request failed", HTTP_CODES.get(status, "BAD_REQUEST"))
 
 
