@@ -1,0 +1,153 @@
+"""DESIGN.md's layout table, enforced: which of our packages each package may import, and a clock-free domain.
+
+Every .py file under the layered packages is parsed with `ast` (nothing is imported), so a
+forbidden import fails here even when it sits in a function body or under TYPE_CHECKING.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OURS = frozenset({"domain", "commands", "projections", "api", "workers", "keys", "keyledger", "tests"})
+
+# "may import" from DESIGN.md's layout table (a package may always import itself). api reaches the
+# composition root only for the Runtime it is handed and the settings; nothing else of keyledger.
+MAY_IMPORT: dict[str, frozenset[str]] = {
+    "domain": frozenset(),
+    "commands": frozenset({"domain", "keys"}),
+    "projections": frozenset({"domain"}),
+    "api": frozenset({"commands", "projections", "keys", "domain", "keyledger.wiring", "keyledger.settings"}),
+    "workers": frozenset({"commands", "projections", "keys", "domain"}),
+    "keys": frozenset(),
+}
+DOMAIN_THIRD_PARTY = frozenset({"eventsourcing.domain"})
+"""The only non-stdlib import the pure domain may have."""
+
+CLOCK_READS = {"datetime": {"now", "utcnow", "today"}, "date": {"today"},
+               "time": {"time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns"}}
+
+
+def modules(package: str) -> Iterator[tuple[str, ast.Module]]:
+    for path in sorted((ROOT / package).rglob("*.py")):
+        relative = path.relative_to(ROOT)
+        yield ".".join(relative.with_suffix("").parts), ast.parse(path.read_text(), filename=str(relative))
+
+
+def imported_names(module_name: str, tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """Every absolute module name an import statement names (relative imports resolved)."""
+    package_parts = module_name.split(".")[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package_parts[: len(package_parts) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            if node.module is None or node.level:
+                # `from . import x` / `from .pkg import x`: the names may be modules themselves.
+                for alias in node.names:
+                    yield node.lineno, ".".join(part for part in (base, alias.name) if part)
+            else:
+                yield node.lineno, base
+
+
+def is_allowed(name: str, allowed: frozenset[str]) -> bool:
+    return any(name == entry or name.startswith(entry + ".") for entry in allowed)
+
+
+def import_violations(package: str, parsed: list[tuple[str, ast.Module]]) -> list[str]:
+    allowed = MAY_IMPORT[package] | {package}
+    violations = []
+    for module_name, tree in parsed:
+        for line, name in imported_names(module_name, tree):
+            top = name.split(".")[0]
+            if top in OURS and not is_allowed(name, allowed):
+                violations.append(f"{module_name}:{line} imports {name}")
+            elif package == "domain" and top not in OURS and top not in sys.stdlib_module_names \
+                    and not is_allowed(name, DOMAIN_THIRD_PARTY):
+                violations.append(f"{module_name}:{line} imports {name} (the domain is framework-free)")
+    return violations
+
+
+def clock_reads(parsed: list[tuple[str, ast.Module]]) -> list[str]:
+    """Calls like datetime.now(), datetime.datetime.utcnow(), time.time(), and `from time import time`."""
+    found = []
+    for module_name, tree in parsed:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                owner = node.func.value
+                owner_name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", None)
+                if node.func.attr in CLOCK_READS.get(owner_name, ()):
+                    found.append(f"{module_name}:{node.lineno} calls {owner_name}.{node.func.attr}()")
+            elif isinstance(node, ast.ImportFrom) and node.module == "time":
+                for alias in node.names:
+                    if alias.name in CLOCK_READS["time"]:
+                        found.append(f"{module_name}:{node.lineno} imports time.{alias.name}")
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(MAY_IMPORT))
+def test_package_imports_only_what_the_layout_table_allows(package):
+    parsed = list(modules(package))
+
+    assert parsed, f"{package}/ has no modules: the layout table names a missing room"
+    violations = import_violations(package, parsed)
+    assert not violations, f"{package}/ may import only {sorted(MAY_IMPORT[package])} of ours:\n" + "\n".join(
+        violations)
+
+
+def test_domain_never_reads_the_clock():
+    found = clock_reads(list(modules("domain")))
+
+    assert not found, "domain/ takes time as `at`, it never reads the clock:\n" + "\n".join(found)
+
+
+# Check the checkers themselves catch what they are meant to (so a pass above means something).
+
+def parsed_source(module_name: str, source: str) -> list[tuple[str, ast.Module]]:
+    return [(module_name, ast.parse(source))]
+
+
+@pytest.mark.parametrize("package, source, offender", [
+    ("domain", "from projections.licenses import list_licenses", "projections.licenses"),
+    ("domain", "import litestar", "litestar"),
+    ("domain", "from eventsourcing.application import Application", "eventsourcing.application"),
+    ("domain", "def f():\n    import msgspec", "msgspec"),
+    ("projections", "from commands.ledger import Ledger", "commands.ledger"),
+    ("projections", "from .. import commands", "commands"),
+    ("api", "from keyledger.cli import main", "keyledger.cli"),
+    ("api", "from workers.projector import Projector", "workers.projector"),
+    ("keys", "from domain.ids import NAMESPACE", "domain.ids"),
+    ("commands", "from api.errors import EXCEPTION_HANDLERS", "api.errors"),
+])
+def test_import_checker_names_the_offending_module_and_import(package, source, offender):
+    violations = import_violations(package, parsed_source(f"{package}.sample", source))
+
+    assert len(violations) == 1 and violations[0].startswith(f"{package}.sample:") and offender in violations[0]
+
+
+@pytest.mark.parametrize("package, source", [
+    ("domain", "from domain.ids import NAMESPACE\nfrom eventsourcing.domain import Aggregate\nimport hmac"),
+    ("api", "from keyledger.wiring import Runtime\nfrom domain.account import Actor\nimport litestar"),
+    ("projections", "from .base import iso\nfrom domain.license import License\nimport psycopg"),
+])
+def test_import_checker_accepts_allowed_imports(package, source):
+    assert import_violations(package, parsed_source(f"{package}.sub.sample", source)) == []
+
+
+@pytest.mark.parametrize("source", [
+    "from datetime import datetime\ndef f():\n    return datetime.now()",
+    "import datetime\ndef f():\n    return datetime.datetime.utcnow()",
+    "import time\nx = time.time()",
+    "from time import monotonic",
+])
+def test_clock_checker_catches_clock_reads(source):
+    assert len(clock_reads(parsed_source("domain.sample", source))) == 1

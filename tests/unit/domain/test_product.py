@@ -1,0 +1,99 @@
+"""Product aggregate and its secret index: given → when → then, with replayed state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from domain.product import Product, ProductNotFoundError, ProductSecretIndex, SigningAlgorithm
+
+AT = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+OWNER = UUID("00000000-0000-4000-8000-000000000001")
+
+
+def created() -> tuple[Product, list[Any]]:
+    product = Product(OWNER, "My App", "desc", "sealed-1", uuid4(), SigningAlgorithm.RSA, AT)
+    return product, product.collect_events()
+
+
+def replay(events: list[Any]) -> Product:
+    aggregate = None
+    for domain_event in events:
+        aggregate = domain_event.mutate(aggregate)
+    assert aggregate is not None
+    return aggregate
+
+
+def state(aggregate: Product) -> dict[str, Any]:
+    return {name: value for name, value in vars(aggregate).items() if name != "_pending_events"}
+
+
+def test_created_product_keeps_only_its_sealed_secret():
+    product, history = created()
+
+    assert [type(e) for e in history] == [Product.Created]
+    assert history[0].sealed_secret == "sealed-1"
+    assert not any(isinstance(v, str) and v.startswith("sk_") for v in vars(history[0]).values())
+    assert product.is_active and not product.is_deleted
+    assert state(replay(history)) == state(product)
+
+
+def test_update_changes_only_the_given_fields():
+    product, history = created()
+
+    product.update(None, None, False, SigningAlgorithm.ED25519, AT)
+
+    events = product.collect_events()
+    assert [type(e) for e in events] == [Product.Updated]
+    assert (product.name, product.is_active, product.signing_algorithm) == ("My App", False, SigningAlgorithm.ED25519)
+    assert state(replay(history + events)) == state(product)
+
+
+def test_rotated_secret_replaces_sealed_secret_and_lookup():
+    product, history = created()
+    new_lookup = uuid4()
+
+    product.rotate_secret("sealed-2", new_lookup, AT)
+
+    events = product.collect_events()
+    assert [type(e) for e in events] == [Product.SecretRotated]
+    assert (product.sealed_secret, product.secret_lookup_id) == ("sealed-2", new_lookup)
+    assert state(replay(history + events)) == state(product)
+
+
+def test_deleted_product_is_visible_to_no_one():
+    product, history = created()
+
+    product.delete(AT)
+
+    events = product.collect_events()
+    assert [type(e) for e in events] == [Product.Deleted]
+    for actor_id, is_admin in ((OWNER, False), (uuid4(), True)):
+        with pytest.raises(ProductNotFoundError):
+            product.require_visible_to(actor_id, is_admin)
+    assert replay(history + events).is_deleted
+
+
+def test_another_owners_product_is_not_visible_but_an_admin_sees_it():
+    product, _ = created()
+
+    product.require_visible_to(OWNER, is_admin=False)
+    product.require_visible_to(uuid4(), is_admin=True)
+    with pytest.raises(ProductNotFoundError):
+        product.require_visible_to(uuid4(), is_admin=False)
+
+
+def test_retired_secret_index_remembers_it_is_retired():
+    lookup, product_id = uuid4(), uuid4()
+    index = ProductSecretIndex(id=lookup, product_id=product_id)
+    history = index.collect_events()
+
+    index.retire(AT)
+
+    events = index.collect_events()
+    assert [type(e) for e in events] == [ProductSecretIndex.Retired]
+    assert (index.id, index.product_id, index.is_retired) == (lookup, product_id, True)
+    assert replay(history + events).is_retired is True
