@@ -19,7 +19,7 @@ from commands.products import ProductCommands
 from domain.account import Role
 from domain.blacklist import BlacklistType, Severity
 from domain.license import LicenseType
-from domain.product import SigningAlgorithm
+from domain.product import Product, SigningAlgorithm
 from domain.license import License
 from domain.session import EndReason, Session
 from keys.passwords import Passwords
@@ -45,7 +45,7 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
 
     name = "KeyLedger"
     # Heartbeats add an event to a session every few minutes; snapshots keep loading it cheap.
-    snapshotting_intervals = {Session: 50, License: 100}  # noqa: RUF012 - eventsourcing's class setting
+    snapshotting_intervals = {Session: 50, License: 100, Product: 100}  # noqa: RUF012 - eventsourcing's class setting
 
     def __init__(self, env: dict[str, str], master_key: bytes, passwords: Passwords | None = None) -> None:
         super().__init__(env)

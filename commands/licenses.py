@@ -21,6 +21,7 @@ from domain.license import (
     check_terms,
     default_expiry,
 )
+from domain.errors import InvalidValueError
 from domain.product import Product, ProductNotFoundError
 
 MAX_BULK = 100
@@ -68,20 +69,26 @@ class LicenseCommands(CommandsBase):
         username: str | None = None,
     ) -> tuple[list[UUID], int]:
         """Issue `count` (≤ 100) licenses in one atomic save; a key collision retries them all."""
+        if not 1 <= count <= MAX_BULK:
+            raise InvalidValueError(f"count must be between 1 and {MAX_BULK}")
         expires_at = default_expiry(license_type, expires_at, at)
         check_terms(license_type, max_uses, expires_at)
-        owner_id = self._require_live_product(actor, product_id).owner_id
+        product = self._require_live_product(actor, product_id)
         batch_id = uuid4() if count > 1 else None
         licenses = [
-            License(new_license_key(), product_id, owner_id, license_type, max_uses,
+            License(new_license_key(), product_id, product.owner_id, license_type, max_uses,
                     hwid_locked, expires_at, metadata, batch_id, at, username)
             for _ in range(count)
         ]
-        return [license.id for license in licenses], self.record(*licenses)
+        product.record_licenses_issued(count, batch_id, at)
+        return [license.id for license in licenses], self.record(product, *licenses)
 
     def get_license(self, actor: Actor, license_id: UUID) -> License:
+        """A license the actor may change: its own, live, of a live product (else not found)."""
         license = self._load(license_id, License, LicenseNotFoundError)
         license.require_visible_to(actor.id, actor.is_admin)
+        if self._load(license.product_id, Product, LicenseNotFoundError).is_deleted:
+            raise LicenseNotFoundError(license_id)
         return license
 
     @retry_on_conflict

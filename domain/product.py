@@ -76,6 +76,10 @@ class Product(Aggregate):
         self.block_vm = block_vm
         self.block_debugger = block_debugger
 
+    @event("LicensesIssued")
+    def record_licenses_issued(self, count: int, batch_id: UUID | None, at: datetime) -> None:
+        """Issuing touches the product, so it conflicts with a racing delete instead of outliving it."""
+
     @event("SecretRotated")
     def rotate_secret(self, sealed_secret: str, secret_lookup_id: UUID, at: datetime) -> None:
         self.sealed_secret = sealed_secret

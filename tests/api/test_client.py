@@ -85,7 +85,7 @@ def test_second_device_on_a_single_seat_license_is_a_hwid_mismatch(client, licen
                                "error_code": "HWID_MISMATCH"}
 
 
-def test_full_multi_seat_license_exceeds_max_uses(client, vendor_token, product):
+def test_full_multi_seat_license_exceeds_max_uses(client, vendor_token, product, runtime):
     license = create_license(client, vendor_token, product["id"], max_uses=2)
     for hwid in ("a", "b"):
         assert call(client, "activate", license, hwid=hwid).status_code == 200
@@ -93,6 +93,7 @@ def test_full_multi_seat_license_exceeds_max_uses(client, vendor_token, product)
     assert response.json()["error_code"] == "MAX_USES_EXCEEDED"
     # Check re-activating a bound device still works and takes no new seat.
     assert call(client, "activate", license, hwid="a").status_code == 200
+    settle(runtime)
     seen = client.get(f"/api/licenses/{license['id']}", headers=auth(vendor_token)).json()["data"]
     assert seen["current_uses"] == 2 and sorted(seen["devices"]) == ["a", "b"]
 

@@ -66,9 +66,6 @@ class TestIssueLicense:
         with pytest.raises(ProductNotFoundError):
             issue(ledger, vendor, product_id, clock())
 
-    @pytest.mark.xfail(strict=True, reason="BUG: commands/licenses.py issue_licenses checks the product is live but "
-                                           "saves only the licenses, so a concurrent delete_product never conflicts "
-                                           "and licenses are issued for (and listed under) a deleted product")
     def test_racing_issue_and_product_deletion_have_one_winner(self, runtime, ledger, vendor, clock):
         for _ in range(8):  # the losing interleaving shows up in most rounds; 8 make a miss negligible
             product_id = ledger.create_product(vendor, "Doomed", "", SigningAlgorithm.ED25519, clock()).id
@@ -103,8 +100,6 @@ class TestIssueLicenses:
         # Check the hundred were one atomic save: the position is the last of them.
         assert position == ledger.position()
 
-    @pytest.mark.xfail(strict=True, reason="BUG: commands/licenses.py issue_licenses never checks count against "
-                                           "MAX_BULK (nor count >= 1); only the API schema does")
     @pytest.mark.parametrize("count", [101, 0])
     def test_bulk_outside_one_to_one_hundred_is_refused_and_writes_nothing(self, ledger, vendor, product_id, clock,
                                                                           count):
@@ -227,9 +222,6 @@ class TestResetAndDelete:
 
         assert ledger.get_license(vendor, license_id).version == 1
 
-    @pytest.mark.xfail(strict=True, reason="BUG: commands/licenses.py get_license ignores the product's deletion, so "
-                                           "a license that left every list (and answers 404 on GET) still accepts "
-                                           "updates, HWID resets and deletes, each writing an event")
     def test_license_of_a_deleted_product_is_not_found(self, ledger, vendor, product_id, clock):
         license_id = issue(ledger, vendor, product_id, clock())
         ledger.delete_product(vendor, product_id, clock())

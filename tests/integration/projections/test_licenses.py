@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from domain.client_call import ClientRequest
-from domain.license import LicenseStatus, LicenseType
+from domain.license import LicenseNotFoundError, LicenseStatus, LicenseType
 from domain.product import SigningAlgorithm
 from projections import licenses
 from tests.integration.conftest import issue, settle
@@ -178,8 +180,9 @@ def test_deleting_a_product_removes_its_licenses_from_the_list(runtime, ledger, 
     kept = issue(ledger, vendor, other_product, clock())
 
     ledger.delete_product(vendor, product_id, clock())
-    # A license of the deleted product can still change in the store: its row must not come back.
-    ledger.update_license(vendor, doomed[0], clock(), metadata={"after": "deletion"})
+    # Check a license of the deleted product is gone for commands too: nothing can bring its row back.
+    with pytest.raises(LicenseNotFoundError):
+        ledger.update_license(vendor, doomed[0], clock(), metadata={"after": "deletion"})
     settle(runtime)
 
     assert listed(runtime, vendor) == listed(runtime, None) == ids(kept)
