@@ -1,0 +1,86 @@
+"""A real `keyledger serve` process on a free port, over SQLite or a throwaway PostgreSQL schema."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.conftest import POSTGRES_URL
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """One server process; `restart()` keeps its data dir and database."""
+
+    def __init__(self, data_dir: Path, database_url: str | None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}/api"
+        self.env = {**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST"}
+        if database_url:
+            self.env["KEYLEDGER_DATABASE_URL"] = database_url
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "keyledger.cli", "serve", "--port", str(self.port),
+                   "--data-dir", str(self.data_dir)]
+        self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"keyledger serve exited: {self.process.stderr.read().decode()[-2000:]}")
+            try:
+                httpx.get(f"{self.base}/client/public-key", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("keyledger serve did not answer within 30 s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    schema = None
+    database_url = None
+    if request.param == "postgres":
+        schema = f"kl_e2e_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        database_url = f"{POSTGRES_URL}?schema={schema}"
+    server = Server(tmp_path / "var", database_url)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        if schema:
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
