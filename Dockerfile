@@ -9,7 +9,7 @@ COPY api api
 COPY workers workers
 COPY keys keys
 COPY keyledger keyledger
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . && mkdir /data && chown keyledger /data
 USER keyledger
 ENV KEYLEDGER_DATA_DIR=/data KEYLEDGER_HOST=0.0.0.0
 EXPOSE 47293

@@ -1,4 +1,4 @@
-"""The `keyledger` command: serve, project, rebuild, admin promote."""
+"""The `keyledger` command: serve, project, worker, rebuild, admin promote."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     project = commands.add_parser("project", help="run the projections alone (production, many hosts)")
     project.set_defaults(run=_project)
+    worker = commands.add_parser("worker", help="run the workers alone (expiry sweeper; production)")
+    worker.set_defaults(run=_worker)
     rebuild = commands.add_parser("rebuild", help="drop read models and rebuild them from the event store")
     rebuild.add_argument("names", nargs="*", help="read models to rebuild (default: all)")
     rebuild.set_defaults(run=_rebuild)
@@ -59,26 +61,37 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _project(_: argparse.Namespace) -> None:
-    runtime = build_runtime(Settings.from_env(), start_projector=False)
+    runtime = build_runtime(Settings.from_env(), start_projector=False, start_workers=False)
+    runtime.projector.start()
+    _until_stopped()
+    runtime.close()
+
+
+def _worker(_: argparse.Namespace) -> None:
+    runtime = build_runtime(Settings.from_env(), start_projector=False, start_workers=False)
+    runtime.start_workers()
+    _until_stopped()
+    runtime.close()
+
+
+def _until_stopped() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    runtime.projector.start()
     try:
         stop.wait()
     except KeyboardInterrupt:
         pass
-    runtime.close()
 
 
 def _rebuild(args: argparse.Namespace) -> None:
-    runtime = build_runtime(Settings.from_env(), start_projector=False)
+    runtime = build_runtime(Settings.from_env(), start_projector=False, start_workers=False)
     count = runtime.projector.rebuild(args.names or None)
     print(f"rebuilt from {count} events")
     runtime.close()
 
 
 def _promote(args: argparse.Namespace) -> None:
-    runtime = build_runtime(Settings.from_env(), start_projector=False)
+    runtime = build_runtime(Settings.from_env(), start_projector=False, start_workers=False)
     runtime.ledger.promote_account(args.email, system_clock())
     runtime.projector.catch_up()
     print(f"{args.email} is now an admin")

@@ -24,6 +24,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_ttl_seconds: int = 24 * 3600
     master_key: str | None = None
     run_projections: bool = True
+    run_workers: bool = True
+    sweep_interval: float = 60.0
     consistency_timeout: float = 5.0
     log_level: str = "info"
     password_profile: str = "RFC_9106_LOW_MEMORY"

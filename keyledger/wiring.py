@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,6 +49,17 @@ class Runtime:
         self.signing_keys = signing_keys
         self.ephemeral = ephemeral
         self.clock = clock
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start_workers(self) -> None:
+        """The embedded default's in-process workers: the expiry sweeper."""
+        from workers.expiry import run_sweeper
+
+        thread = threading.Thread(target=run_sweeper, args=(self, self._stop, self.settings.sweep_interval),
+                                  name="expiry-sweeper", daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def wait_for(self, position: int) -> None:
         """Read-your-writes: wait (bounded) until every read model has seen `position`."""
@@ -57,6 +69,9 @@ class Runtime:
             log.warning("read models have not reached position %s yet", position)
 
     def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
         self.projector.stop()
         self.store.close()
         self.ledger.close()
@@ -127,15 +142,19 @@ def ephemeral_store(settings: Settings) -> EphemeralStore:
     return RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
 
 
-def build_runtime(settings: Settings, clock: Clock = system_clock, start_projector: bool | None = None) -> Runtime:
-    """Wire one process. The projector thread runs unless told otherwise (`keyledger project` runs it alone)."""
+def build_runtime(settings: Settings, clock: Clock = system_clock, start_projector: bool | None = None,
+                  start_workers: bool | None = None) -> Runtime:
+    """Wire one process. Projector and workers run in it unless told otherwise (production runs them apart)."""
     key = master_key(settings)
     ledger = Ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile))
     store = build_read_store(settings)
     projector = Projector(ledger, build_projections(store))
     if settings.run_projections if start_projector is None else start_projector:
         projector.start()
-    return Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),
-                   ephemeral_store(settings), clock)
+    runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),
+                      ephemeral_store(settings), clock)
+    if settings.run_workers if start_workers is None else start_workers:
+        runtime.start_workers()
+    return runtime
 
 

@@ -22,7 +22,8 @@ class LicenseListProjection(ReadModelProjection):
         " id TEXT PRIMARY KEY, license_key TEXT NOT NULL, product_id TEXT NOT NULL, owner_id TEXT NOT NULL,"
         " type TEXT NOT NULL, suspended INTEGER NOT NULL, devices TEXT NOT NULL, hwid_locked INTEGER NOT NULL,"
         " max_uses INTEGER NOT NULL, current_uses INTEGER NOT NULL, expires_at TEXT, metadata TEXT NOT NULL,"
-        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, username TEXT, seq BIGINT NOT NULL)",
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, username TEXT, seq BIGINT NOT NULL,"
+        " expiry_recorded INTEGER NOT NULL DEFAULT 0)",
         "CREATE INDEX IF NOT EXISTS licenses_owner ON licenses (owner_id, seq)",
         "CREATE INDEX IF NOT EXISTS licenses_product ON licenses (product_id, seq)",
     )
@@ -38,7 +39,9 @@ class LicenseListProjection(ReadModelProjection):
             case License.LimitsChanged():
                 self.set_columns(cursor, event, max_uses=event.max_uses, hwid_locked=int(event.hwid_locked))
             case License.ExpiryChanged():
-                self.set_columns(cursor, event, expires_at=iso(event.expires_at))
+                self.set_columns(cursor, event, expires_at=iso(event.expires_at), expiry_recorded=0)
+            case License.Expired():
+                self.set_columns(cursor, event, expiry_recorded=1)
             case License.MetadataChanged():
                 self.set_columns(cursor, event, metadata=to_json(event.metadata))
             case License.HwidReset():
@@ -58,7 +61,7 @@ class LicenseListProjection(ReadModelProjection):
 
     def license_issued(self, cursor: Cursor, event: Any) -> None:
         cursor.execute(
-            "INSERT INTO licenses VALUES (?, ?, ?, ?, ?, 0, '[]', ?, ?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO licenses VALUES (?, ?, ?, ?, ?, 0, '[]', ?, ?, 0, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (id) DO NOTHING",
             (str(event.originator_id), event.key, str(event.product_id), str(event.owner_id),
              event.license_type.value, int(event.hwid_locked), event.max_uses, iso(event.expires_at),
              to_json(event.metadata), iso(event.at), iso(event.at), event.username, self.position),
@@ -68,7 +71,7 @@ class LicenseListProjection(ReadModelProjection):
         cursor.execute("SELECT devices FROM licenses WHERE id = ?", (str(event.originator_id),))
         row = cursor.fetchone()
         if row is not None:
-            devices = change(from_json(row[0] if not isinstance(row, dict) else row["devices"]))
+            devices = change(from_json(row["devices"]))
             self.set_columns(cursor, event, devices=to_json(devices), current_uses=len(devices))
 
     def set_columns(self, cursor: Cursor, event: Any, **columns: Any) -> None:
@@ -151,3 +154,10 @@ def list_licenses(
         f"SELECT * FROM licenses WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*params, size, offset]
     )
     return [shape_license(row, now) for row in rows], pagination(page, limit, total)
+
+
+def lapsed_license_ids(store: ReadStore, now: datetime) -> list[str]:
+    """Licenses past their expiry whose lapse is not yet recorded (the expiry sweeper's work list)."""
+    rows = store.query("SELECT id FROM licenses WHERE suspended = 0 AND expiry_recorded = 0"
+                       " AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY seq", (iso(now),))
+    return [row["id"] for row in rows]

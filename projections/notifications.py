@@ -1,23 +1,127 @@
-"""Notifications read model: what a vendor is told about (bulk issues, suspensions, expiries)."""
+"""Notifications read model: what a vendor is told about, arising from events (never from API code)."""
 
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid5
 
-from projections.base import ReadModelProjection
-from projections.db import Cursor
+from domain.ids import NAMESPACE
+from domain.inbox import Inbox
+from domain.license import License
+from domain.product import Product
+from projections.base import ReadModelProjection, iso, page_bounds
+from projections.db import Cursor, ReadStore, Row
+
+COLUMNS = "id, type, title, message, is_read, created_at"
 
 
 class NotificationProjection(ReadModelProjection):
-    """One row per notification (filled in by the notifications work)."""
+    """One row per notification; a bulk issue is one notification whose count grows with the batch."""
 
     name = "notifications"
-    tables = ("notifications",)
+    tables = ("notifications", "notification_licenses", "notification_products", "notification_inboxes")
     ddl = (
-        "CREATE TABLE IF NOT EXISTS notifications ("
-        " id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, type TEXT NOT NULL, title TEXT NOT NULL,"
-        " message TEXT NOT NULL, is_read INTEGER NOT NULL, created_at TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS notifications (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, type TEXT NOT NULL,"
+        " title TEXT NOT NULL, message TEXT NOT NULL, is_read INTEGER NOT NULL, created_at TEXT NOT NULL,"
+        " seq BIGINT NOT NULL, count INTEGER NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS notifications_owner ON notifications (owner_id, seq)",
+        "CREATE TABLE IF NOT EXISTS notification_licenses (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL,"
+        " license_key TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS notification_products (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL,"
+        " name TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS notification_inboxes (id TEXT PRIMARY KEY, account_id TEXT NOT NULL)",
     )
 
     def apply(self, cursor: Cursor, event: Any) -> None:
-        pass
+        match event:
+            case License.Issued():
+                self.license_issued(cursor, event)
+            case License.Suspended():
+                self.about_license(cursor, event, "license_suspended", "License suspended",
+                                   "License {key} was suspended: " + event.reason)
+            case License.Expired():
+                self.about_license(cursor, event, "license_expired", "License expired", "License {key} expired")
+            case Product.Created():
+                cursor.execute("INSERT INTO notification_products VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                               (str(event.originator_id), str(event.owner_id), event.name))
+            case Product.Deleted():
+                self.product_deleted(cursor, event)
+            case Inbox.Opened():
+                cursor.execute("INSERT INTO notification_inboxes VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+                               (str(event.originator_id), str(event.account_id)))
+            case Inbox.NotificationRead():
+                self.mark_read(cursor, event, "id = ?", str(event.notification_id))
+            case Inbox.AllRead():
+                self.mark_read(cursor, event, "seq <= ?", self.position)
+            case _:
+                pass
+
+    def license_issued(self, cursor: Cursor, event: Any) -> None:
+        cursor.execute("INSERT INTO notification_licenses VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                       (str(event.originator_id), str(event.owner_id), event.key))
+        if event.batch_id is not None:
+            # Each event is applied exactly once (tracking), so counting up is safe.
+            self.upsert_notification(cursor, uuid5(NAMESPACE, f"batch:{event.batch_id}"), str(event.owner_id),
+                                     "licenses_created", "Licenses created", event)
+
+    def about_license(self, cursor: Cursor, event: Any, kind: str, title: str, message: str) -> None:
+        cursor.execute("SELECT owner_id, license_key FROM notification_licenses WHERE id = ?",
+                       (str(event.originator_id),))
+        row = cursor.fetchone()
+        if row is not None:
+            notification_id = uuid5(NAMESPACE, f"notification:{event.originator_id}:{event.originator_version}")
+            self.insert_notification(cursor, notification_id, row["owner_id"], kind, title,
+                                     message.format(key=row["license_key"]), event)
+
+    def product_deleted(self, cursor: Cursor, event: Any) -> None:
+        notification_id = uuid5(NAMESPACE, f"notification:{event.originator_id}:{event.originator_version}")
+        cursor.execute("SELECT owner_id, name FROM notification_products WHERE id = ?", (str(event.originator_id),))
+        row = cursor.fetchone()
+        if row is not None:
+            self.insert_notification(cursor, notification_id, row["owner_id"], "product_deleted", "Product deleted",
+                                     f"Product {row['name']} was deleted with its licenses", event)
+
+    def upsert_notification(self, cursor: Cursor, notification_id: Any, owner_id: str, kind: str, title: str,
+                            event: Any) -> None:
+        cursor.execute(
+            "INSERT INTO notifications VALUES (?, ?, ?, ?, '1 license created', 0, ?, ?, 1)"
+            " ON CONFLICT (id) DO UPDATE SET count = notifications.count + 1,"
+            " message = CAST(notifications.count + 1 AS TEXT) || ' licenses created'",
+            (str(notification_id), owner_id, kind, title, iso(event.at), self.position),
+        )
+
+    def insert_notification(self, cursor: Cursor, notification_id: Any, owner_id: str, kind: str, title: str,
+                            message: str, event: Any) -> None:
+        cursor.execute("INSERT INTO notifications VALUES (?, ?, ?, ?, ?, 0, ?, ?, 1) ON CONFLICT (id) DO NOTHING",
+                       (str(notification_id), owner_id, kind, title, message, iso(event.at), self.position))
+
+    def mark_read(self, cursor: Cursor, event: Any, condition: str, value: Any) -> None:
+        cursor.execute("SELECT account_id FROM notification_inboxes WHERE id = ?", (str(event.originator_id),))
+        row = cursor.fetchone()
+        if row is not None:
+            cursor.execute(f"UPDATE notifications SET is_read = 1 WHERE owner_id = ? AND {condition}",
+                           (row["account_id"], value))
+
+
+def _shape(row: Row) -> Row:
+    return {**row, "is_read": bool(row["is_read"])}
+
+
+def list_notifications(store: ReadStore, owner_id: str, unread_only: bool, page: int, limit: int) -> list[Row]:
+    """Newest first."""
+    unread = " AND is_read = 0" if unread_only else ""
+    size, offset = page_bounds(page, limit)
+    rows = store.query(f"SELECT {COLUMNS} FROM notifications WHERE owner_id = ?{unread} ORDER BY seq DESC"
+                       " LIMIT ? OFFSET ?", (owner_id, size, offset))
+    return [_shape(row) for row in rows]
+
+
+def get_notification(store: ReadStore, owner_id: str, notification_id: str) -> Row | None:
+    rows = store.query(f"SELECT {COLUMNS} FROM notifications WHERE owner_id = ? AND id = ?",
+                       (owner_id, notification_id))
+    return _shape(rows[0]) if rows else None
+
+
+def unread_count(store: ReadStore, owner_id: str) -> int:
+    return store.query("SELECT COUNT(*) AS n FROM notifications WHERE owner_id = ? AND is_read = 0",
+                       (owner_id,))[0]["n"]
