@@ -56,7 +56,8 @@ class Runtime:
         """The embedded default's in-process workers: the expiry sweeper."""
         from workers.expiry import run_sweeper
 
-        thread = threading.Thread(target=run_sweeper, args=(self, self._stop, self.settings.sweep_interval),
+        args = (self.ledger, self.store, self.clock, self._stop, self.settings.sweep_interval)
+        thread = threading.Thread(target=run_sweeper, args=args,
                                   name="expiry-sweeper", daemon=True)
         thread.start()
         self._threads.append(thread)

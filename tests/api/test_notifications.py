@@ -58,9 +58,9 @@ def test_expiry_is_swept_once_and_notified(client, vendor_token, runtime, clock)
     product = create_product(client, vendor_token)
     license = create_license(client, vendor_token, product["id"], expires_at="2026-01-16T12:00:00Z")
     clock.advance(days=2)
-    assert sweep_expired(runtime) == 1
+    assert sweep_expired(runtime.ledger, runtime.store, clock()) == 1
     runtime.wait_for(runtime.ledger.position())
-    assert sweep_expired(runtime) == 0
+    assert sweep_expired(runtime.ledger, runtime.store, clock()) == 0
     token = client.post("/api/auth/login", json={"email": "vendor@example.com", "password": "secret123"}).json()[
         "data"]["token"]
     expired = [n for n in notifications(client, token) if n["type"] == "license_expired"]
@@ -68,4 +68,4 @@ def test_expiry_is_swept_once_and_notified(client, vendor_token, runtime, clock)
     # Check a renewed license can lapse (and be notified) again.
     client.put(f"/api/licenses/{license['id']}", json={"expires_at": "2026-01-20T12:00:00Z"}, headers=auth(token))
     clock.advance(days=3)
-    assert sweep_expired(runtime) == 1
+    assert sweep_expired(runtime.ledger, runtime.store, clock()) == 1
