@@ -75,13 +75,24 @@ def client_request(runtime: Runtime, request: Request[Any, Any, Any], license_ke
                          request.headers.get("user-agent", "")[:500] or None, runtime.clock(), client_data)
 
 
-def signed(runtime: Runtime, product: Product, data: dict[str, Any], nonce: str | None) -> dict[str, Any]:
-    """Add the server time, the client's nonce and the key id, then sign the canonical JSON."""
+def signed(runtime: Runtime, product: Product, data: dict[str, Any], request: Any) -> dict[str, Any]:
+    """Bind the answer to its question (product, key, device, nonce) and the server time, then sign it.
+
+    Naming the product, license key and HWID inside the signed data means a proxy cannot hand a
+    client the genuinely signed answer for some other license it owns.
+    """
     key = runtime.signing_keys[product.signing_algorithm]
-    data = {**data, "timestamp": iso(runtime.clock()), "key_id": key.key_id}
-    if nonce is not None:
-        data["nonce"] = nonce
+    data = {**data, "timestamp": iso(runtime.clock()), "key_id": key.key_id, "product_id": str(product.id),
+            "license_key": request.license_key, "hwid": request.hwid}
+    if request.nonce is not None:
+        data["nonce"] = request.nonce
     return {**data, "signature": sign_answer(key.private_key, data)}
+
+
+def signed_answer(runtime: Runtime, request: Request[Any, Any, Any], product: Product, data: dict[str, Any],
+                  body: Any) -> Response[Any]:
+    """The success envelope around signed `data`, sealed when the request was."""
+    return answer(runtime, request, {"success": True, "data": signed(runtime, product, data, body)})
 
 
 def license_view(license: Any) -> dict[str, Any]:

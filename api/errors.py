@@ -113,8 +113,10 @@ def http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> 
     return error(status, exc.detail or "Request failed", HTTP_CODES.get(status, "BAD_REQUEST"))
 
 
-def schema_error_response(_: Request[Any, Any, Any], exc: msgspec.ValidationError) -> Response[Any]:
-    return error(400, str(exc), "VALIDATION_ERROR")
+def schema_error_response(request: Request[Any, Any, Any], exc: msgspec.ValidationError) -> Response[Any]:
+    """A client body that fails its schema; sealed when it arrived in an envelope that opened."""
+    body = {"success": False, "message": str(exc), "error_code": "VALIDATION_ERROR"}
+    return answer(request.app.state.runtime, request, body, 400)
 
 
 def internal_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

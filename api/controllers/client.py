@@ -7,7 +7,14 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, JSONBody
 
 from api.challenges import issue_challenge, verify_challenge
-from api.client_protocol import answer, client_request, device_watermark, license_view, parse_body, signed
+from api.client_protocol import (
+    answer,
+    client_request,
+    device_watermark,
+    license_view,
+    parse_body,
+    signed_answer,
+)
 from api.deps import RuntimeDep
 from api.envelope import ok
 from api.schemas.client import Challenge, Heartbeat, LicenseCheck
@@ -38,7 +45,7 @@ class ClientController(Controller):
         body = parse_body(runtime, request, data, LicenseCheck, "validation")
         granted = runtime.ledger.validate_license(_call(runtime, request, body))
         payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
-        return answer(runtime, request, {"success": True, "data": signed(runtime, granted.product, payload, body.nonce)})
+        return signed_answer(runtime, request, granted.product, payload, body)
 
     @post("/activate", status_code=200, sync_to_thread=True)
     def activate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
@@ -46,14 +53,14 @@ class ClientController(Controller):
         granted = runtime.ledger.activate_license(_call(runtime, request, body))
         session = {"token": granted.session_token, "expires_at": iso(granted.session.expires_at)}  # type: ignore[union-attr]
         payload = {"activated": True, "session": session, **_licensed(runtime, granted, body.hwid)}
-        return answer(runtime, request, {"success": True, "data": signed(runtime, granted.product, payload, body.nonce)})
+        return signed_answer(runtime, request, granted.product, payload, body)
 
     @post("/deactivate", status_code=200, sync_to_thread=True)
     def deactivate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
         body = parse_body(runtime, request, data, LicenseCheck, "deactivation")
         granted = runtime.ledger.deactivate_license(_call(runtime, request, body))
         payload = {"deactivated": True, "current_uses": len(granted.license.devices)}
-        return answer(runtime, request, {"success": True, "data": signed(runtime, granted.product, payload, body.nonce)})
+        return signed_answer(runtime, request, granted.product, payload, body)
 
     @post("/heartbeat", status_code=200, sync_to_thread=True)
     def heartbeat(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
@@ -62,7 +69,7 @@ class ClientController(Controller):
         granted = runtime.ledger.keep_session_alive(call, body.session_token)
         payload = {"valid": True, "new_token": granted.session_token,
                    "expires_at": iso(granted.session.expires_at)}  # type: ignore[union-attr]
-        return answer(runtime, request, {"success": True, "data": signed(runtime, granted.product, payload, body.nonce)})
+        return signed_answer(runtime, request, granted.product, payload, body)
 
     @post("/challenge", status_code=200, sync_to_thread=True)
     def challenge(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
@@ -71,7 +78,7 @@ class ClientController(Controller):
             return answer(runtime, request, {"success": True, "data": issue_challenge(runtime, request, body)})
         granted = verify_challenge(runtime, request, body)
         payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
-        return answer(runtime, request, {"success": True, "data": signed(runtime, granted.product, payload, body.nonce)})
+        return signed_answer(runtime, request, granted.product, payload, body)
 
     @get("/public-key", sync_to_thread=True)
     def public_key(self, runtime: RuntimeDep, product_id: FromQuery[UUID | None] = None) -> Response[Any]:

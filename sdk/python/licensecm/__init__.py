@@ -1,0 +1,30 @@
+"""LicenseCM Python SDK for KeyLedger: signed, optionally encrypted license checks with a heartbeat.
+
+    from licensecm import LicenseCM
+
+    client = LicenseCM(base_url="https://licenses.example.com", product_id="...", secret_key="sk_live_...",
+                       use_encryption=True, pinned_key_id="a050837d85070582",
+                       on_session_expired=lambda: sys.exit(1))
+    client.initialize()
+    client.activate("XXXX-XXXX-XXXX-XXXX")
+"""
+
+from licensecm.client import SESSION_ENDING_CODES, LicenseCM, __version__
+from licensecm.errors import LicenseCMError
+from licensecm.hwid import get_hwid
+from licensecm.protocol import (
+    EnvelopeError,
+    canonical_json,
+    challenge_response,
+    key_id,
+    load_public_key,
+    open_envelope,
+    seal_envelope,
+    verify_answer_signature,
+)
+
+__all__ = [
+    "EnvelopeError", "LicenseCM", "LicenseCMError", "SESSION_ENDING_CODES", "__version__", "canonical_json",
+    "challenge_response", "get_hwid", "key_id", "load_public_key", "open_envelope", "seal_envelope",
+    "verify_answer_signature",
+]
