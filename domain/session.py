@@ -13,6 +13,8 @@ from domain.license import License
 from domain.refusals import SecurityViolationError, SessionExpiredError
 
 SESSION_TTL = timedelta(hours=1)
+ROTATION_GRACE = timedelta(seconds=60)
+"""How long the token a heartbeat replaced still works: the client may never have received the new one."""
 
 
 class EndReason(Enum):
@@ -39,6 +41,8 @@ class Session(Aggregate):
         self.expires_at = expires_at
         self.started_at = at
         self.ended = False
+        self.previous_token_hash: str | None = None
+        self.rotated_at = at
 
     def require_live(self, token_hash: str, hwid: str | None, license: License, now: datetime) -> None:
         """Guards, most decisive first: ended, lapsed, unbound or revoked → SESSION_EXPIRED; other device → hijack.
@@ -46,12 +50,17 @@ class Session(Aggregate):
         A session lives only while its device is still bound to the license and it began after the
         license's last revoke, so a deactivation, HWID reset or revoke ends it on the very next call.
         """
-        if not hmac.compare_digest(token_hash, self.token_hash) or license.id != self.license_id:
+        if not self._holds_token(token_hash, now) or license.id != self.license_id:
             raise SessionExpiredError()
         if self.ended or self.expires_at <= now or not license.holds_session(self.hwid, self.started_at):
             raise SessionExpiredError()
         if hwid is not None and hwid != self.hwid:
             raise SecurityViolationError("Session belongs to another device", security_event="session_hijack")
+
+    def _holds_token(self, token_hash: str, now: datetime) -> bool:
+        current = hmac.compare_digest(token_hash, self.token_hash)
+        previous = self.previous_token_hash is not None and hmac.compare_digest(token_hash, self.previous_token_hash)
+        return current or (previous and now - self.rotated_at <= ROTATION_GRACE)
 
     def keep_alive(self, token_hash: str, at: datetime) -> None:
         """A heartbeat: extend the expiry and (for LicenseCM) rotate the token."""
@@ -59,6 +68,9 @@ class Session(Aggregate):
 
     @event("HeartbeatReceived")
     def _keep_alive(self, token_hash: str, expires_at: datetime, at: datetime) -> None:
+        if token_hash != self.token_hash:
+            self.previous_token_hash = self.token_hash
+            self.rotated_at = at
         self.token_hash = token_hash
         self.expires_at = expires_at
 

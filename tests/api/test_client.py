@@ -132,13 +132,28 @@ def test_unknown_malformed_and_foreign_keys_are_not_found(client, vendor_token, 
         assert (response.status_code, response.json()["error_code"]) == (404, "LICENSE_NOT_FOUND"), case
 
 
-def test_heartbeat_rotates_the_token_and_the_old_one_dies(client, license):
+def test_heartbeat_rotates_the_token_and_the_old_one_dies(client, license, clock):
     token = call(client, "activate", license).json()["data"]["session"]["token"]
     beat = call(client, "heartbeat", license, session_token=token).json()["data"]
     assert beat["valid"] is True and beat["new_token"] != token
+    clock.advance(seconds=61)
     stale = call(client, "heartbeat", license, session_token=token)
     assert (stale.status_code, stale.json()["error_code"]) == (401, "SESSION_EXPIRED")
     assert call(client, "heartbeat", license, session_token=beat["new_token"]).status_code == 200
+
+
+def test_a_lost_heartbeat_answer_does_not_kill_the_session(client, license, clock):
+    token = call(client, "activate", license).json()["data"]["session"]["token"]
+    lost = call(client, "heartbeat", license, session_token=token).json()["data"]["new_token"]
+    clock.advance(seconds=30)
+    # Check the client, which never saw `lost`, retries with its old token and gets a fresh one.
+    retried = call(client, "heartbeat", license, session_token=token).json()["data"]["new_token"]
+    assert retried not in (token, lost)
+    # Check neither replaced token outlives the grace minute; the newest one does.
+    clock.advance(seconds=61)
+    for old in (token, lost):
+        assert call(client, "heartbeat", license, session_token=old).json()["error_code"] == "SESSION_EXPIRED"
+    assert call(client, "heartbeat", license, session_token=retried).status_code == 200
 
 
 def test_session_lapses_without_heartbeats(client, license, clock):
