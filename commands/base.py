@@ -12,6 +12,7 @@ from domain.errors import NotFoundError
 if TYPE_CHECKING:
     from eventsourcing.application import Repository
 
+    from commands.retry import KeyedLocks
     from keys.passwords import Passwords
 
 A = TypeVar("A")
@@ -30,6 +31,7 @@ class CommandsBase:
     repository: Repository[UUID]
     master_key: bytes
     passwords: Passwords
+    issue_locks: KeyedLocks
 
     def record(self, *aggregates: Any) -> int:
         raise NotImplementedError

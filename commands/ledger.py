@@ -16,6 +16,7 @@ from commands.client import ClientCommands
 from commands.inbox import InboxCommands
 from commands.licenses import LicenseCommands
 from commands.products import ProductCommands
+from commands.retry import KeyedLocks
 from domain.account import Role
 from domain.blacklist import BlacklistType, Severity
 from domain.license import LicenseType
@@ -51,6 +52,7 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
         super().__init__(env)
         self.master_key = master_key
         self.passwords = passwords or Passwords()
+        self.issue_locks = KeyedLocks()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

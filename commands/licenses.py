@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from datetime import datetime
 from typing import Any
@@ -27,9 +28,12 @@ from domain.product import Product, ProductNotFoundError
 MAX_BULK = 100
 
 
+_TO_KEY_ALPHABET = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", KEY_ALPHABET)
+
+
 def new_license_key() -> LicenseKey:
-    """XXXX-XXXX-XXXX-XXXX from Crockford base32: 80 bits of randomness."""
-    chars = "".join(secrets.choice(KEY_ALPHABET) for _ in range(16))
+    """XXXX-XXXX-XXXX-XXXX from Crockford base32: 80 random bits, exactly 16 characters."""
+    chars = base64.b32encode(secrets.token_bytes(10)).decode().translate(_TO_KEY_ALPHABET)
     return LicenseKey("-".join(chars[i : i + 4] for i in range(0, 16, 4)))
 
 
@@ -54,7 +58,6 @@ class LicenseCommands(CommandsBase):
         )
         return Receipt(ids[0], position)
 
-    @retry_on_conflict
     def issue_licenses(
         self,
         actor: Actor,
@@ -68,7 +71,29 @@ class LicenseCommands(CommandsBase):
         at: datetime,
         username: str | None = None,
     ) -> tuple[list[UUID], int]:
-        """Issue `count` (≤ 100) licenses in one atomic save; a key collision retries them all."""
+        """Issue `count` (≤ 100) licenses in one atomic save; a key collision retries them all.
+
+        Issuing records an event on the product, so it conflicts with a racing delete; issues for
+        one product queue on a lock in this process rather than losing retries to each other.
+        """
+        with self.issue_locks(product_id):
+            return self._issue_licenses(actor, product_id, count, license_type, max_uses, hwid_locked, expires_at,
+                                        metadata, at, username)
+
+    @retry_on_conflict
+    def _issue_licenses(
+        self,
+        actor: Actor,
+        product_id: UUID,
+        count: int,
+        license_type: LicenseType,
+        max_uses: int,
+        hwid_locked: bool,
+        expires_at: datetime | None,
+        metadata: dict[str, Any],
+        at: datetime,
+        username: str | None,
+    ) -> tuple[list[UUID], int]:
         if not 1 <= count <= MAX_BULK:
             raise InvalidValueError(f"count must be between 1 and {MAX_BULK}")
         expires_at = default_expiry(license_type, expires_at, at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -35,7 +36,22 @@ def retry_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
             try:
                 return command(*args, **kwargs)
             except (RecordConflictError, OperationalError):
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
         raise ContentionError(command.__name__)
 
     return wrapper
+
+
+class KeyedLocks:
+    """One lock per aggregate id: writers in this process queue instead of racing on its version.
+
+    Other processes still meet at the store's optimistic check; this only spares the retries.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[object, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def __call__(self, key: object) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())

@@ -13,14 +13,19 @@ class Passwords:
 
     def __init__(self, profile: str = DEFAULT_PROFILE) -> None:
         self._hasher = PasswordHasher.from_parameters(getattr(profiles, profile))
-        # An unknown account still pays for one verification, so login timing tells nothing.
-        self._dummy_hash = self._hasher.hash("keyledger-dummy-password")
+        self._dummy: str | None = None
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
 
+    def _dummy_hash(self) -> str:
+        """Made on first need (not per process start): an unknown account still pays for one verification."""
+        if self._dummy is None:
+            self._dummy = self._hasher.hash("keyledger-dummy-password")
+        return self._dummy
+
     def verify(self, password_hash: str | None, password: str) -> bool:
         try:
-            return self._hasher.verify(password_hash or self._dummy_hash, password) and password_hash is not None
+            return self._hasher.verify(password_hash or self._dummy_hash(), password) and password_hash is not None
         except (VerificationError, InvalidHashError):
             return False

@@ -126,7 +126,7 @@ def iso(at: datetime | None) -> str | None:
     """Fixed-width UTC ISO-8601, so timestamps compare and sort correctly as text."""
     if at is None:
         return None
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def to_json(value: Any) -> str:

@@ -56,6 +56,7 @@ class SQLiteReadStore:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: rebuilds touch every table at random keys
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)

@@ -16,14 +16,14 @@ COLUMNS = "id, type, title, message, is_read, created_at"
 
 
 class NotificationProjection(ReadModelProjection):
-    """One row per notification; a bulk issue is one notification whose count grows with the batch."""
+    """One row per notification; a bulk issue is one notification naming its count."""
 
     name = "notifications"
     tables = ("notifications", "notification_licenses", "notification_products", "notification_inboxes")
     ddl = (
         "CREATE TABLE IF NOT EXISTS notifications (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, type TEXT NOT NULL,"
         " title TEXT NOT NULL, message TEXT NOT NULL, is_read INTEGER NOT NULL, created_at TEXT NOT NULL,"
-        " seq BIGINT NOT NULL, count INTEGER NOT NULL)",
+        " seq BIGINT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS notifications_owner ON notifications (owner_id, seq)",
         "CREATE TABLE IF NOT EXISTS notification_licenses (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL,"
         " license_key TEXT NOT NULL)",
@@ -35,7 +35,10 @@ class NotificationProjection(ReadModelProjection):
     def apply(self, cursor: Cursor, event: Any) -> None:
         match event:
             case License.Issued():
-                self.license_issued(cursor, event)
+                cursor.execute("INSERT INTO notification_licenses VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                               (str(event.originator_id), str(event.owner_id), event.key))
+            case Product.LicensesIssued():
+                self.licenses_issued(cursor, event)
             case License.Suspended():
                 self.about_license(cursor, event, "license_suspended", "License suspended",
                                    "License {key} was suspended: " + event.reason)
@@ -56,13 +59,13 @@ class NotificationProjection(ReadModelProjection):
             case _:
                 pass
 
-    def license_issued(self, cursor: Cursor, event: Any) -> None:
-        cursor.execute("INSERT INTO notification_licenses VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                       (str(event.originator_id), str(event.owner_id), event.key))
-        if event.batch_id is not None:
-            # Each event is applied exactly once (tracking), so counting up is safe.
-            self.upsert_notification(cursor, uuid5(NAMESPACE, f"batch:{event.batch_id}"), str(event.owner_id),
-                                     "licenses_created", "Licenses created", event)
+    def licenses_issued(self, cursor: Cursor, event: Any) -> None:
+        """A bulk issue (its batch has an id) is one notification, recorded on the product once per batch."""
+        cursor.execute("SELECT owner_id FROM notification_products WHERE id = ?", (str(event.originator_id),))
+        row = cursor.fetchone()
+        if row is not None and event.batch_id is not None:
+            self.insert_notification(cursor, uuid5(NAMESPACE, f"batch:{event.batch_id}"), row["owner_id"],
+                                     "licenses_created", "Licenses created", f"{event.count} licenses created", event)
 
     def about_license(self, cursor: Cursor, event: Any, kind: str, title: str, message: str) -> None:
         cursor.execute("SELECT owner_id, license_key FROM notification_licenses WHERE id = ?",
@@ -81,18 +84,9 @@ class NotificationProjection(ReadModelProjection):
             self.insert_notification(cursor, notification_id, row["owner_id"], "product_deleted", "Product deleted",
                                      f"Product {row['name']} was deleted with its licenses", event)
 
-    def upsert_notification(self, cursor: Cursor, notification_id: Any, owner_id: str, kind: str, title: str,
-                            event: Any) -> None:
-        cursor.execute(
-            "INSERT INTO notifications VALUES (?, ?, ?, ?, '1 license created', 0, ?, ?, 1)"
-            " ON CONFLICT (id) DO UPDATE SET count = notifications.count + 1,"
-            " message = CAST(notifications.count + 1 AS TEXT) || ' licenses created'",
-            (str(notification_id), owner_id, kind, title, iso(event.at), self.position),
-        )
-
     def insert_notification(self, cursor: Cursor, notification_id: Any, owner_id: str, kind: str, title: str,
                             message: str, event: Any) -> None:
-        cursor.execute("INSERT INTO notifications VALUES (?, ?, ?, ?, ?, 0, ?, ?, 1) ON CONFLICT (id) DO NOTHING",
+        cursor.execute("INSERT INTO notifications VALUES (?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (id) DO NOTHING",
                        (str(notification_id), owner_id, kind, title, message, iso(event.at), self.position))
 
     def mark_read(self, cursor: Cursor, event: Any, condition: str, value: Any) -> None:

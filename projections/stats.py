@@ -56,8 +56,9 @@ class StatsProjection(ReadModelProjection):
             case Product.Created():
                 self.remember_owner(cursor, event.originator_id, event.owner_id, event.originator_id, None)
             case License.Issued():
-                self.remember_owner(cursor, event.originator_id, event.owner_id, event.product_id, event.key)
-                self.record_activity(cursor, event, event.originator_id)
+                owner = (str(event.owner_id), str(event.product_id), event.key)
+                self.remember_owner(cursor, event.originator_id, *owner)
+                self.record_activity(cursor, event, event.originator_id, owner)
             case ClientCall.Recorded() if event.action == "activation" and event.error_code is None:
                 self.record_activation(cursor, event)
             case _ if type(event) in ACTIVITY:
@@ -73,8 +74,9 @@ class StatsProjection(ReadModelProjection):
             cursor.execute("INSERT INTO stats_activations VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                            (str(event.originator_id), owner[0], owner[1], str(event.license_id), iso(event.at)))
 
-    def record_activity(self, cursor: Cursor, event: Any, license_id: Any) -> None:
-        owner = _owner(cursor, license_id)
+    def record_activity(self, cursor: Cursor, event: Any, license_id: Any,
+                        owner: tuple[str, str, str | None] | None = None) -> None:
+        owner = owner or _owner(cursor, license_id)
         if owner is None:
             return
         activity_id = uuid5(NAMESPACE, f"activity:{event.originator_id}:{event.originator_version}")

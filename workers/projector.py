@@ -35,16 +35,22 @@ class Projector:
         self._lock = threading.Lock()
 
     def catch_up(self) -> int:
-        """Process everything recorded so far; returns how many notifications were read."""
+        """Process everything recorded so far; returns how many notifications were read.
+
+        Stops when a round moves no projection (another projector process holds the batch).
+        """
         with self._lock:
             total = 0
             while (count := self._process_next_batch()) > 0:
                 total += count
             return total
 
+    def _positions(self) -> dict[str, int]:
+        return {p.name: p.view.max_tracking_id(self.app.name) or 0 for p in self.projections}
+
     def _process_next_batch(self) -> int:
         name = self.app.name
-        positions = {p.name: p.view.max_tracking_id(name) or 0 for p in self.projections}
+        positions = self._positions()
         start = min(positions.values(), default=0)
         notifications = self.app.recorder.select_notifications(start=start, limit=BATCH, inclusive_of_start=False)
         if not notifications:
@@ -54,7 +60,7 @@ class Projector:
             pending = [item for item in batch if item[1].notification_id > positions[projection.name]]
             if pending:
                 self._apply(projection, pending)
-        return len(notifications)
+        return len(notifications) if self._positions() != positions else 0
 
     @staticmethod
     def _apply(projection: ReadModelProjection, pending: list[tuple[Any, Tracking]]) -> None:
