@@ -14,9 +14,11 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 
 from commands.base import CommandsBase
+from commands.blacklist_index import BlacklistIndex
+from commands.call_log import CallLog
 from commands.products import SECRET_PURPOSE
 from commands.retry import retry_on_conflict
-from domain.blacklist import BlacklistEntry, BlacklistType, blacklist_entry_id
+from domain.blacklist import BlacklistType
 from domain.client_call import ClientCall, ClientRequest, record_call
 from domain.ids import is_well_formed_license_key, license_id_for_key
 from domain.license import License
@@ -62,12 +64,15 @@ def records_refusals(action: str) -> Callable[[Callable[Concatenate[C, ClientReq
 class ClientCommands(CommandsBase):
     """The client-API part of the Ledger."""
 
+    blacklist: BlacklistIndex
+    calls: CallLog
+
     @records_refusals("validation")
     def validate_license(self, request: ClientRequest) -> Granted:
-        attempt = self._attempt(request)
+        attempt = self._attempt(request, read_only=True)
         check_attempt(attempt)
-        self.record(record_call("validation", request, attempt.license.id,  # type: ignore[union-attr]
-                                security_event=attempt.detected))
+        self.calls.append(record_call("validation", request, attempt.license.id,  # type: ignore[union-attr]
+                                      security_event=attempt.detected))
         return Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
 
     @records_refusals("activation")
@@ -100,7 +105,8 @@ class ClientCommands(CommandsBase):
     def keep_session_alive(self, request: ClientRequest, session_token: str, rotate: bool = True) -> Granted:
         """A heartbeat: the license must still be valid and the session live; the token rotates (LicenseCM)."""
         session = self._session(session_token)
-        attempt = self._attempt(request, license_id=session.license_id, hwid=request.hwid or session.hwid)
+        attempt = self._attempt(request, license_id=session.license_id, hwid=request.hwid or session.hwid,
+                                read_only=True)
         check_attempt(attempt)
         license: License = attempt.license  # type: ignore[assignment]
         session.require_live(token_hash(session_token), request.hwid, license, request.at)
@@ -113,11 +119,12 @@ class ClientCommands(CommandsBase):
     def check_session(self, request: ClientRequest, session_token: str) -> Granted:
         """Lockence's validate: the session and its license must both still be good."""
         session = self._session(session_token)
-        attempt = self._attempt(request, license_id=session.license_id, hwid=request.hwid or session.hwid)
+        attempt = self._attempt(request, license_id=session.license_id, hwid=request.hwid or session.hwid,
+                                read_only=True)
         check_attempt(attempt)
         license: License = attempt.license  # type: ignore[assignment]
         session.require_live(token_hash(session_token), request.hwid, license, request.at)
-        self.record(record_call("validation", request, license.id))
+        self.calls.append(record_call("validation", request, license.id))
         return Granted(license, attempt.product, session, session_token)  # type: ignore[arg-type]
 
     @records_refusals("logout")
@@ -135,14 +142,15 @@ class ClientCommands(CommandsBase):
         license_id = None
         if is_well_formed_license_key(request.license_key) and not isinstance(refusal, UnknownLicenseError):
             license_id = license_id_for_key(request.license_key)
-        self.record(record_call(action, request, license_id, refusal.code, refusal.security_event,
-                                details={"message": refusal.detail}))
+        self.calls.append(record_call(action, request, license_id, refusal.code, refusal.security_event,
+                                      details={"message": refusal.detail}))
 
     def _attempt(self, request: ClientRequest, activating: bool = False, license_id: UUID | None = None,
-                 hwid: str | None = None) -> Attempt:
-        license = self._client_license(license_id or self._license_id(request.license_key))
+                 hwid: str | None = None, read_only: bool = False) -> Attempt:
+        """Load what the rules look at; `read_only` callers share the cached license instead of a copy."""
+        license = self._optional(license_id or self._license_id(request.license_key), License, copy=not read_only)
         product_id = request.product_id or (license.product_id if license else None)
-        product = self._optional(product_id, Product) if product_id else None
+        product = self._optional(product_id, Product, copy=False)  # the client path never changes a product
         indicators = request.client_data or {}
         return Attempt(license, product, request.product_id, hwid or request.hwid, self._blacklist_hit(request),
                        request.at, activating, tuple(indicators.get("vm_indicators", ())),
@@ -154,25 +162,23 @@ class ClientCommands(CommandsBase):
     def _client_license(self, license_id: UUID | None) -> License | None:
         return self._optional(license_id, License) if license_id else None
 
-    def _optional(self, aggregate_id: UUID | None, kind: type[Any]) -> Any:
-        """One read: the aggregate if it exists and is a `kind`, else None (no separate existence query)."""
+    def _optional(self, aggregate_id: UUID | None, kind: type[Any], copy: bool = True) -> Any:
+        """One read: the aggregate if it exists and is a `kind`, else None (no separate existence query).
+
+        `copy=False` returns the cached instance itself: only for callers that never change it.
+        """
         if aggregate_id is None:
             return None
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, kind) else None
 
     def _blacklist_hit(self, request: ClientRequest) -> BlacklistType | None:
-        candidates = ((BlacklistType.LICENSE, request.license_key), (BlacklistType.HWID, request.hwid),
+        candidates = ((BlacklistType.LICENSE, request.license_key.strip().upper()), (BlacklistType.HWID, request.hwid),
                       (BlacklistType.IP, request.ip))
-        for entry_type, value in candidates:
-            if value:
-                entry = self._optional(blacklist_entry_id(entry_type, value), BlacklistEntry)
-                if entry is not None and entry.blocks_at(request.at):
-                    return entry_type
-        return None
+        return self.blacklist.hit(candidates, request.at)
 
     def _session(self, session_token: str) -> Session:
         session = self._optional(session_id_of(session_token), Session)

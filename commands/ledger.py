@@ -12,6 +12,8 @@ from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
 from commands.accounts import AccountCommands
 from commands.base import Receipt  # noqa: F401 - re-exported for callers
 from commands.blacklist import BlacklistCommands
+from commands.blacklist_index import BlacklistIndex
+from commands.call_log import CallLog
 from commands.client import ClientCommands
 from commands.inbox import InboxCommands
 from commands.licenses import LicenseCommands
@@ -53,6 +55,8 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
         self.master_key = master_key
         self.passwords = passwords or Passwords()
         self.issue_locks = KeyedLocks()
+        self.blacklist = BlacklistIndex(self.recorder, self.mapper)
+        self.calls = CallLog(self.save)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -91,7 +91,15 @@ def postgres_parts(url: str) -> dict[str, str]:
     }
 
 
+# Cached aggregates are fast-forwarded from the store on every read, so they are never stale.
+CACHE_ENV = {"AGGREGATE_CACHE_MAXSIZE": "20000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
+
+
 def eventsourcing_env(settings: Settings) -> dict[str, str]:
+    return {**CACHE_ENV, **_store_env(settings)}
+
+
+def _store_env(settings: Settings) -> dict[str, str]:
     if settings.is_postgres:
         pg = postgres_parts(settings.database_url or "")
         env = {
