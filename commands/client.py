@@ -104,28 +104,19 @@ class ClientCommands(CommandsBase):
     @retry_on_conflict
     def keep_session_alive(self, request: ClientRequest, session_token: str, rotate: bool = True) -> Granted:
         """A heartbeat: the license must still be valid and the session live; the token rotates (LicenseCM)."""
-        session = self._session(session_token)
-        attempt = self._attempt(request, license_id=session.license_id, hwid=request.hwid or session.hwid,
-                                read_only=True)
-        check_attempt(attempt)
-        license: License = attempt.license  # type: ignore[assignment]
-        session.require_live(token_hash(session_token), request.hwid, license, request.at)
+        live = self._live_session(request, session_token)
+        session: Session = live.session  # type: ignore[assignment]
         token = new_session_token(session.id) if rotate else session_token
         session.keep_alive(token_hash(token), request.at)
-        self.record(session, record_call("heartbeat", request, license.id))
-        return Granted(license, attempt.product, session, token)  # type: ignore[arg-type]
+        self.record(session, record_call("heartbeat", request, live.license.id))
+        return live._replace(session_token=token)
 
     @records_refusals("session_validation")
     def check_session(self, request: ClientRequest, session_token: str) -> Granted:
         """Lockence's validate: the session and its license must both still be good."""
-        session = self._session(session_token)
-        attempt = self._attempt(request, license_id=session.license_id, hwid=request.hwid or session.hwid,
-                                read_only=True)
-        check_attempt(attempt)
-        license: License = attempt.license  # type: ignore[assignment]
-        session.require_live(token_hash(session_token), request.hwid, license, request.at)
-        self.calls.append(record_call("validation", request, license.id))
-        return Granted(license, attempt.product, session, session_token)  # type: ignore[arg-type]
+        live = self._live_session(request, session_token)
+        self.calls.append(record_call("validation", request, live.license.id))
+        return live
 
     @records_refusals("logout")
     @retry_on_conflict
@@ -136,6 +127,16 @@ class ClientCommands(CommandsBase):
         session.end(EndReason.LOGOUT, request.at)
         self.record(session, record_call("logout", request, license.id))
         return session
+
+    def _live_session(self, request: ClientRequest, session_token: str) -> Granted:
+        """The session's license passes every rule (from the session's device), then the session itself."""
+        session = self._session(session_token)
+        attempt = self._attempt(request, license_id=session.license_id, hwid=request.hwid or session.hwid,
+                                read_only=True)
+        check_attempt(attempt)
+        license: License = attempt.license  # type: ignore[assignment]
+        session.require_live(token_hash(session_token), request.hwid, license, request.at)
+        return Granted(license, attempt.product, session, session_token)  # type: ignore[arg-type]
 
     def record_refusal(self, action: str, request: ClientRequest, refusal: ClientRefusedError) -> None:
         """Append the outcome of a refused call (also used by the API for envelope failures)."""

@@ -10,7 +10,6 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
 
 from commands.accounts import AccountCommands
-from commands.base import Receipt  # noqa: F401 - re-exported for callers
 from commands.blacklist import BlacklistCommands
 from commands.blacklist_index import BlacklistIndex
 from commands.call_log import CallLog

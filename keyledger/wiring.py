@@ -7,7 +7,6 @@ import secrets
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 from api.ephemeral import EphemeralStore, MemoryStore, RedisStore

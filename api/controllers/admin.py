@@ -11,7 +11,6 @@ from api.envelope import ok
 from api.schemas.admin import AccountUpdate
 from api.schemas.auth import user_view
 from domain.account import AccountNotFoundError
-from keyledger.wiring import Runtime
 from projections import accounts
 
 

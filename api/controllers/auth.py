@@ -9,7 +9,6 @@ from api.auth import issue_token
 from api.deps import AccountDep, RuntimeDep
 from api.envelope import ok
 from api.schemas.auth import AccountLogin, AccountRegister, user_view
-from keyledger.wiring import Runtime
 from projections import accounts
 
 

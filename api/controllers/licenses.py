@@ -22,7 +22,7 @@ def _owner_filter(actor: Actor) -> str | None:
     return None if actor.is_admin else str(actor.id)
 
 
-def _read(runtime: RuntimeDep, actor: Actor, license_id: FromPath[UUID]) -> dict[str, Any]:
+def _read(runtime: Runtime, actor: Actor, license_id: UUID) -> dict[str, Any]:
     row = licenses.get_license(runtime.store, str(license_id), _owner_filter(actor), runtime.clock())
     if row is None:
         raise LicenseNotFoundError(license_id)

@@ -21,13 +21,13 @@ def _owner_filter(actor: Actor) -> str | None:
     return None if actor.is_admin else str(actor.id)
 
 
-def _view(runtime: RuntimeDep, actor: Actor, row: dict[str, Any]) -> dict[str, Any]:
+def _view(runtime: Runtime, actor: Actor, row: dict[str, Any]) -> dict[str, Any]:
     is_owner = row["owner_id"] == str(actor.id)
     secret = unseal(runtime.master_key, row["sealed_secret"], SECRET_PURPOSE) if is_owner else None
     return product_view(row, secret)
 
 
-def _read(runtime: RuntimeDep, actor: Actor, product_id: FromPath[UUID]) -> dict[str, Any]:
+def _read(runtime: Runtime, actor: Actor, product_id: UUID) -> dict[str, Any]:
     row = products.get_product(runtime.store, str(product_id), _owner_filter(actor))
     if row is None:
         raise ProductNotFoundError(product_id)

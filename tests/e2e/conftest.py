@@ -26,12 +26,14 @@ def free_port() -> int:
 
 
 class Server:
-    """One server process; `restart()` keeps its data dir and database."""
+    """`keyledger serve` on a free port; output goes to a log file (a pipe could fill and block it)."""
 
-    def __init__(self, data_dir: Path, database_url: str | None) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}/api"
+        self.root = f"http://127.0.0.1:{self.port}"
+        self.base = self.root + "/api"
+        self.log_path = data_dir.parent / "server.log"
         self.env = {**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST"}
         if database_url:
             self.env["KEYLEDGER_DATABASE_URL"] = database_url
@@ -40,17 +42,19 @@ class Server:
     def start(self) -> None:
         command = [sys.executable, "-m", "keyledger.cli", "serve", "--port", str(self.port),
                    "--data-dir", str(self.data_dir)]
-        self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"keyledger serve exited: {self.process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"keyledger serve exited:\n{self.log_tail()}")
             try:
                 httpx.get(f"{self.base}/client/public-key", timeout=1)
                 return
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise RuntimeError("keyledger serve did not answer within 30 s")
+        raise RuntimeError(f"keyledger serve did not answer within 30 s:\n{self.log_tail()}")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -64,6 +68,12 @@ class Server:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

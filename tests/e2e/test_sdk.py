@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,56 +29,12 @@ import licensecm  # noqa: E402
 from licensecm import LicenseCM, LicenseCMError, get_hwid  # noqa: E402
 from licensecm.transport import urllib_transport  # noqa: E402
 
+from tests.e2e.conftest import Server  # noqa: E402
+
 pytestmark = pytest.mark.e2e
 
 
 # --- sdk_conftest: one server for the module, a vendor, two products ---------------------------
-
-class SdkServer:
-    """`keyledger serve` on a free port with its own data dir; output goes to a log file, never a pipe."""
-
-    def __init__(self, data_dir: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.root = f"http://127.0.0.1:{self.port}"
-        self.base = self.root + "/api"
-        self.data_dir = data_dir
-        self.log_path = data_dir.parent / "server.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST"}
-        command = [sys.executable, "-m", "keyledger.cli", "serve", "--port", str(self.port),
-                   "--data-dir", str(self.data_dir)]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"keyledger serve exited:\n{self.log_tail()}")
-            try:
-                httpx.get(f"{self.base}/client/public-key", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError(f"keyledger serve did not answer within 30 s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-3000:]
-        except OSError:
-            return ""
-
 
 class Vendor:
     """The vendor side over HTTP: products, licenses, suspension."""
@@ -108,8 +63,8 @@ class Vendor:
 
 
 @pytest.fixture(scope="module")
-def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
-    server = SdkServer(tmp_path_factory.mktemp("sdk-server") / "var")
+def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = Server(tmp_path_factory.mktemp("sdk-server") / "var")
     try:
         server.start()
         yield server
@@ -118,7 +73,7 @@ def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
 
 
 @pytest.fixture(scope="module")
-def vendor(sdk_server: SdkServer) -> Iterator[Vendor]:
+def vendor(sdk_server: Server) -> Iterator[Vendor]:
     vendor = Vendor(sdk_server.base)
     yield vendor
     vendor.http.close()
@@ -140,7 +95,7 @@ class Violations:
 
 
 @pytest.fixture
-def make_client(sdk_server: SdkServer) -> Iterator[Callable[..., LicenseCM]]:
+def make_client(sdk_server: Server) -> Iterator[Callable[..., LicenseCM]]:
     """LicenseCM for a product, heartbeat off unless asked; every client is closed afterwards."""
     made: list[LicenseCM] = []
 
