@@ -32,7 +32,7 @@ class Projector:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # rebuild holds it across drop and replay
 
     def catch_up(self) -> int:
         """Process everything recorded so far; returns how many notifications were read.
@@ -106,4 +106,4 @@ class Projector:
                 if names is None or projection.name in names:
                     projection.drop_tables()
                     projection.create_tables()
-        return self.catch_up()
+            return self.catch_up()
