@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 
 from commands.base import CommandsBase
-from commands.blacklist_index import BlacklistIndex
+from commands.client_view import ClientView
 from commands.call_log import CallLog
 from commands.products import SECRET_PURPOSE
 from commands.retry import retry_on_conflict
@@ -64,7 +64,7 @@ def records_refusals(action: str) -> Callable[[Callable[Concatenate[C, ClientReq
 class ClientCommands(CommandsBase):
     """The client-API part of the Ledger."""
 
-    blacklist: BlacklistIndex
+    view: ClientView
     calls: CallLog
 
     @records_refusals("validation")
@@ -148,14 +148,22 @@ class ClientCommands(CommandsBase):
 
     def _attempt(self, request: ClientRequest, activating: bool = False, license_id: UUID | None = None,
                  hwid: str | None = None, read_only: bool = False) -> Attempt:
-        """Load what the rules look at; `read_only` callers share the cached license instead of a copy."""
-        license = self._optional(license_id or self._license_id(request.license_key), License, copy=not read_only)
+        """Load what the rules look at, as of the log's head; `read_only` callers share cached instances."""
+        head = self.view.catch_up()
+        license_id = license_id or self._license_id(request.license_key)
+        if read_only:
+            license = self.view.current(license_id, License, head, self._shared)
+        else:
+            license = self._optional(license_id, License)
         product_id = request.product_id or (license.product_id if license else None)
-        product = self._optional(product_id, Product, copy=False)  # the client path never changes a product
+        product = self.view.current(product_id, Product, head, self._shared)  # the client path never changes one
         indicators = request.client_data or {}
         return Attempt(license, product, request.product_id, hwid or request.hwid, self._blacklist_hit(request),
                        request.at, activating, tuple(indicators.get("vm_indicators", ())),
                        tuple(indicators.get("debug_indicators", ())))
+
+    def _shared(self, aggregate_id: UUID) -> Any:
+        return self._optional(aggregate_id, object, copy=False)
 
     def _license_id(self, key: str) -> UUID | None:
         return license_id_for_key(key) if is_well_formed_license_key(key) else None
@@ -179,7 +187,7 @@ class ClientCommands(CommandsBase):
     def _blacklist_hit(self, request: ClientRequest) -> BlacklistType | None:
         candidates = ((BlacklistType.LICENSE, request.license_key.strip().upper()), (BlacklistType.HWID, request.hwid),
                       (BlacklistType.IP, request.ip))
-        return self.blacklist.hit(candidates, request.at)
+        return self.view.hit(candidates, request.at)
 
     def _session(self, session_token: str) -> Session:
         session = self._optional(session_id_of(session_token), Session)

@@ -11,7 +11,7 @@ from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
 
 from commands.accounts import AccountCommands
 from commands.blacklist import BlacklistCommands
-from commands.blacklist_index import BlacklistIndex
+from commands.client_view import ClientView
 from commands.call_log import CallLog
 from commands.client import ClientCommands
 from commands.inbox import InboxCommands
@@ -54,7 +54,7 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
         self.master_key = master_key
         self.passwords = passwords or Passwords()
         self.issue_locks = KeyedLocks()
-        self.blacklist = BlacklistIndex(self.recorder, self.mapper)
+        self.view = ClientView(self.recorder, self.mapper)
         self.calls = CallLog(self.save)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:

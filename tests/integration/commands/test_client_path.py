@@ -89,3 +89,19 @@ def test_group_commit_batches_what_arrives_during_a_commit():
         thread.join()
     # Check the three that queued behind the first commit shared one transaction.
     assert batches[0] == ("a",) and sorted(batches[1]) == ["b", "c", "d"]
+
+
+def test_a_suspension_by_another_process_reaches_the_cached_license_at_once(runtime, settings, licensed, clock):
+    from domain.license import LicenseStatus
+    from domain.refusals import LicenseSuspendedError
+
+    granted = runtime.ledger.validate_license(licensed())  # the license is now cached in this process
+    other_process = Ledger(eventsourcing_env(settings), runtime.ledger.master_key)
+    owner = Actor(granted.license.owner_id, is_admin=True)
+    other_process.update_license(owner, granted.license.id, clock(), status=LicenseStatus.SUSPENDED)
+
+    with pytest.raises(LicenseSuspendedError):
+        runtime.ledger.validate_license(licensed())
+    other_process.update_license(owner, granted.license.id, clock(), status=LicenseStatus.ACTIVE)
+    assert runtime.ledger.validate_license(licensed()).license.is_suspended is False
+    other_process.close()
