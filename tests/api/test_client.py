@@ -1,21 +1,10 @@
 """Client API: validate, activate, heartbeat, deactivate, signed answers, public key."""
 
-import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from keys.canonical import canonical_json
 from keys.signing import verify
 from tests.conftest import auth, create_license, create_product, settle
-
-
-@pytest.fixture
-def product(client, vendor_token):
-    return create_product(client, vendor_token)
-
-
-@pytest.fixture
-def license(client, vendor_token, product):
-    return create_license(client, vendor_token, product["id"])
 
 
 def call(client, action, license, hwid="device-1", **extra):

@@ -8,16 +8,6 @@ from keys.envelope import open_envelope, seal_envelope
 from tests.conftest import create_license, create_product, settle
 
 
-@pytest.fixture
-def product(client, vendor_token):
-    return create_product(client, vendor_token)
-
-
-@pytest.fixture
-def license(client, vendor_token, product):
-    return create_license(client, vendor_token, product["id"])
-
-
 def now_ms(clock):
     return int(clock().timestamp() * 1000)
 
