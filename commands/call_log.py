@@ -1,60 +1,263 @@
-"""Group commit for client-call records: concurrent calls share one transaction.
+"""The client-call log: one row per client call, in its own append-only table, written in group commits.
 
-Every validation appends a ClientCall record, and on one file the commit (an fsync) costs
-more than the rest of the call. Here the first caller to arrive saves every record queued
-so far in one `save()`; the others wait for that commit. Each request still returns only
-after its own record is durable, so nothing acknowledged is lost.
+Every client call's outcome is recorded (DESIGN.md: in a log that command handlers never
+load). The records live apart from the event store for two reasons. A validation changes
+nothing, so it must not move the event log's head, which every client call reads to stay
+current (a moving head would make each call re-read the log). And a record needs none of an
+aggregate's machinery: no version, no snapshot, no optimistic concurrency, only an order.
+
+One writer thread appends whatever arrived while its last commit ran, in one transaction, so
+concurrent calls share a commit (on SQLite, an fsync). Each caller, blocking or async,
+returns only once its own record is durable: nothing acknowledged is lost. Positions grow in
+commit order (on PostgreSQL a table lock orders the writers of several processes), so the
+projections track them exactly like the event store's notification ids, under CALLS_LOG.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sqlite3
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+from domain.client_call import CallRecord
+
+CALLS_LOG = "KeyLedgerCalls"
+"""The name projections track the call log's positions under (beside the Ledger's own name)."""
+
+COLUMNS = "at, action, license_id, product_id, error_code, security_event, ip, hwid, user_agent, details"
+INSERT = f"INSERT INTO client_calls ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+SELECT = f"SELECT position, {COLUMNS} FROM client_calls WHERE position > ? ORDER BY position LIMIT ?"
+Row = tuple[Any, ...]
 
 
-class _Waiting:
-    __slots__ = ("done", "error", "record")
+class CallStore(Protocol):
+    """Where call records are kept: appended in batches, read back in position order."""
 
-    def __init__(self, record: Any) -> None:
-        self.record = record
+    def append(self, rows: Sequence[Row]) -> None: ...
+    def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]: ...
+    def head(self) -> int: ...
+    def close(self) -> None: ...
+
+
+def to_row(record: CallRecord) -> Row:
+    return (record.at.isoformat(), record.action, _text(record.license_id), _text(record.product_id),
+            record.error_code, record.security_event, record.ip, record.hwid, record.user_agent,
+            json.dumps(record.details, separators=(",", ":"), sort_keys=True))
+
+
+def from_row(row: Sequence[Any]) -> tuple[int, CallRecord]:
+    position, at, action, license_id, product_id, error_code, security_event, ip, hwid, user_agent, details = row
+    return position, CallRecord(action, _uuid(license_id), _uuid(product_id), error_code, security_event, ip, hwid,
+                                user_agent, json.loads(details), datetime.fromisoformat(at))
+
+
+def _text(value: UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _uuid(value: str | None) -> UUID | None:
+    return None if value is None else UUID(value)
+
+
+class SQLiteCallStore:
+    """The log in its own SQLite file (WAL, synchronous=FULL: a commit is on disk when it returns)."""
+
+    DDL = ("CREATE TABLE IF NOT EXISTS client_calls (position INTEGER PRIMARY KEY, at TEXT NOT NULL,"
+           " action TEXT NOT NULL, license_id TEXT, product_id TEXT, error_code TEXT, security_event TEXT, ip TEXT,"
+           " hwid TEXT, user_agent TEXT, details TEXT NOT NULL)")
+
+    def __init__(self, path: str) -> None:
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._lock = threading.Lock()
+        if path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute(self.DDL)
+
+    def append(self, rows: Sequence[Row]) -> None:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(INSERT, rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]:
+        with self._lock:
+            rows = self._conn.execute(SELECT, (after, limit)).fetchall()
+        return [from_row(row) for row in rows]
+
+    def head(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT COALESCE(MAX(position), 0) FROM client_calls").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class PostgresCallStore:
+    """The log as a PostgreSQL table beside the event store's, in the same schema."""
+
+    DDL = ("CREATE TABLE IF NOT EXISTS client_calls (position BIGSERIAL PRIMARY KEY, at TEXT NOT NULL,"
+           " action TEXT NOT NULL, license_id TEXT, product_id TEXT, error_code TEXT, security_event TEXT, ip TEXT,"
+           " hwid TEXT, user_agent TEXT, details TEXT NOT NULL)")
+
+    def __init__(self, conninfo: str, schema: str | None = None) -> None:
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        kwargs: dict[str, Any] = {"autocommit": False}
+        if schema:
+            kwargs["options"] = f"-c search_path={schema}"
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, kwargs=kwargs, open=True,
+                                    check=ConnectionPool.check_connection)
+        with self._pool.connection() as conn:
+            conn.execute(self.DDL)
+
+    def append(self, rows: Sequence[Row]) -> None:
+        with self._pool.connection() as conn, conn.cursor() as cursor:
+            # Positions must become visible in order: one appending transaction at a time (readers are not blocked).
+            cursor.execute("LOCK TABLE client_calls IN EXCLUSIVE MODE")
+            cursor.executemany(INSERT.replace("?", "%s"), rows)
+
+    def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(SELECT.replace("?", "%s"), (after, limit)).fetchall()
+        return [from_row(row) for row in rows]
+
+    def head(self) -> int:
+        with self._pool.connection() as conn:
+            return conn.execute("SELECT COALESCE(MAX(position), 0) FROM client_calls").fetchone()[0]  # type: ignore[index]
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def call_store_for(env: dict[str, str]) -> CallStore:
+    """The call log beside the event store that this eventsourcing env configures."""
+    if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+        conninfo = " ".join(f"{name}={env[key]}" for name, key in (
+            ("dbname", "POSTGRES_DBNAME"), ("host", "POSTGRES_HOST"), ("port", "POSTGRES_PORT"),
+            ("user", "POSTGRES_USER"), ("password", "POSTGRES_PASSWORD")) if env.get(key))
+        return PostgresCallStore(conninfo, env.get("POSTGRES_SCHEMA") or None)
+    dbname = env.get("SQLITE_DBNAME", ":memory:")
+    if "memory" in dbname:
+        return SQLiteCallStore(":memory:")
+    path = Path(dbname)
+    return SQLiteCallStore(str(path.with_name(path.stem + ".calls" + path.suffix)))
+
+
+class _Blocking:
+    """A blocking caller waiting for its record's commit."""
+
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
         self.done = threading.Event()
         self.error: BaseException | None = None
 
+    def finish(self, error: BaseException | None) -> None:
+        self.error = error
+        self.done.set()
+
 
 class CallLog:
-    """Appends records through `save`, batching whatever arrives while a commit is running."""
+    """Appends call records through one writer thread, batching whatever arrives while a commit runs."""
 
-    def __init__(self, save: Callable[..., Any]) -> None:
-        self._save = save
-        self._pending: list[_Waiting] = []
-        self._lock = threading.Lock()
-        self._leading = False
+    def __init__(self, store: CallStore) -> None:
+        self.store = store
+        self.on_saved: Callable[[], None] | None = None
+        """Called after each commit: the in-process projector's wake-up."""
+        self._pending: list[tuple[Row, Any]] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
 
-    def append(self, record: Any) -> None:
-        waiting = _Waiting(record)
-        with self._lock:
-            self._pending.append(waiting)
-            lead = not self._leading
-            self._leading = True
-        if lead:
-            self._commit_until_drained()
-        waiting.done.wait()
-        if waiting.error is not None:
-            raise waiting.error
+    def append(self, record: CallRecord) -> None:
+        """Append and return once the record is durable (raises what the commit raised)."""
+        waiter = _Blocking()
+        self._enqueue(to_row(record), waiter)
+        waiter.done.wait()
+        if waiter.error is not None:
+            raise waiter.error
 
-    def _commit_until_drained(self) -> None:
+    async def append_async(self, record: CallRecord) -> None:
+        """`append` for an event loop: the loop runs on while the writer thread commits."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._enqueue(to_row(record), (loop, future))
+        await future
+
+    def head(self) -> int:
+        return self.store.head()
+
+    def _enqueue(self, row: Row, waiter: Any) -> None:
+        with self._wake:
+            if self._closed:
+                raise RuntimeError("the call log is closed")
+            self._pending.append((row, waiter))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._write_forever, name="call-log", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def _write_forever(self) -> None:
         while True:
-            with self._lock:
+            with self._wake:
+                while not self._pending and not self._closed:
+                    self._wake.wait()
                 batch, self._pending = self._pending, []
-                if not batch:
-                    self._leading = False
-                    return
+            if not batch:
+                return
             error: BaseException | None = None
             try:
-                self._save(*(waiting.record for waiting in batch))
-            except BaseException as exc:  # every waiter learns the batch's fate, then the leader goes on
+                self.store.append([row for row, _ in batch])
+            except Exception as exc:  # every caller of the batch learns its fate; the writer goes on
                 error = exc
-            for waiting in batch:
-                waiting.error = error
-                waiting.done.set()
+            _finish(batch, error)
+            if error is None and self.on_saved is not None:
+                self.on_saved()
+
+    def close(self) -> None:
+        """Commit what is queued, stop the writer, close the store."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=30)
+        self.store.close()
+
+
+def _finish(batch: list[tuple[Row, Any]], error: BaseException | None) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for _, waiter in batch:
+        if isinstance(waiter, _Blocking):
+            waiter.finish(error)
+        else:
+            by_loop.setdefault(waiter[0], []).append(waiter[1])
+    for loop, futures in by_loop.items():
+        with suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
+            loop.call_soon_threadsafe(_resolve, futures, error)
+
+
+def _resolve(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if future.done():  # cancelled: the client went away
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)

@@ -1,11 +1,13 @@
 """Client commands: what the vendors' software calls (validate, activate, heartbeat, …).
 
-Every call leaves one ClientCall record, success or refusal, with the refusal's code and
-security event; the licensing rules themselves live in domain/validation.py.
+Every call leaves one record in the call log, success or refusal, with the refusal's code and
+security event; the licensing rules themselves live in domain/validation.py. A call that
+changes state records its events first and its outcome once they are committed.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
@@ -19,7 +21,7 @@ from commands.call_log import CallLog
 from commands.products import SECRET_PURPOSE
 from commands.retry import retry_on_conflict
 from domain.blacklist import BlacklistType
-from domain.client_call import ClientCall, ClientRequest, record_call
+from domain.client_call import CallRecord, ClientRequest, record_call
 from domain.ids import is_well_formed_license_key, license_id_for_key
 from domain.license import License
 from domain.product import Product
@@ -71,9 +73,34 @@ class ClientCommands(CommandsBase):
     def validate_license(self, request: ClientRequest) -> Granted:
         attempt = self._attempt(request, read_only=True)
         check_attempt(attempt)
-        self.calls.append(record_call("validation", request, attempt.license.id,  # type: ignore[union-attr]
-                                      security_event=attempt.detected))
+        self.calls.append(self._validated(request, attempt))
         return Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
+
+    async def validate_license_async(self, request: ClientRequest) -> Granted:
+        """`validate_license` on an event loop: memory only, unless a license or product must be (re)loaded."""
+        try:
+            head = await self.view.fresh()
+            if self._answerable_from_memory(request):
+                attempt = self._attempt(request, read_only=True, head=head)
+            else:
+                attempt = await asyncio.to_thread(self._attempt, request, read_only=True, head=head)
+            check_attempt(attempt)
+        except ClientRefusedError as refusal:
+            await self.calls.append_async(self.refusal_record("validation", request, refusal))
+            raise
+        await self.calls.append_async(self._validated(request, attempt))
+        return Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
+
+    def _validated(self, request: ClientRequest, attempt: Attempt) -> CallRecord:
+        return record_call("validation", request, attempt.license.id,  # type: ignore[union-attr]
+                           security_event=attempt.detected)
+
+    def _answerable_from_memory(self, request: ClientRequest) -> bool:
+        license_id = self._license_id(request.license_key)
+        if not self.view.is_current(license_id):
+            return False
+        license = self.view.cached(license_id)
+        return self.view.is_current(request.product_id or getattr(license, "product_id", None))
 
     @records_refusals("activation")
     @retry_on_conflict
@@ -84,9 +111,9 @@ class ClientCommands(CommandsBase):
         license: License = attempt.license  # type: ignore[assignment]
         newly_bound = license.activate_device(request.hwid or "", request.at)
         session, token = self._start_session(license, request)
-        call = record_call("activation", request, license.id, security_event=attempt.detected,
-                           details={"new_device": newly_bound})
-        self.record(license, session, call)
+        self.record(license, session)
+        self.calls.append(record_call("activation", request, license.id, security_event=attempt.detected,
+                                      details={"new_device": newly_bound}))
         return Granted(license, attempt.product, session, token)  # type: ignore[arg-type]
 
     @records_refusals("deactivation")
@@ -97,7 +124,8 @@ class ClientCommands(CommandsBase):
         check_identity(attempt)
         license: License = attempt.license  # type: ignore[assignment]
         license.deactivate_device(request.hwid or "", request.at)
-        self.record(license, record_call("deactivation", request, license.id))
+        self.record(license)
+        self.calls.append(record_call("deactivation", request, license.id))
         return Granted(license, attempt.product)  # type: ignore[arg-type]
 
     @records_refusals("heartbeat")
@@ -108,7 +136,8 @@ class ClientCommands(CommandsBase):
         session: Session = live.session  # type: ignore[assignment]
         token = new_session_token(session.id) if rotate else session_token
         session.keep_alive(token_hash(token), request.at)
-        self.record(session, record_call("heartbeat", request, live.license.id))
+        self.record(session)
+        self.calls.append(record_call("heartbeat", request, live.license.id))
         return live._replace(session_token=token)
 
     @records_refusals("session_validation")
@@ -125,7 +154,8 @@ class ClientCommands(CommandsBase):
         license = self._client_license(session.license_id)
         session.require_live(token_hash(session_token), request.hwid, license, request.at)
         session.end(EndReason.LOGOUT, request.at)
-        self.record(session, record_call("logout", request, license.id))
+        self.record(session)
+        self.calls.append(record_call("logout", request, license.id))
         return session
 
     def _live_session(self, request: ClientRequest, session_token: str) -> Granted:
@@ -140,16 +170,19 @@ class ClientCommands(CommandsBase):
 
     def record_refusal(self, action: str, request: ClientRequest, refusal: ClientRefusedError) -> None:
         """Append the outcome of a refused call (also used by the API for envelope failures)."""
+        self.calls.append(self.refusal_record(action, request, refusal))
+
+    def refusal_record(self, action: str, request: ClientRequest, refusal: ClientRefusedError) -> CallRecord:
         license_id = None
         if is_well_formed_license_key(request.license_key) and not isinstance(refusal, UnknownLicenseError):
             license_id = license_id_for_key(request.license_key)
-        self.calls.append(record_call(action, request, license_id, refusal.code, refusal.security_event,
-                                      details={"message": refusal.detail}))
+        return record_call(action, request, license_id, refusal.code, refusal.security_event,
+                           details={"message": refusal.detail})
 
     def _attempt(self, request: ClientRequest, activating: bool = False, license_id: UUID | None = None,
-                 hwid: str | None = None, read_only: bool = False) -> Attempt:
+                 hwid: str | None = None, read_only: bool = False, head: int | None = None) -> Attempt:
         """Load what the rules look at, as of the log's head; `read_only` callers share cached instances."""
-        head = self.view.catch_up()
+        head = self.view.catch_up() if head is None else head
         license_id = license_id or self._license_id(request.license_key)
         if read_only:
             license = self.view.current(license_id, License, head, self._shared)
@@ -213,4 +246,4 @@ class ClientCommands(CommandsBase):
         return session, token
 
 
-__all__ = ["ClientCall", "ClientCommands", "Granted"]
+__all__ = ["ClientCommands", "Granted"]

@@ -1,4 +1,4 @@
-"""The Ledger application: one event store, one notification log, every command."""
+"""The Ledger application: one event store and notification log, the client-call log beside it, every command."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
 from commands.accounts import AccountCommands
 from commands.blacklist import BlacklistCommands
 from commands.client_view import ClientView
-from commands.call_log import CallLog
+from commands.call_log import CallLog, call_store_for
 from commands.client import ClientCommands
 from commands.inbox import InboxCommands
 from commands.licenses import LicenseCommands
@@ -55,7 +55,7 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
         self.passwords = passwords or Passwords()
         self.issue_locks = KeyedLocks()
         self.view = ClientView(self.recorder, self.mapper)
-        self.calls = CallLog(self.save)
+        self.calls = CallLog(call_store_for(env))
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -69,3 +69,7 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
 
     def position(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+    def close(self) -> None:
+        self.calls.close()
+        super().close()

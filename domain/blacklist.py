@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -25,6 +26,7 @@ class Severity(Enum):
     CRITICAL = "critical"
 
 
+@lru_cache(maxsize=16384)  # each client call looks up its key, HWID and IP
 def blacklist_entry_id(entry_type: BlacklistType, value: str) -> UUID:
     return uuid5(NAMESPACE, f"blacklist:{entry_type.value}:{value.strip().lower()}")
 

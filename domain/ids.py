@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NewType
 from uuid import UUID, uuid5
 
@@ -32,6 +33,7 @@ def email_index_id(email: str) -> UUID:
     return uuid5(NAMESPACE, f"email:{normalise_email(email)}")
 
 
+@lru_cache(maxsize=16384)  # every client call derives it; a bounded memo spares the hot path a SHA-1
 def license_id_for_key(key: str) -> UUID:
     """The license aggregate's id *is* derived from its key, so validation needs no read model."""
     return uuid5(NAMESPACE, f"license:{normalise_license_key(key)}")

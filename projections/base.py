@@ -83,10 +83,12 @@ class ReadModelProjection(Projection[ProjectionView]):
     """One read model: its tables (DDL), and `apply()` turning an event into row upserts."""
 
     name: ClassVar[str] = ""
+    reads_calls: ClassVar[bool] = False
+    """Whether the model also applies the client-call log's records (domain.client_call.CallRecord)."""
     tables: ClassVar[Sequence[str]] = ()
     ddl: ClassVar[Sequence[str]] = ()
     position: int = 0
-    """The notification id of the event being applied: a total order that a rebuild reproduces."""
+    """The position of the event (or call record) being applied in its log: an order a rebuild reproduces."""
 
     def create_tables(self) -> None:
         self.view.create_table()

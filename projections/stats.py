@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid5
 
-from domain.client_call import ClientCall
 from domain.ids import NAMESPACE
 from domain.license import License, LicenseStatus
 from domain.product import Product
+from domain.session import Session
 from projections.base import ReadModelProjection, iso
 from projections.db import Cursor, ReadStore, Row
 from projections.licenses import status_condition
@@ -35,7 +35,7 @@ ACTIVITY: dict[type, str] = {
 
 
 class StatsProjection(ReadModelProjection):
-    """Successful activations and a per-vendor activity feed, keyed to owners through small lookup tables."""
+    """Successful activations (sessions started) and a per-vendor activity feed, keyed to owners through small lookup tables."""
 
     name = "stats"
     tables = ("stats_owners", "stats_activations", "stats_activity")
@@ -59,7 +59,7 @@ class StatsProjection(ReadModelProjection):
                 owner = (str(event.owner_id), str(event.product_id), event.key)
                 self.remember_owner(cursor, event.originator_id, *owner)
                 self.record_activity(cursor, event, event.originator_id, owner)
-            case ClientCall.Recorded() if event.action == "activation" and event.error_code is None:
+            case Session.Started():  # every successful activation (and Lockence init) starts one
                 self.record_activation(cursor, event)
             case _ if type(event) in ACTIVITY:
                 self.record_activity(cursor, event, event.originator_id)

@@ -1,20 +1,23 @@
-"""Projection runner: feeds the application's notification log to every read model.
+"""Projection runner: feeds the application's notification log, and the client-call log, to the read models.
 
 eventsourcing's own ProjectionRunner needs a subscription, which its SQLite recorder does
 not offer; this runner polls `select_notifications` (and is woken at once by in-process
 writes), decodes each batch once, and hands each projection the events past its position.
+The call log is a second source, tracked under its own name, for the models that read it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from commands.call_log import CALLS_LOG
+from domain.client_call import CallRecord
 from projections.base import ReadModelProjection
 
 log = logging.getLogger(__name__)
@@ -22,12 +25,23 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
-class Projector:
-    """Keeps a set of projections up to date with one application."""
+class CallSource(Protocol):
+    def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]: ...
+    def head(self) -> int: ...
 
-    def __init__(self, app: Application[Any], projections: Sequence[ReadModelProjection], poll: float = 0.05) -> None:
+
+Batch = list[tuple[Any, Tracking]]
+
+
+class Projector:
+    """Keeps a set of projections up to date with one application and, for those that read it, its call log."""
+
+    def __init__(self, app: Application[Any], projections: Sequence[ReadModelProjection],
+                 calls: CallSource | None = None, poll: float = 0.05) -> None:
         self.app = app
         self.projections = list(projections)
+        self.calls = calls
+        self.call_readers = [p for p in self.projections if p.reads_calls] if calls is not None else []
         self.poll = poll
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -41,26 +55,35 @@ class Projector:
         """
         with self._lock:
             total = 0
-            while (count := self._process_next_batch()) > 0:
+            while (count := self._feed(self.app.name, self.projections, self._events)) > 0:
+                total += count
+            while (count := self._feed(CALLS_LOG, self.call_readers, self._call_records)) > 0:
                 total += count
             return total
 
-    def _positions(self) -> dict[str, int]:
-        return {p.name: p.view.max_tracking_id(self.app.name) or 0 for p in self.projections}
+    def _events(self, after: int) -> Batch:
+        notifications = self.app.recorder.select_notifications(start=after, limit=BATCH, inclusive_of_start=False)
+        return [(self.app.mapper.to_domain_event(n), Tracking(self.app.name, n.id)) for n in notifications]
 
-    def _process_next_batch(self) -> int:
-        name = self.app.name
-        positions = self._positions()
-        start = min(positions.values(), default=0)
-        notifications = self.app.recorder.select_notifications(start=start, limit=BATCH, inclusive_of_start=False)
-        if not notifications:
+    def _call_records(self, after: int) -> Batch:
+        return [(record, Tracking(CALLS_LOG, position))
+                for position, record in self.calls.select(after, BATCH)]  # type: ignore[union-attr]
+
+    @staticmethod
+    def _positions(source: str, projections: Sequence[ReadModelProjection]) -> dict[str, int]:
+        return {p.name: p.view.max_tracking_id(source) or 0 for p in projections}
+
+    def _feed(self, source: str, projections: Sequence[ReadModelProjection], read: Callable[[int], Batch]) -> int:
+        """One batch of `source` to every projection behind on it; how many items were read (0: nothing moved)."""
+        positions = self._positions(source, projections)
+        batch = read(min(positions.values(), default=0)) if projections else []
+        if not batch:
             return 0
-        batch = [(self.app.mapper.to_domain_event(n), Tracking(name, n.id)) for n in notifications]
-        for projection in self.projections:
+        for projection in projections:
             pending = [item for item in batch if item[1].notification_id > positions[projection.name]]
             if pending:
                 self._apply(projection, pending)
-        return len(notifications) if self._positions() != positions else 0
+        return len(batch) if self._positions(source, projections) != positions else 0
 
     @staticmethod
     def _apply(projection: ReadModelProjection, pending: list[tuple[Any, Tracking]]) -> None:
@@ -73,11 +96,15 @@ class Projector:
     def wake(self) -> None:
         self._wake.set()
 
-    def wait(self, position: int, timeout: float) -> None:
-        """Block until every read model has reached `position` (read-your-writes)."""
+    def wait(self, position: int, timeout: float, calls_position: int | None = None) -> None:
+        """Block until every read model has reached `position` (read-your-writes), and the call log's readers
+        `calls_position` when given."""
         self.wake()
         for projection in self.projections:
             projection.view.wait(self.app.name, position, timeout=timeout)
+        if calls_position:
+            for projection in self.call_readers:
+                projection.view.wait(CALLS_LOG, calls_position, timeout=timeout)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run_forever, name="projector", daemon=True)

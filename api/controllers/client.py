@@ -13,7 +13,9 @@ from api.client_protocol import (
     device_watermark,
     license_view,
     parse_body,
+    parse_body_async,
     signed_answer,
+    signed_answer_async,
 )
 from api.deps import RuntimeDep
 from api.envelope import ok
@@ -40,12 +42,14 @@ class ClientController(Controller):
     path = "/client"
     tags = ["client"]
 
-    @post("/validate", status_code=200, sync_to_thread=True)
-    def validate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
-        body = parse_body(runtime, request, data, LicenseCheck, "validation")
-        granted = runtime.ledger.validate_license(_call(runtime, request, body))
+    @post("/validate", status_code=200)
+    async def validate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
+        """The hot path, served on the event loop: the ledger answers from memory and waits for its record's
+        commit without holding a thread (commands/client_view.py, commands/call_log.py)."""
+        body = await parse_body_async(runtime, request, data, LicenseCheck, "validation")
+        granted = await runtime.ledger.validate_license_async(_call(runtime, request, body))
         payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
-        return signed_answer(runtime, request, granted.product, payload, body)
+        return await signed_answer_async(runtime, request, granted.product, payload, body)
 
     @post("/activate", status_code=200, sync_to_thread=True)
     def activate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:

@@ -5,7 +5,7 @@ import pytest
 from domain.blacklist import BlacklistType, Severity
 from keys.challenge import challenge_response
 from keys.envelope import open_envelope, seal_envelope
-from tests.conftest import create_license, create_product, settle
+from tests.conftest import create_license, create_product
 
 
 def now_ms(clock):
@@ -18,10 +18,8 @@ def body_for(license, hwid="device-1", **extra):
 
 def security_events(runtime):
     """The security event types recorded by client calls so far, in order."""
-    settle(runtime)
-    notifications = runtime.ledger.recorder.select_notifications(start=0, limit=10_000)
-    events = [runtime.ledger.mapper.to_domain_event(n) for n in notifications]
-    return [e.security_event for e in events if type(e).__qualname__ == "ClientCall.Recorded" and e.security_event]
+    records = runtime.ledger.calls.store.select(0, 10_000)
+    return [record.security_event for _, record in records if record.security_event]
 
 
 def test_encrypted_request_gets_an_encrypted_answer(client, product, license, clock):

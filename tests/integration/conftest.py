@@ -50,7 +50,7 @@ def issue(ledger: Ledger, actor: Actor, product_id: UUID, at: Any, license_type:
 
 def settle(runtime: Runtime) -> None:
     """Read-your-writes for a test: every read model has reached the latest write (or TimeoutError)."""
-    runtime.projector.wait(runtime.ledger.position(), timeout=10)
+    runtime.projector.wait(runtime.ledger.position(), timeout=10, calls_position=runtime.ledger.calls.head())
 
 
 def race(*calls: Callable[[], Any]) -> list[tuple[str, Any]]:

@@ -1,14 +1,18 @@
-"""The client path's shortcuts stay exact: the blacklist index and group-committed call records."""
+"""The client path's shortcuts stay exact: the client view (blocking and async) and group-committed call records."""
 
+import asyncio
+import sqlite3
 import threading
+import time
+from datetime import datetime, timezone
 
 import pytest
 
-from commands.call_log import CallLog
+from commands.call_log import CallLog, SQLiteCallStore
 from commands.ledger import Ledger
 from domain.account import Actor
 from domain.blacklist import BlacklistType, Severity, blacklist_entry_id
-from domain.client_call import ClientRequest
+from domain.client_call import ClientRequest, record_call
 from domain.license import LicenseType
 from domain.product import SigningAlgorithm
 from domain.refusals import BlacklistedError
@@ -40,8 +44,8 @@ def test_an_entry_added_by_another_process_blocks_the_very_next_call(runtime, se
     other_process.close()
 
 
-def test_concurrent_validations_are_all_recorded(runtime, licensed):
-    before = runtime.ledger.position()
+def test_concurrent_validations_are_all_recorded_in_the_call_log_not_the_event_store(runtime, licensed):
+    events_before, calls_before = runtime.ledger.position(), runtime.ledger.calls.head()
     barrier = threading.Barrier(16)
 
     def validate(n):
@@ -53,42 +57,88 @@ def test_concurrent_validations_are_all_recorded(runtime, licensed):
         thread.start()
     for thread in threads:
         thread.join()
-    assert runtime.ledger.position() - before == 16
+    assert runtime.ledger.calls.head() - calls_before == 16
+    assert runtime.ledger.position() == events_before  # the client view's head stays put
+
+
+def test_async_validations_share_commits_and_each_is_recorded(runtime, licensed):
+    calls_before = runtime.ledger.calls.head()
+
+    async def validate_many():
+        return await asyncio.gather(*(runtime.ledger.validate_license_async(licensed(hwid=f"pc-{n}"))
+                                      for n in range(40)))
+
+    granted = asyncio.run(validate_many())
+    assert len(granted) == 40 and all(g.license.id == granted[0].license.id for g in granted)
+    records = runtime.ledger.calls.store.select(calls_before, 100)
+    assert sorted(record.hwid for _, record in records) == sorted(f"pc-{n}" for n in range(40))
+    assert all(record.action == "validation" and record.error_code is None for _, record in records)
+
+
+def test_async_validation_sees_a_change_made_by_another_process_on_the_very_next_call(runtime, settings, licensed,
+                                                                                       clock):
+    from domain.license import LicenseStatus
+    from domain.refusals import LicenseSuspendedError
+
+    other_process = Ledger(eventsourcing_env(settings), runtime.ledger.master_key)
+
+    async def scenario():
+        granted = await asyncio.gather(*(runtime.ledger.validate_license_async(licensed()) for _ in range(20)))
+        owner = Actor(granted[0].license.owner_id, is_admin=True)
+        other_process.update_license(owner, granted[0].license.id, clock(), status=LicenseStatus.SUSPENDED)
+        outcomes = await asyncio.gather(*(runtime.ledger.validate_license_async(licensed()) for _ in range(20)),
+                                        return_exceptions=True)
+        assert all(isinstance(outcome, LicenseSuspendedError) for outcome in outcomes)
+
+    asyncio.run(scenario())
+    other_process.close()
+
+
+class Stalling(SQLiteCallStore):
+    """A real call store whose first commit waits for a signal, so that others queue behind it."""
+
+    def __init__(self) -> None:
+        super().__init__(":memory:")
+        self.batches: list[list[str]] = []
+        self.release = threading.Event()
+
+    def append(self, rows):
+        self.batches.append([row[7] for row in rows])  # the hwid column
+        if len(self.batches) == 1:
+            self.release.wait(5)
+        super().append(rows)
+
+
+def a_call(hwid):
+    return record_call("validation", ClientRequest("K", None, hwid, None, None, datetime.now(timezone.utc)), None)
 
 
 def test_a_failed_group_commit_reaches_every_caller():
-    def save(*records):
-        raise RuntimeError("disk full")
-
-    log = CallLog(save)
-    with pytest.raises(RuntimeError, match="disk full"):
-        log.append("record")
+    store = SQLiteCallStore(":memory:")
+    store.close()  # every commit now fails
+    log = CallLog(store)
+    with pytest.raises(sqlite3.ProgrammingError):
+        log.append(a_call("a"))
 
 
 def test_group_commit_batches_what_arrives_during_a_commit():
-    batches = []
-    release = threading.Event()
-
-    def save(*records):
-        batches.append(records)
-        if len(batches) == 1:
-            release.wait(5)
-
-    log = CallLog(save)
-    first = threading.Thread(target=log.append, args=("a",))
+    store = Stalling()
+    log = CallLog(store)
+    first = threading.Thread(target=log.append, args=(a_call("a"),))
     first.start()
-    while not batches:
-        pass
-    followers = [threading.Thread(target=log.append, args=(name,)) for name in "bcd"]
+    while not store.batches:
+        time.sleep(0.001)
+    followers = [threading.Thread(target=log.append, args=(a_call(name),)) for name in "bcd"]
     for thread in followers:
         thread.start()
     while len(log._pending) < 3:  # all three are queued behind the running commit
-        pass
-    release.set()
+        time.sleep(0.001)
+    store.release.set()
     for thread in [first, *followers]:
         thread.join()
-    # Check the three that queued behind the first commit shared one transaction.
-    assert batches[0] == ("a",) and sorted(batches[1]) == ["b", "c", "d"]
+    # Check the three that queued behind the first commit shared one transaction, and all four are kept.
+    assert store.batches[0] == ["a"] and sorted(store.batches[1]) == ["b", "c", "d"]
+    assert sorted(record.hwid for _, record in store.select(0, 10)) == ["a", "b", "c", "d"]
 
 
 def test_a_suspension_by_another_process_reaches_the_cached_license_at_once(runtime, settings, licensed, clock):
