@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from keys.canonical import canonical_json
+from keys.canonical import _write, canonical_json
 from keys.signing import (
     SigningKey,
     generate_ed25519_private_pem,
@@ -80,6 +82,25 @@ def test_canonical_json_equals_sorted_compact_json_dumps_for_ordinary_answers(ke
     assert canonical_json(answer) == json.dumps(
         answer, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     ).encode()
+
+
+JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+JSON_KEYS = st.text(max_size=6) | st.text(alphabet="a\u00e9\ufffd\U0001f600", max_size=3)  # where UTF-16 order differs
+JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(JSON_KEYS, inner, max_size=4), max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_canonical_json_fast_path_writes_the_same_bytes_as_the_rfc_writer(value: Any):
+    # Check the json.dumps shortcut, taken for float-free ASCII-keyed values, never changes a byte.
+    try:
+        general = _write(value).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: refused either way
+        with pytest.raises(UnicodeEncodeError):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == general
 
 
 @pytest.mark.parametrize(
