@@ -19,7 +19,7 @@ import asyncio
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
@@ -178,8 +178,6 @@ class CallLog:
 
     def __init__(self, store: CallStore) -> None:
         self.store = store
-        self.on_saved: Callable[[], None] | None = None
-        """Called after each commit: the in-process projector's wake-up."""
         self._pending: list[tuple[Row, Any]] = []
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -227,8 +225,6 @@ class CallLog:
             except Exception as exc:  # every caller of the batch learns its fate; the writer goes on
                 error = exc
             _finish(batch, error)
-            if error is None and self.on_saved is not None:
-                self.on_saved()
 
     def close(self) -> None:
         """Commit what is queued, stop the writer, close the store."""

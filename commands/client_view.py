@@ -12,10 +12,10 @@ a blacklist entry recorded anywhere applies to the next call.
 Client calls only append to the call log (commands/call_log.py), never to the event store,
 so under a flood of validations the head stays put and a call costs one head query.
 
-On an event loop, `fresh()` gives the same guarantee without blocking it: on SQLite the head
-is read inline (microseconds, over a connection of its own); on PostgreSQL one query at a
-time runs in a thread, and every call that arrived while it ran waits for the next one, so
-each call still sees a head read after it arrived.
+On an event loop, `fresh()` gives the same guarantee without blocking it, and the calls that
+arrive together share one head read: on SQLite it runs inline (microseconds, over a
+connection of its own), on PostgreSQL in a thread. A read is only shared by calls that
+arrived before it started, so each call still sees a head read after it arrived.
 """
 
 from __future__ import annotations
@@ -87,8 +87,9 @@ class ClientView:
         self._cached: dict[UUID, tuple[int, Any]] = {}
         self._position = 0
         self._lock = threading.Lock()
-        self._running: asyncio.Future[int] | None = None  # the head query in flight (PostgreSQL)
-        self._next: asyncio.Future[int] | None = None  # the one that starts when it ends
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: asyncio.Future[int] | None = None  # calls waiting for a head read not yet started
+        self._reading = False  # a head read is under way
 
     def hit(self, candidates: Iterable[tuple[BlacklistType, str | None]], now: datetime) -> BlacklistType | None:
         """The first candidate type whose value is blocked at `now`, or None (call `catch_up` first)."""
@@ -122,33 +123,49 @@ class ClientView:
         return self._cached.get(aggregate_id, (-1, None))[1] if aggregate_id is not None else None
 
     async def fresh(self) -> int:
-        """`catch_up` for an event loop: the head as read after this call arrived, the loop never blocked."""
-        if self._head.inline:
-            head = self._head()
-            if head <= self._position:
-                return head
-            return await asyncio.to_thread(self.catch_up)
-        if self._running is not None and self._running.get_loop() is not asyncio.get_running_loop():
-            return await asyncio.to_thread(self.catch_up)  # another loop's query (tests run several): no sharing
-        if self._running is None:
-            self._running = self._start_catch_up()
-            return await asyncio.shield(self._running)
-        if self._next is None:  # the query in flight may have read the head before this call arrived
-            self._next = asyncio.get_running_loop().create_future()
-        return await asyncio.shield(self._next)
+        """`catch_up` for an event loop: a head read after this call arrived, shared, the loop never blocked.
 
-    def _start_catch_up(self) -> asyncio.Future[int]:
-        running = asyncio.ensure_future(asyncio.to_thread(self.catch_up))
-        running.add_done_callback(self._catch_up_done)
-        return running
+        Calls that arrive while no read has started yet join the next one, which starts once the
+        loop has run every callback already due (so every call that arrived together shares one
+        query). A read already under way may predate a call, so that call waits for the next.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._waiting is not None or self._reading:  # another loop's read (tests run several loops)
+                return await asyncio.to_thread(self.catch_up)
+            self._loop = loop
+        if self._waiting is None:
+            self._waiting = loop.create_future()
+            if not self._reading:
+                loop.call_soon(self._start_read)
+        return await asyncio.shield(self._waiting)  # one caller going away must not cancel the others' read
 
-    def _catch_up_done(self, done: asyncio.Future[int]) -> None:
-        waiting, self._next = self._next, None
-        self._running = None
-        if waiting is None:
+    def _start_read(self) -> None:
+        waiters, self._waiting = self._waiting, None
+        if waiters is None:
             return
-        self._running = self._start_catch_up()
-        self._running.add_done_callback(lambda running: _copy_outcome(running, waiting))
+        self._reading = True
+        if self._head.inline:
+            try:
+                head = self._head()
+            except Exception as error:
+                self._read_done(waiters, error=error)
+                return
+            if head <= self._position:
+                self._read_done(waiters, head)
+                return
+        reading = asyncio.ensure_future(asyncio.to_thread(self.catch_up))
+        reading.add_done_callback(lambda done: self._read_done(waiters, *_outcome(done)))
+
+    def _read_done(self, waiters: asyncio.Future[int], head: int = 0, error: BaseException | None = None) -> None:
+        self._reading = False
+        if not waiters.done():
+            if error is None:
+                waiters.set_result(head)
+            else:
+                waiters.set_exception(error)
+        if self._waiting is not None:  # calls that arrived during this read
+            self._start_read()
 
     def catch_up(self) -> int:
         """Read what changed since the last call; returns the head the call may rely on."""
@@ -175,12 +192,8 @@ class ClientView:
             self._entries[event.originator_id] = (True, event.expires_at)
 
 
-def _copy_outcome(source: asyncio.Future[int], target: asyncio.Future[int]) -> None:
-    if target.done():
-        return
-    if source.cancelled():
-        target.cancel()
-    elif source.exception() is not None:
-        target.set_exception(source.exception())  # type: ignore[arg-type]
-    else:
-        target.set_result(source.result())
+def _outcome(done: asyncio.Future[int]) -> tuple[int, BaseException | None]:
+    if done.cancelled():
+        return 0, asyncio.CancelledError()
+    error = done.exception()
+    return (0, error) if error is not None else (done.result(), None)

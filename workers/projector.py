@@ -43,6 +43,7 @@ class Projector:
         self.calls = calls
         self.call_readers = [p for p in self.projections if p.reads_calls] if calls is not None else []
         self.poll = poll
+        self._positions_known: dict[tuple[str, str], int] = {}  # (source, projection) -> position, as last recorded
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,9 +70,17 @@ class Projector:
         return [(record, Tracking(CALLS_LOG, position))
                 for position, record in self.calls.select(after, BATCH)]  # type: ignore[union-attr]
 
-    @staticmethod
-    def _positions(source: str, projections: Sequence[ReadModelProjection]) -> dict[str, int]:
-        return {p.name: p.view.max_tracking_id(source) or 0 for p in projections}
+    def _positions(self, source: str, projections: Sequence[ReadModelProjection]) -> dict[str, int]:
+        """Each projection's position in `source`: remembered from its last batch, read once otherwise.
+
+        Another projector process moving a projection on is caught by the tracking record itself:
+        the stale batch is refused whole (IntegrityError) and the position read again.
+        """
+        known = self._positions_known
+        for p in projections:
+            if (source, p.name) not in known:
+                known[(source, p.name)] = p.view.max_tracking_id(source) or 0
+        return {p.name: known[(source, p.name)] for p in projections}
 
     def _feed(self, source: str, projections: Sequence[ReadModelProjection], read: Callable[[int], Batch]) -> int:
         """One batch of `source` to every projection behind on it; how many items were read (0: nothing moved)."""
@@ -79,19 +88,25 @@ class Projector:
         batch = read(min(positions.values(), default=0)) if projections else []
         if not batch:
             return 0
+        moved = False
         for projection in projections:
             pending = [item for item in batch if item[1].notification_id > positions[projection.name]]
             if pending:
-                self._apply(projection, pending)
-        return len(batch) if self._positions(source, projections) != positions else 0
+                moved = self._apply(source, projection, pending, positions[projection.name]) or moved
+        return len(batch) if moved else 0
 
-    @staticmethod
-    def _apply(projection: ReadModelProjection, pending: list[tuple[Any, Tracking]]) -> None:
+    def _apply(self, source: str, projection: ReadModelProjection, pending: list[tuple[Any, Tracking]],
+               position: int) -> bool:
+        """Apply one batch; whether the projection's position moved (by this batch or by another process)."""
         try:
             projection.process_batch(pending)
         except IntegrityError:
             # Another projector process recorded this batch first: ours rolled back whole.
             log.info("projection %s: batch already recorded elsewhere", projection.name)
+            del self._positions_known[(source, projection.name)]
+            return self._positions(source, [projection])[projection.name] != position
+        self._positions_known[(source, projection.name)] = pending[-1][1].notification_id
+        return True
 
     def wake(self) -> None:
         self._wake.set()
@@ -129,6 +144,7 @@ class Projector:
     def rebuild(self, names: Sequence[str] | None = None) -> int:
         """Drop the named read models (all by default) and replay the whole store into them."""
         with self._lock:
+            self._positions_known.clear()
             for projection in self.projections:
                 if names is None or projection.name in names:
                     projection.drop_tables()
