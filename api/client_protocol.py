@@ -84,8 +84,17 @@ def client_request(runtime: Runtime, request: Request[Any, Any, Any], license_ke
                    product_id: UUID | None, hwid: str | None, client_data: dict[str, Any] | None = None
                    ) -> ClientRequest:
     """The domain's view of a call: who (ip, user agent), what (key, product, device), when."""
-    return ClientRequest(license_key, product_id, hwid, request.client.host if request.client else None,
-                         request.headers.get("user-agent", "")[:500] or None, runtime.clock(), client_data)
+    client = request.scope.get("client")
+    return ClientRequest(license_key, product_id, hwid, client[0] if client else None, _user_agent(request),
+                         runtime.clock(), client_data)
+
+
+def _user_agent(request: Request[Any, Any, Any]) -> str | None:
+    """The User-Agent header, read straight off the ASGI scope (building `request.headers` costs more)."""
+    for name, value in request.scope["headers"]:
+        if name == b"user-agent":
+            return value.decode("latin-1")[:500] or None
+    return None
 
 
 def signed(runtime: Runtime, product: Product, data: dict[str, Any], request: Any) -> dict[str, Any]:

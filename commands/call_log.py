@@ -49,13 +49,13 @@ class CallStore(Protocol):
 def to_row(record: CallRecord) -> Row:
     return (record.at.isoformat(), record.action, _text(record.license_id), _text(record.product_id),
             record.error_code, record.security_event, record.ip, record.hwid, record.user_agent,
-            json.dumps(record.details, separators=(",", ":"), sort_keys=True))
+            json.dumps(record.details, separators=(",", ":"), sort_keys=True) if record.details else "{}")
 
 
 def from_row(row: Sequence[Any]) -> tuple[int, CallRecord]:
     position, at, action, license_id, product_id, error_code, security_event, ip, hwid, user_agent, details = row
     return position, CallRecord(action, _uuid(license_id), _uuid(product_id), error_code, security_event, ip, hwid,
-                                user_agent, json.loads(details), datetime.fromisoformat(at))
+                                user_agent, json.loads(details) if details != "{}" else {}, datetime.fromisoformat(at))
 
 
 def _text(value: UUID | None) -> str | None:
