@@ -31,10 +31,19 @@ def _plain(value: Any) -> bool:
     """
     kind = type(value)
     if kind is dict:
-        return all(type(key) is str and key.isascii() and _plain(item) for key, item in value.items())
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii() or (type(item) not in _SCALARS and not _plain(item)):
+                return False
+        return True
     if kind is list or kind is tuple:
-        return all(_plain(item) for item in value)
-    return kind is str or kind is int or kind is bool or value is None
+        for item in value:
+            if type(item) not in _SCALARS and not _plain(item):
+                return False
+        return True
+    return kind in _SCALARS
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def _write(value: Any) -> str:

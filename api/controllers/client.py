@@ -43,9 +43,10 @@ class ClientController(Controller):
     tags = ["client"]
 
     @post("/validate", status_code=200)
-    async def validate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
+    async def validate(self, request: Request[Any, Any, Any], data: AnyBody) -> Response[Any]:
         """The hot path, served on the event loop: the ledger answers from memory and waits for its record's
         commit without holding a thread (commands/client_view.py, commands/call_log.py)."""
+        runtime = request.app.state.runtime
         body = await parse_body_async(runtime, request, data, LicenseCheck, "validation")
         granted = await runtime.ledger.validate_license_async(_call(runtime, request, body))
         payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
