@@ -122,15 +122,9 @@ def signed_answer(runtime: Runtime, request: Request[Any, Any, Any], product: Pr
 
 async def signed_answer_async(runtime: Runtime, request: Request[Any, Any, Any], product: Product,
                               data: dict[str, Any], body: Any) -> Response[Any]:
-    """`signed_answer` on an event loop. Ed25519 signs in tens of microseconds, less than a thread hop. An
-    RSA-4096 signature takes milliseconds in C without the GIL: only that call goes to a thread, so the
-    loop serves on and every core signs."""
+    """`signed_answer` on an event loop: the signature is made off the loop (api/signer.py)."""
     key, data = _bound(runtime, product, data, body)
-    message = answer_message(data)
-    if key.algorithm == "ed25519":
-        signature = sign(key.private_key, message)
-    else:
-        signature = await asyncio.to_thread(sign, key.private_key, message)
+    signature = await runtime.signer.sign(key, answer_message(data))
     return answer(runtime, request, {"success": True, "data": {**data, "signature": signature}})
 
 

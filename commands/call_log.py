@@ -15,17 +15,16 @@ projections track them exactly like the event store's notification ids, under CA
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import threading
 from collections.abc import Sequence
-from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
+from commands.batches import BatchThread
 from domain.client_call import CallRecord
 
 CALLS_LOG = "KeyLedgerCalls"
@@ -159,101 +158,29 @@ def call_store_for(env: dict[str, str]) -> CallStore:
     return SQLiteCallStore(str(path.with_name(path.stem + ".calls" + path.suffix)))
 
 
-class _Blocking:
-    """A blocking caller waiting for its record's commit."""
-
-    __slots__ = ("done", "error")
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.error: BaseException | None = None
-
-    def finish(self, error: BaseException | None) -> None:
-        self.error = error
-        self.done.set()
-
-
 class CallLog:
     """Appends call records through one writer thread, batching whatever arrives while a commit runs."""
 
     def __init__(self, store: CallStore) -> None:
         self.store = store
-        self._pending: list[tuple[Row, Any]] = []
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._closed = False
+        self._writer: BatchThread[Row, None] = BatchThread("call-log", self._commit)
+
+    def _commit(self, rows: list[Row]) -> list[None]:
+        self.store.append(rows)
+        return [None] * len(rows)
 
     def append(self, record: CallRecord) -> None:
         """Append and return once the record is durable (raises what the commit raised)."""
-        waiter = _Blocking()
-        self._enqueue(to_row(record), waiter)
-        waiter.done.wait()
-        if waiter.error is not None:
-            raise waiter.error
+        self._writer.submit(to_row(record))
 
     async def append_async(self, record: CallRecord) -> None:
         """`append` for an event loop: the loop runs on while the writer thread commits."""
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._enqueue(to_row(record), (loop, future))
-        await future
+        await self._writer.submit_async(to_row(record))
 
     def head(self) -> int:
         return self.store.head()
 
-    def _enqueue(self, row: Row, waiter: Any) -> None:
-        with self._wake:
-            if self._closed:
-                raise RuntimeError("the call log is closed")
-            self._pending.append((row, waiter))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._write_forever, name="call-log", daemon=True)
-                self._thread.start()
-            self._wake.notify()
-
-    def _write_forever(self) -> None:
-        while True:
-            with self._wake:
-                while not self._pending and not self._closed:
-                    self._wake.wait()
-                batch, self._pending = self._pending, []
-            if not batch:
-                return
-            error: BaseException | None = None
-            try:
-                self.store.append([row for row, _ in batch])
-            except Exception as exc:  # every caller of the batch learns its fate; the writer goes on
-                error = exc
-            _finish(batch, error)
-
     def close(self) -> None:
         """Commit what is queued, stop the writer, close the store."""
-        with self._wake:
-            self._closed = True
-            self._wake.notify()
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout=30)
+        self._writer.close()
         self.store.close()
-
-
-def _finish(batch: list[tuple[Row, Any]], error: BaseException | None) -> None:
-    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-    for _, waiter in batch:
-        if isinstance(waiter, _Blocking):
-            waiter.finish(error)
-        else:
-            by_loop.setdefault(waiter[0], []).append(waiter[1])
-    for loop, futures in by_loop.items():
-        with suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
-            loop.call_soon_threadsafe(_resolve, futures, error)
-
-
-def _resolve(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
-    for future in futures:
-        if future.done():  # cancelled: the client went away
-            continue
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(error)

@@ -1,5 +1,7 @@
 """ASGI factory: what uvicorn imports in every API process."""
 
+import gc
+
 from litestar import Litestar
 
 from api.app import create_app
@@ -8,4 +10,6 @@ from keyledger.wiring import build_runtime
 
 
 def create() -> Litestar:
-    return create_app(build_runtime(Settings.from_env()))
+    app = create_app(build_runtime(Settings.from_env()))
+    gc.freeze()  # what startup built lives as long as the process: the collector need not walk it again
+    return app

@@ -131,7 +131,7 @@ def test_group_commit_batches_what_arrives_during_a_commit():
     followers = [threading.Thread(target=log.append, args=(a_call(name),)) for name in "bcd"]
     for thread in followers:
         thread.start()
-    while len(log._pending) < 3:  # all three are queued behind the running commit
+    while len(log._writer._pending) < 3:  # all three are queued behind the running commit
         time.sleep(0.001)
     store.release.set()
     for thread in [first, *followers]:
