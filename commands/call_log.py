@@ -126,7 +126,7 @@ class PostgresCallStore:
             conn.execute(self.DDL)
 
     def append(self, rows: Sequence[Row]) -> None:
-        with self._pool.connection() as conn, conn.cursor() as cursor:
+        with self._pool.connection() as conn, conn.pipeline(), conn.cursor() as cursor:  # one round trip
             # Positions must become visible in order: one appending transaction at a time (readers are not blocked).
             cursor.execute("LOCK TABLE client_calls IN EXCLUSIVE MODE")
             cursor.executemany(INSERT.replace("?", "%s"), rows)

@@ -95,10 +95,16 @@ def to_pyformat(sql: str) -> str:
 
 
 class _PgCursor:
-    """psycopg cursor that accepts the `?` statements the projections are written in."""
+    """psycopg cursor that accepts the `?` statements the projections are written in.
 
-    def __init__(self, cursor: Any) -> None:
+    Inside a transaction it runs in pipeline mode: statements are sent without waiting for each
+    answer (a batch of row upserts costs one round trip, not one each); reading a row count or a
+    row waits for what was sent before it.
+    """
+
+    def __init__(self, cursor: Any, pipeline: Any = None) -> None:
         self._cursor = cursor
+        self._pipeline = pipeline
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._cursor.execute(to_pyformat(sql), tuple(params))
@@ -114,6 +120,8 @@ class _PgCursor:
 
     @property
     def rowcount(self) -> int:
+        if self._pipeline is not None:
+            self._pipeline.sync()
         return self._cursor.rowcount
 
 
@@ -139,8 +147,9 @@ class PostgresReadStore:
 
     @contextmanager
     def transaction(self) -> Iterator[_PgCursor]:
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
-            yield _PgCursor(cursor)
+        with self._pool.connection() as conn, conn.pipeline() as pipeline, conn.transaction(), \
+                conn.cursor() as cursor:
+            yield _PgCursor(cursor, pipeline)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._pool.connection() as conn:
