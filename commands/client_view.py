@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -48,19 +48,60 @@ MAX_CACHED = 50_000
 
 
 class HeadReader:
-    """The event store's head: `inline` when reading it costs microseconds and never waits on a network."""
+    """The event store's head: `inline` when reading it costs microseconds and never waits on a network;
+    `read_async`, when given, reads it on the event loop itself (no thread)."""
 
-    def __init__(self, read: Callable[[], int | None], inline: bool) -> None:
+    def __init__(self, read: Callable[[], int | None], inline: bool,
+                 read_async: Callable[[], Awaitable[int | None]] | None = None) -> None:
         self._read = read
         self.inline = inline
+        self.read_async = read_async
 
     def __call__(self) -> int:
         return self._read() or 0
+
+    def close(self) -> None:
+        close = getattr(self.read_async, "close", None)
+        if close is not None:
+            close()
+
+
+class AsyncPostgresHead:
+    """MAX(notification_id) over an asyncio psycopg connection of the loop's own (reopened after a failure)."""
+
+    def __init__(self, connect_kwargs: dict[str, Any], statement: Any) -> None:
+        self._kwargs = {name: value for name, value in connect_kwargs.items() if name != "row_factory"}
+        self._statement = statement
+        self._connection: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def __call__(self) -> int | None:
+        import psycopg
+
+        loop = asyncio.get_running_loop()
+        if self._connection is None or self._loop is not loop:
+            self._connection = await psycopg.AsyncConnection.connect(autocommit=True, **self._kwargs)
+            self._loop = loop
+        try:
+            row = await (await self._connection.execute(self._statement)).fetchone()
+        except psycopg.Error:
+            self._connection = None
+            raise
+        return row[0] if row else None
+
+    def close(self) -> None:
+        """Close the socket from any thread (the loop that opened it may be gone)."""
+        if self._connection is not None:
+            self._connection.pgconn.finish()
+            self._connection = None
 
 
 def head_reader(recorder: Any) -> HeadReader:
     """SQLite files get a connection of their own for MAX(rowid): no queue behind the recorder's writers."""
     pool = getattr(getattr(recorder, "datastore", None), "pool", None)
+    if pool is not None and hasattr(recorder, "max_notification_id_statement"):  # PostgreSQL
+        read_async = AsyncPostgresHead(pool.kwargs, recorder.max_notification_id_statement)
+        return HeadReader(recorder.max_notification_id, inline=False, read_async=read_async)
     if pool is None or not hasattr(pool, "is_sqlite_memory_mode"):
         return HeadReader(recorder.max_notification_id, inline=False)
     if pool.is_sqlite_memory_mode:
@@ -112,6 +153,9 @@ class ClientView:
             self._cached[aggregate_id] = (head, aggregate)
         return aggregate if isinstance(aggregate, kind) else None
 
+    def close(self) -> None:
+        self._head.close()
+
     def is_current(self, aggregate_id: UUID | None) -> bool:
         """Whether `current` would answer from memory (no id is trivially answered: None)."""
         if aggregate_id is None:
@@ -154,8 +198,16 @@ class ClientView:
             if head <= self._position:
                 self._read_done(waiters, head)
                 return
-        reading = asyncio.ensure_future(asyncio.to_thread(self.catch_up))
+        reading = asyncio.ensure_future(self._read_then_catch_up())
         reading.add_done_callback(lambda done: self._read_done(waiters, *_outcome(done)))
+
+    async def _read_then_catch_up(self) -> int:
+        """The head as read on the loop when it can be; the log since, in a thread, only when it moved."""
+        if self._head.read_async is not None and not self._head.inline:
+            head = await self._head.read_async() or 0
+            if head <= self._position:
+                return head
+        return await asyncio.to_thread(self.catch_up)
 
     def _read_done(self, waiters: asyncio.Future[int], head: int = 0, error: BaseException | None = None) -> None:
         self._reading = False

@@ -72,4 +72,5 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
 
     def close(self) -> None:
         self.calls.close()
+        self.view.close()
         super().close()
