@@ -518,13 +518,15 @@ def sign_rate_here(seconds: float) -> float:
 # Where a sample's time goes. Our own code first: the first of these categories with a matching frame anywhere
 # in the stack (so SQLite work under the call log counts as the call log).
 OUR_CATEGORIES = (
-    ("projector: read models applying the ClientCall records", ("workers/projector.py",)),
+    ("projector: read models applying events and call records", ("workers/projector.py",)),
     ("expiry sweeper thread", ("workers/expiry.py",)),
     ("signature primitive (keys/signing.py:sign)", ("keys/signing.py:sign",)),
     ("canonical JSON of the answer (keys/canonical.py)", ("keys/canonical.py",)),
-    ("ClientCall write: group commit, insert + commit (commands/call_log.py)", ("commands/call_log.py",)),
-    ("ClientCall aggregate construction (domain/client_call.py:record_call)", ("domain/client_call.py",)),
-    ("view catch-up: head query + new notifications (client_view.catch_up)", ("client_view.py:ClientView.catch_up",)),
+    ("call record write: group commit, insert + commit (commands/call_log.py, batches.py)",
+     ("commands/call_log.py", "commands/batches.py")),
+    ("call record construction (domain/client_call.py:record_call)", ("domain/client_call.py",)),
+    ("view catch-up: head read + new notifications (client_view)",
+     ("client_view.py:ClientView.catch_up", "client_view.py:ClientView._start_read", "client_view.py:AsyncPostgresHead")),
     ("license/product from the view or repository", ("client_view.py:ClientView.current", "Repository.get")),
     ("key -> license id, blacklist candidates (uuid5)", ("domain/ids.py", "_blacklist_hit", "_license_id")),
     ("licensing rules (domain/validation.py)", ("domain/validation.py",)),
@@ -534,7 +536,7 @@ OUR_CATEGORIES = (
 )
 # Then the server around it: the innermost frame that matches one of these.
 SERVER_CATEGORIES = (
-    ("the sync_to_thread hop (anyio, thread pool, locks)", ("anyio/", "concurrent/futures", "threading.py")),
+    ("thread hops (anyio, thread pools, locks)", ("anyio/", "concurrent/futures", "threading.py")),
     ("uvicorn + h11: HTTP/1.1 parsing and writing", ("h11/", "httptools", "uvicorn/protocols/http")),
     ("Litestar: routing, DI, kwargs, response encoding", ("litestar/", "msgspec", "uvicorn/middleware")),
     ("asyncio event loop, sockets", ("asyncio/", "selectors.py", "socket.py")),
