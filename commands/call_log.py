@@ -33,6 +33,10 @@ CALLS_LOG = "KeyLedgerCalls"
 COLUMNS = "at, action, license_id, product_id, error_code, security_event, ip, hwid, user_agent, details"
 INSERT = f"INSERT INTO client_calls ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 SELECT = f"SELECT position, {COLUMNS} FROM client_calls WHERE position > ? ORDER BY position LIMIT ?"
+HEAD = "SELECT COALESCE(MAX(position), 0) FROM client_calls"
+TABLE_DDL = ("CREATE TABLE IF NOT EXISTS client_calls (position {position}, at TEXT NOT NULL,"
+             " action TEXT NOT NULL, license_id TEXT, product_id TEXT, error_code TEXT, security_event TEXT,"
+             " ip TEXT, hwid TEXT, user_agent TEXT, details TEXT NOT NULL)")
 Row = tuple[Any, ...]
 
 
@@ -68,9 +72,7 @@ def _uuid(value: str | None) -> UUID | None:
 class SQLiteCallStore:
     """The log in its own SQLite file (WAL, synchronous=FULL: a commit is on disk when it returns)."""
 
-    DDL = ("CREATE TABLE IF NOT EXISTS client_calls (position INTEGER PRIMARY KEY, at TEXT NOT NULL,"
-           " action TEXT NOT NULL, license_id TEXT, product_id TEXT, error_code TEXT, security_event TEXT, ip TEXT,"
-           " hwid TEXT, user_agent TEXT, details TEXT NOT NULL)")
+    DDL = TABLE_DDL.format(position="INTEGER PRIMARY KEY")
 
     def __init__(self, path: str) -> None:
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -97,7 +99,7 @@ class SQLiteCallStore:
 
     def head(self) -> int:
         with self._lock:
-            return self._conn.execute("SELECT COALESCE(MAX(position), 0) FROM client_calls").fetchone()[0]
+            return self._conn.execute(HEAD).fetchone()[0]
 
     def close(self) -> None:
         with self._lock:
@@ -107,9 +109,7 @@ class SQLiteCallStore:
 class PostgresCallStore:
     """The log as a PostgreSQL table beside the event store's, in the same schema."""
 
-    DDL = ("CREATE TABLE IF NOT EXISTS client_calls (position BIGSERIAL PRIMARY KEY, at TEXT NOT NULL,"
-           " action TEXT NOT NULL, license_id TEXT, product_id TEXT, error_code TEXT, security_event TEXT, ip TEXT,"
-           " hwid TEXT, user_agent TEXT, details TEXT NOT NULL)")
+    DDL = TABLE_DDL.format(position="BIGSERIAL PRIMARY KEY")
 
     def __init__(self, conninfo: str, schema: str | None = None) -> None:
         import psycopg
@@ -138,7 +138,7 @@ class PostgresCallStore:
 
     def head(self) -> int:
         with self._pool.connection() as conn:
-            return conn.execute("SELECT COALESCE(MAX(position), 0) FROM client_calls").fetchone()[0]  # type: ignore[index]
+            return conn.execute(HEAD).fetchone()[0]  # type: ignore[index]
 
     def close(self) -> None:
         self._pool.close()

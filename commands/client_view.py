@@ -14,8 +14,9 @@ so under a flood of validations the head stays put and a call costs one head que
 
 On an event loop, `fresh()` gives the same guarantee without blocking it, and the calls that
 arrive together share one head read: on SQLite it runs inline (microseconds, over a
-connection of its own), on PostgreSQL in a thread. A read is only shared by calls that
-arrived before it started, so each call still sees a head read after it arrived.
+connection of its own), on PostgreSQL over an asyncio connection; the log since is read in a
+thread, only when the head moved. A read is only shared by calls that arrived before it
+started, so each call still sees a head read after it arrived.
 """
 
 from __future__ import annotations
@@ -203,7 +204,7 @@ class ClientView:
 
     async def _read_then_catch_up(self) -> int:
         """The head as read on the loop when it can be; the log since, in a thread, only when it moved."""
-        if self._head.read_async is not None and not self._head.inline:
+        if self._head.read_async is not None:  # inline heads were read in `_start_read`
             head = await self._head.read_async() or 0
             if head <= self._position:
                 return head

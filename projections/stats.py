@@ -35,7 +35,8 @@ ACTIVITY: dict[type, str] = {
 
 
 class StatsProjection(ReadModelProjection):
-    """Successful activations (sessions started) and a per-vendor activity feed, keyed to owners through small lookup tables."""
+    """Successful activations (sessions started) and a per-vendor activity feed, keyed to owners through small
+    lookup tables."""
 
     name = "stats"
     tables = ("stats_owners", "stats_activations", "stats_activity")

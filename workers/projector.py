@@ -11,23 +11,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from commands.call_log import CALLS_LOG
-from domain.client_call import CallRecord
+from commands.call_log import CALLS_LOG, CallStore
 from projections.base import ReadModelProjection
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
-
-
-class CallSource(Protocol):
-    def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]: ...
-    def head(self) -> int: ...
 
 
 Batch = list[tuple[Any, Tracking]]
@@ -37,7 +31,7 @@ class Projector:
     """Keeps a set of projections up to date with one application and, for those that read it, its call log."""
 
     def __init__(self, app: Application[Any], projections: Sequence[ReadModelProjection],
-                 calls: CallSource | None = None, poll: float = 0.05) -> None:
+                 calls: CallStore | None = None, poll: float = 0.05) -> None:
         self.app = app
         self.projections = list(projections)
         self.calls = calls
