@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from keyledger.serving import NoDelayHTTP
+
     # Flags become environment so that every API process (KEYLEDGER_WORKERS > 1) reads the same settings.
     for flag in SERVE_FLAGS:
         value = getattr(args, flag)
@@ -57,7 +59,8 @@ def _serve(args: argparse.Namespace) -> None:
     print(f"KeyLedger listening on http://{settings.host}:{settings.port}/api (data in {settings.data_path})",
           flush=True)
     uvicorn.run("keyledger.asgi:create", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers if settings.workers > 1 else None, log_level=settings.log_level)
+                workers=settings.workers if settings.workers > 1 else None, log_level=settings.log_level,
+                http=NoDelayHTTP)
 
 
 def _project(_: argparse.Namespace) -> None:
