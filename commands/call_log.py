@@ -9,8 +9,13 @@ aggregate's machinery: no version, no snapshot, no optimistic concurrency, only 
 One writer thread appends whatever arrived while its last commit ran, in one transaction, so
 concurrent calls share a commit (on SQLite, an fsync). Each caller, blocking or async,
 returns only once its own record is durable: nothing acknowledged is lost. Positions grow in
-commit order (on PostgreSQL a table lock orders the writers of several processes), so the
-projections track them exactly like the event store's notification ids, under CALLS_LOG.
+commit order (on PostgreSQL a table lock orders the writers of several processes), so a
+reader tailing the log by position never skips one.
+
+The log is also its own read model: `GET /licenses/{id}/logs` reads a license's calls here,
+by an index on (license_id, at, position), beside the changes the license_logs projection
+keeps (projections/license_logs.py). Copying every call into a projection would double the
+hot path's writes for no gain: a record is final the moment it is appended.
 """
 
 from __future__ import annotations
@@ -26,17 +31,19 @@ from uuid import UUID
 
 from commands.batches import BatchThread
 from domain.client_call import CallRecord
-
-CALLS_LOG = "KeyLedgerCalls"
-"""The name projections track the call log's positions under (beside the Ledger's own name)."""
+from domain.instants import utc_text
 
 COLUMNS = "at, action, license_id, product_id, error_code, security_event, ip, hwid, user_agent, details"
 INSERT = f"INSERT INTO client_calls ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 SELECT = f"SELECT position, {COLUMNS} FROM client_calls WHERE position > ? ORDER BY position LIMIT ?"
 HEAD = "SELECT COALESCE(MAX(position), 0) FROM client_calls"
+HISTORY = ("SELECT position, at, action, ip, hwid, user_agent, error_code, security_event, details"
+           " FROM client_calls WHERE license_id = ? ORDER BY at DESC, position DESC LIMIT ?")
+COUNT = "SELECT COUNT(*) FROM client_calls WHERE license_id = ?"
 TABLE_DDL = ("CREATE TABLE IF NOT EXISTS client_calls (position {position}, at TEXT NOT NULL,"
              " action TEXT NOT NULL, license_id TEXT, product_id TEXT, error_code TEXT, security_event TEXT,"
              " ip TEXT, hwid TEXT, user_agent TEXT, details TEXT NOT NULL)")
+INDEX_DDL = "CREATE INDEX IF NOT EXISTS client_calls_license ON client_calls (license_id, at, position)"
 Row = tuple[Any, ...]
 
 
@@ -46,11 +53,15 @@ class CallStore(Protocol):
     def append(self, rows: Sequence[Row]) -> None: ...
     def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]: ...
     def head(self) -> int: ...
+    def history(self, license_id: str, limit: int) -> list[Row]:
+        """A license's newest `limit` calls, newest first: (position, at, action, ip, hwid, user_agent,
+        error_code, security_event, details)."""
+    def count(self, license_id: str) -> int: ...
     def close(self) -> None: ...
 
 
 def to_row(record: CallRecord) -> Row:
-    return (record.at.isoformat(), record.action, _text(record.license_id), _text(record.product_id),
+    return (utc_text(record.at), record.action, _text(record.license_id), _text(record.product_id),
             record.error_code, record.security_event, record.ip, record.hwid, record.user_agent,
             json.dumps(record.details, separators=(",", ":"), sort_keys=True) if record.details else "{}")
 
@@ -70,17 +81,27 @@ def _uuid(value: str | None) -> UUID | None:
 
 
 class SQLiteCallStore:
-    """The log in its own SQLite file (WAL, synchronous=FULL: a commit is on disk when it returns)."""
+    """The log in its own SQLite file (WAL, synchronous=FULL: a commit is on disk when it returns).
+
+    Reads go through a second connection, so a page of logs never waits for the writer's fsync.
+    """
 
     DDL = TABLE_DDL.format(position="INTEGER PRIMARY KEY")
 
     def __init__(self, path: str) -> None:
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._conn = self._connect(path)
         self._lock = threading.Lock()
         if path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(self.DDL)
+        self._conn.execute(INDEX_DDL)
+        self._reader, self._read_lock = (self._conn, self._lock) if path == ":memory:" else (
+            self._connect(path), threading.Lock())
+
+    @staticmethod
+    def _connect(path: str) -> sqlite3.Connection:
+        return sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
 
     def append(self, rows: Sequence[Row]) -> None:
         with self._lock:
@@ -93,17 +114,27 @@ class SQLiteCallStore:
             self._conn.execute("COMMIT")
 
     def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]:
-        with self._lock:
-            rows = self._conn.execute(SELECT, (after, limit)).fetchall()
-        return [from_row(row) for row in rows]
+        return [from_row(row) for row in self._read(SELECT, (after, limit))]
 
     def head(self) -> int:
-        with self._lock:
-            return self._conn.execute(HEAD).fetchone()[0]
+        return self._read(HEAD, ())[0][0]  # type: ignore[no-any-return]
+
+    def history(self, license_id: str, limit: int) -> list[Row]:
+        return self._read(HISTORY, (license_id, limit))
+
+    def count(self, license_id: str) -> int:
+        return self._read(COUNT, (license_id,))[0][0]  # type: ignore[no-any-return]
+
+    def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[Row]:
+        with self._read_lock:
+            return self._reader.execute(sql, parameters).fetchall()
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        if self._reader is not self._conn:
+            with self._read_lock:
+                self._reader.close()
 
 
 class PostgresCallStore:
@@ -124,6 +155,7 @@ class PostgresCallStore:
                                     check=ConnectionPool.check_connection)
         with self._pool.connection() as conn:
             conn.execute(self.DDL)
+            conn.execute(INDEX_DDL)
 
     def append(self, rows: Sequence[Row]) -> None:
         with self._pool.connection() as conn, conn.pipeline(), conn.cursor() as cursor:  # one round trip
@@ -132,13 +164,20 @@ class PostgresCallStore:
             cursor.executemany(INSERT.replace("?", "%s"), rows)
 
     def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]:
-        with self._pool.connection() as conn:
-            rows = conn.execute(SELECT.replace("?", "%s"), (after, limit)).fetchall()
-        return [from_row(row) for row in rows]
+        return [from_row(row) for row in self._read(SELECT, (after, limit))]
 
     def head(self) -> int:
+        return self._read(HEAD, ())[0][0]  # type: ignore[no-any-return]
+
+    def history(self, license_id: str, limit: int) -> list[Row]:
+        return self._read(HISTORY, (license_id, limit))
+
+    def count(self, license_id: str) -> int:
+        return self._read(COUNT, (license_id,))[0][0]  # type: ignore[no-any-return]
+
+    def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[Row]:
         with self._pool.connection() as conn:
-            return conn.execute(HEAD).fetchone()[0]  # type: ignore[index]
+            return conn.execute(sql.replace("?", "%s"), parameters).fetchall()
 
     def close(self) -> None:
         self._pool.close()

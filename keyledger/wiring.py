@@ -159,7 +159,7 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
     key = master_key(settings)
     ledger = Ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile))
     store = build_read_store(settings)
-    projector = Projector(ledger, build_projections(store), ledger.calls.store)
+    projector = Projector(ledger, build_projections(store))
     if settings.run_projections if start_projector is None else start_projector:
         projector.start()
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),

@@ -11,12 +11,13 @@ import json
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
+from domain.instants import utc_text
 from projections.db import Cursor, ReadStore
 
 TRACKING_DDL = (
@@ -83,12 +84,10 @@ class ReadModelProjection(Projection[ProjectionView]):
     """One read model: its tables (DDL), and `apply()` turning an event into row upserts."""
 
     name: ClassVar[str] = ""
-    reads_calls: ClassVar[bool] = False
-    """Whether the model also applies the client-call log's records (domain.client_call.CallRecord)."""
     tables: ClassVar[Sequence[str]] = ()
     ddl: ClassVar[Sequence[str]] = ()
     position: int = 0
-    """The position of the event (or call record) being applied in its log: an order a rebuild reproduces."""
+    """The notification id of the event being applied: an order a rebuild reproduces."""
 
     def create_tables(self) -> None:
         self.view.create_table()
@@ -126,9 +125,7 @@ class ReadModelProjection(Projection[ProjectionView]):
 
 def iso(at: datetime | None) -> str | None:
     """Fixed-width UTC ISO-8601, so timestamps compare and sort correctly as text."""
-    if at is None:
-        return None
-    return at.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return None if at is None else utc_text(at)
 
 
 def to_json(value: Any) -> str:

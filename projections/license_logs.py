@@ -1,23 +1,31 @@
-"""License logs read model: every change to a license and every client call, newest first (`GET /licenses/{id}/logs`).
+"""License logs: every change to a license and every client call, newest first (`GET /licenses/{id}/logs`).
 
-Rows come from two logs: the event store (what changed) and the call log (who called, with
-what outcome). Each log's positions order its own rows; across the two, rows order by time,
-and at the same instant a call's outcome follows the changes it made (it is recorded after them).
+Rows come from two logs. Changes are projected from the event store into `license_changes`;
+client calls are read where they were appended, the call log (commands/call_log.py), which
+is already an ordered, final, indexed record of them. A page merges the two: by time, and at
+the same instant a call's outcome follows the changes it made (it is recorded after them).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import heapq
+from collections.abc import Sequence
+from itertools import islice
+from typing import Any, Protocol
 from uuid import uuid5
 
-from domain.client_call import CallRecord
 from domain.ids import NAMESPACE
 from domain.license import License
 from projections.base import ReadModelProjection, from_json, iso, page_bounds, pagination, to_json
 from projections.db import Cursor, ReadStore, Row
 
-EVENTS, CALLS = 0, 1
-"""The `source` of a row: the event store or the call log."""
+
+class CallHistory(Protocol):
+    """The call log, as this read model queries it (commands/call_log.py: CallStore)."""
+
+    def history(self, license_id: str, limit: int) -> list[Sequence[Any]]: ...
+    def count(self, license_id: str) -> int: ...
+
 
 # Public action names are a contract (the spec's `activation`); class names may evolve.
 ACTIONS: dict[type, str] = {
@@ -37,47 +45,29 @@ ACTIONS: dict[type, str] = {
 }
 
 
-class LicenseLogProjection(ReadModelProjection):
-    """One row per logged fact about a license; the id is derived from the event, so replays upsert."""
+class LicenseChangesProjection(ReadModelProjection):
+    """One row per change to a license; the id is derived from the event, so replays upsert."""
 
-    name = "license_logs"
-    reads_calls = True
-    tables = ("license_logs",)
+    name = "license_changes"
+    tables = ("license_changes",)
     ddl = (
-        "CREATE TABLE IF NOT EXISTS license_logs ("
-        " id TEXT PRIMARY KEY, license_id TEXT NOT NULL, action TEXT NOT NULL, ip_address TEXT, hwid TEXT,"
-        " user_agent TEXT, details TEXT NOT NULL, created_at TEXT NOT NULL, source INTEGER NOT NULL,"
-        " seq BIGINT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS license_logs_license ON license_logs (license_id, created_at, source, seq)",
+        "CREATE TABLE IF NOT EXISTS license_changes ("
+        " id TEXT PRIMARY KEY, license_id TEXT NOT NULL, action TEXT NOT NULL, details TEXT NOT NULL,"
+        " created_at TEXT NOT NULL, seq BIGINT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS license_changes_license ON license_changes (license_id, created_at, seq)",
+        # Until 2026-11 one table held changes and copies of the calls; the calls are read from their log now.
+        "DROP TABLE IF EXISTS license_logs",
+        "DELETE FROM projection_tracking WHERE projection = 'license_logs'",
     )
 
     def apply(self, cursor: Cursor, event: Any) -> None:
-        if isinstance(event, CallRecord):
-            self.call_recorded(cursor, event)
-            return
         action = ACTIONS.get(type(event))
         if action is not None:
-            log_id = uuid5(NAMESPACE, f"log:{event.originator_id}:{event.originator_version}")
-            self.insert_log(cursor, str(log_id), str(event.originator_id), action, _details(event), event.at,
-                            EVENTS)
-
-    def call_recorded(self, cursor: Cursor, call: CallRecord) -> None:
-        """Each client call against a known license: the spec's `activation`, `validation`, … with its outcome."""
-        if call.license_id is None:
-            return
-        details = {**call.details, "success": call.error_code is None, "error_code": call.error_code,
-                   "security_event": call.security_event}
-        self.insert_log(cursor, f"call:{self.position}", str(call.license_id), call.action, details, call.at, CALLS,
-                        call.ip, call.hwid, call.user_agent)
-
-    def insert_log(self, cursor: Cursor, log_id: str, license_id: str, action: str, details: dict[str, Any],
-                   at: Any, source: int, ip_address: str | None = None, hwid: str | None = None,
-                   user_agent: str | None = None) -> None:
-        cursor.execute(
-            "INSERT INTO license_logs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-            (log_id, license_id, action, ip_address, hwid, user_agent, to_json(details), iso(at), source,
-             self.position),
-        )
+            cursor.execute(
+                "INSERT INTO license_changes VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (str(uuid5(NAMESPACE, f"log:{event.originator_id}:{event.originator_version}")),
+                 str(event.originator_id), action, to_json(_details(event)), iso(event.at), self.position),
+            )
 
 
 def _details(event: Any) -> dict[str, Any]:
@@ -94,20 +84,36 @@ def _details(event: Any) -> dict[str, Any]:
             return {}
 
 
-def list_license_logs(store: ReadStore, license_id: str, page: int, limit: int) -> tuple[list[Row], dict[str, int]]:
-    total = store.query("SELECT COUNT(*) AS n FROM license_logs WHERE license_id = ?", (license_id,))[0]["n"]
+CHANGE, CALL = 0, 1
+"""At the same instant, a call sorts after (is newer than) the changes it made."""
+
+
+def list_license_logs(store: ReadStore, calls: CallHistory, license_id: str, page: int, limit: int
+                      ) -> tuple[list[Row], dict[str, int]]:
+    """One page of a license's changes and calls, newest first."""
     size, offset = page_bounds(page, limit)
-    rows = store.query(
-        "SELECT * FROM license_logs WHERE license_id = ? ORDER BY created_at DESC, source DESC, seq DESC"
-        " LIMIT ? OFFSET ?",
-        (license_id, size, offset),
-    )
-    return [_shape(row) for row in rows], pagination(page, limit, total)
+    total = store.query("SELECT COUNT(*) AS n FROM license_changes WHERE license_id = ?", (license_id,))[0]["n"]
+    total += calls.count(license_id)
+    wanted = offset + size  # the page is somewhere in the newest `wanted` of either log
+    changes = store.query("SELECT * FROM license_changes WHERE license_id = ? ORDER BY created_at DESC, seq DESC"
+                          " LIMIT ?", (license_id, wanted))
+    outcomes = calls.history(license_id, wanted)
+    merged = heapq.merge(((row["created_at"], CHANGE, row["seq"], row) for row in changes),
+                         ((row[1], CALL, row[0], row) for row in outcomes), reverse=True, key=lambda item: item[:3])
+    page_rows = [_change(row, license_id) if source == CHANGE else _call(row, license_id)
+                 for _, source, _, row in islice(merged, offset, wanted)]
+    return page_rows, pagination(page, limit, total)
 
 
-def _shape(row: Row) -> Row:
-    details = from_json(row.pop("details"))
-    row.pop("seq")
-    row.pop("source")
-    return {**row, "details": details, "success": details.get("success", True),
-            "error_code": details.get("error_code")}
+def _change(row: Row, license_id: str) -> Row:
+    return {"id": row["id"], "license_id": license_id, "action": row["action"], "ip_address": None, "hwid": None,
+            "user_agent": None, "details": from_json(row["details"]), "created_at": row["created_at"],
+            "success": True, "error_code": None}
+
+
+def _call(row: Sequence[Any], license_id: str) -> Row:
+    position, at, action, ip, hwid, user_agent, error_code, security_event, details = row
+    return {"id": f"call:{position}", "license_id": license_id, "action": action, "ip_address": ip, "hwid": hwid,
+            "user_agent": user_agent, "details": {**from_json(details), "success": error_code is None,
+                                                  "error_code": error_code, "security_event": security_event},
+            "created_at": at, "success": error_code is None, "error_code": error_code}

@@ -6,7 +6,7 @@ from projections.accounts import AccountListProjection
 from projections.base import ProjectionView, ReadModelProjection
 from projections.db import ReadStore
 from projections.licenses import LicenseListProjection
-from projections.license_logs import LicenseLogProjection
+from projections.license_logs import LicenseChangesProjection
 from projections.notifications import NotificationProjection
 from projections.products import ProductListProjection
 from projections.stats import StatsProjection
@@ -15,7 +15,7 @@ PROJECTION_CLASSES: tuple[type[ReadModelProjection], ...] = (
     AccountListProjection,
     ProductListProjection,
     LicenseListProjection,
-    LicenseLogProjection,
+    LicenseChangesProjection,
     StatsProjection,
     NotificationProjection,
 )

@@ -96,5 +96,6 @@ class LicenseController(Controller):
     def list_logs(self, license_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep,
                   page: PageQuery = 1, limit: LimitQuery = 20) -> Response[Any]:
         _read(runtime, actor, license_id)
-        logs, pages = license_logs.list_license_logs(runtime.store, str(license_id), page, limit)
+        logs, pages = license_logs.list_license_logs(runtime.store, runtime.ledger.calls.store, str(license_id),
+                                                     page, limit)
         return ok({"logs": logs, "pagination": pages})

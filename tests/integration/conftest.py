@@ -50,7 +50,7 @@ def issue(ledger: Ledger, actor: Actor, product_id: UUID, at: Any, license_type:
 
 def settle(runtime: Runtime) -> None:
     """Read-your-writes for a test: every read model has reached the latest write (or TimeoutError)."""
-    runtime.projector.wait(runtime.ledger.position(), timeout=10, calls_position=runtime.ledger.calls.head())
+    runtime.projector.wait(runtime.ledger.position(), timeout=10)
 
 
 def race(*calls: Callable[[], Any]) -> list[tuple[str, Any]]:
@@ -86,7 +86,8 @@ def snapshot(runtime: Runtime, vendors: list[Actor], license_ids: list[UUID]) ->
         "accounts": accounts.list_accounts(store, 1, 10_000),
         "products": {owner: products.list_products(store, owner) for owner in owners},
         "licenses": {owner: licenses.list_licenses(store, owner, now, limit=10_000) for owner in owners},
-        "license_logs": {str(i): license_logs.list_license_logs(store, str(i), 1, 10_000) for i in license_ids},
+        "license_logs": {str(i): license_logs.list_license_logs(store, runtime.ledger.calls.store, str(i), 1, 10_000)
+                         for i in license_ids},
         "queries": {name: _discovered_queries(runtime, name, owners) for name in QUERY_MODULES},
         "tables": _tables(runtime),
     }

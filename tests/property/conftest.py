@@ -105,7 +105,7 @@ class Scenario:
         getattr(self, step[0])(*step[1:])
 
     def settle(self) -> None:
-        self.runtime.projector.wait(self.ledger.position(), timeout=10, calls_position=self.ledger.calls.head())
+        self.runtime.projector.wait(self.ledger.position(), timeout=10)
 
     def expect(self, error: type[Exception] | None, command: Any, *alternatives: type[Exception]) -> Any:
         """Run `command`; it must raise `error` (or one of the tolerated alternatives), or succeed if None."""
