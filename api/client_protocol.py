@@ -54,17 +54,27 @@ def _open(runtime: Runtime, request: Request[Any, Any, Any], envelope: dict[str,
     secret = runtime.ledger.client_secret(product_id)
     if secret is None:
         raise UnknownProductError()
-    request.state.envelope_secret = (secret, str(product_id))
+    _seal_answers(request, (secret, str(product_id)))
     try:
         payload = open_envelope(secret, envelope, epoch_ms(runtime.clock()))
     except EnvelopeError as error:
-        request.state.envelope_secret = None
+        _seal_answers(request, None)
         _refuse(runtime, request, action, product_id, SecurityViolationError(str(error), error.security_event_type))
     if not runtime.ephemeral.claim("replay:" + replay_key(envelope), REPLAY_WINDOW_SECONDS):
-        request.state.envelope_secret = None
+        _seal_answers(request, None)
         _refuse(runtime, request, action, product_id,
                 SecurityViolationError("Request was already used", security_event="replay_attack"))
     return payload
+
+
+SEALED_WITH = "keyledger.sealed_with"
+"""Where a request's scope state keeps the (secret, product id) its answer is sealed with (None: plain).
+
+Read straight off the ASGI scope's state dict: building `request.state` costs more than the rest of `answer`."""
+
+
+def _seal_answers(request: Request[Any, Any, Any], secret: tuple[str, str] | None) -> None:
+    request.scope.setdefault("state", {})[SEALED_WITH] = secret
 
 
 def _refuse(runtime: Runtime, request: Request[Any, Any, Any], action: str, product_id: UUID | None,
@@ -139,7 +149,7 @@ def device_watermark(runtime: Runtime, license_id: UUID, hwid: str) -> str:
 def answer(runtime: Runtime, request: Request[Any, Any, Any], body: dict[str, Any], status_code: int = 200
            ) -> Response[Any]:
     """Send `body`, sealed in the envelope when the request came in one."""
-    sealed_with = getattr(request.state, "envelope_secret", None)
+    sealed_with = request.scope.get("state", {}).get(SEALED_WITH)
     if sealed_with:
         secret, product_id = sealed_with
         body = seal_envelope(secret, product_id, body, epoch_ms(runtime.clock()))

@@ -130,7 +130,7 @@ class ClientView:
         self._position = 0
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiting: asyncio.Future[int] | None = None  # calls waiting for a head read not yet started
+        self._waiting: list[asyncio.Future[int]] = []  # calls waiting for a head read not yet started
         self._reading = False  # a head read is under way
 
     def hit(self, candidates: Iterable[tuple[BlacklistType, str | None]], now: datetime) -> BlacklistType | None:
@@ -176,18 +176,18 @@ class ClientView:
         """
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
-            if self._waiting is not None or self._reading:  # another loop's read (tests run several loops)
+            if self._waiting or self._reading:  # another loop's read (tests run several loops)
                 return await asyncio.to_thread(self.catch_up)
             self._loop = loop
-        if self._waiting is None:
-            self._waiting = loop.create_future()
-            if not self._reading:
-                loop.call_soon(self._start_read)
-        return await asyncio.shield(self._waiting)  # one caller going away must not cancel the others' read
+        if not self._waiting and not self._reading:
+            loop.call_soon(self._start_read)
+        waiter = loop.create_future()  # one each: a caller going away cancels only its own
+        self._waiting.append(waiter)
+        return await waiter
 
     def _start_read(self) -> None:
-        waiters, self._waiting = self._waiting, None
-        if waiters is None:
+        waiters, self._waiting = self._waiting, []
+        if not waiters:
             return
         self._reading = True
         if self._head.inline:
@@ -210,14 +210,17 @@ class ClientView:
                 return head
         return await asyncio.to_thread(self.catch_up)
 
-    def _read_done(self, waiters: asyncio.Future[int], head: int = 0, error: BaseException | None = None) -> None:
+    def _read_done(self, waiters: list[asyncio.Future[int]], head: int = 0, error: BaseException | None = None
+                   ) -> None:
         self._reading = False
-        if not waiters.done():
+        for waiter in waiters:
+            if waiter.done():  # cancelled: the caller went away
+                continue
             if error is None:
-                waiters.set_result(head)
+                waiter.set_result(head)
             else:
-                waiters.set_exception(error)
-        if self._waiting is not None:  # calls that arrived during this read
+                waiter.set_exception(error)
+        if self._waiting:  # calls that arrived during this read
             self._start_read()
 
     def catch_up(self) -> int:

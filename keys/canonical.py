@@ -3,7 +3,8 @@
 The output is RFC 8785 (JSON Canonicalization Scheme): keys sorted, no whitespace, UTF-8,
 strings escaped as JSON.stringify does, numbers written as ECMAScript writes them. For the
 usual answer (ASCII keys, strings, integers, booleans, null) that is byte for byte
-`json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`. The two RFC
+`json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`, and msgspec's
+sorted encoder writes the same bytes several times faster. The two RFC
 rules beyond that exist so a JavaScript client agrees with us on the rare float (`1.0` is
 `1`, `1e-7` not `1e-07`) and non-BMP key (sorted by UTF-16 code unit, as JS sorts).
 """
@@ -15,16 +16,19 @@ import math
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 
 def canonical_json(obj: Any) -> bytes:
     """The RFC 8785 bytes of `obj`; NaN, infinities, lone surrogates and non-JSON types raise."""
     if _plain(obj):  # every answer the server signs, unless a vendor put floats or non-ASCII keys in metadata
-        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return msgspec.json.encode(obj, order="sorted")
     return _write(obj).encode("utf-8")
 
 
 def _plain(value: Any) -> bool:
-    """Whether json.dumps writes `value` exactly as RFC 8785 does: no floats, only ASCII keys, exact JSON types.
+    """Whether a sorted compact JSON encoder writes `value` exactly as RFC 8785 does: no floats, only ASCII
+    keys, exact JSON types.
 
     ASCII keys sort the same by code point and by UTF-16 unit, and without floats the two
     writers differ in nothing else (the C encoder then does in microseconds what `_write` does).

@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
+from functools import lru_cache
 
 WATERMARK_HEX_CHARS = 32
 
 
+@lru_cache(maxsize=16384)  # every validation answer carries one; a device validates again and again
 def watermark(master_key: bytes, license_id: str, hwid: str) -> str:
     """The 32-hex watermark of one license on one device (license ids are UUIDs, so no ':' inside)."""
     message = f"watermark:{license_id}:{hwid}".encode("utf-8")

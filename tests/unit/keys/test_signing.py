@@ -93,7 +93,7 @@ JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=
 @settings(max_examples=300, deadline=None)
 @given(JSON_VALUES)
 def test_canonical_json_fast_path_writes_the_same_bytes_as_the_rfc_writer(value: Any):
-    # Check the json.dumps shortcut, taken for float-free ASCII-keyed values, never changes a byte.
+    # Check the msgspec shortcut, taken for float-free ASCII-keyed values, never changes a byte.
     try:
         general = _write(value).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: refused either way
