@@ -217,21 +217,19 @@ def serve_bare(port: int, workers: int, data_dir: str) -> None:
     """The bare app, served by `keyledger serve` itself (keyledger/cli.py) with only the ASGI app swapped.
 
     So host, worker count, log level and socket setup stay whatever `keyledger serve` does, today and after
-    any change to it; if `_serve` stops handing its app to `uvicorn.run`, the bare server refuses to start
-    rather than quietly serving KeyLedger.
+    any change to it; if `_serve` stops handing its app to `keyledger.serving.serve`, the bare server refuses
+    to start rather than quietly serving KeyLedger.
     """
-    import uvicorn
+    from keyledger import cli, serving
 
-    from keyledger import cli
+    real_serve = serving.serve
 
-    real_run = uvicorn.run
-
-    def run(app: Any, *args: Any, **kwargs: Any) -> None:
+    def serve(app: str, *args: Any, **kwargs: Any) -> None:
         if app != "keyledger.asgi:create":
             raise RuntimeError(f"keyledger serve now runs {app!r}: update bench/validate.py serve_bare")
-        real_run("bench.validate:bare_app", *args, **kwargs)
+        real_serve("bench.validate:bare_app", *args, **kwargs)
 
-    uvicorn.run = run  # type: ignore[assignment]
+    serving.serve = serve  # type: ignore[assignment]
     cli.main(["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--data-dir", data_dir])
 
 

@@ -45,9 +45,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
-    from keyledger.serving import NoDelayHTTP
+    from keyledger.serving import serve
 
     # Flags become environment so that every API process (KEYLEDGER_WORKERS > 1) reads the same settings.
     for flag in SERVE_FLAGS:
@@ -58,9 +56,7 @@ def _serve(args: argparse.Namespace) -> None:
     settings.data_path.mkdir(parents=True, exist_ok=True)
     print(f"KeyLedger listening on http://{settings.host}:{settings.port}/api (data in {settings.data_path})",
           flush=True)
-    uvicorn.run("keyledger.asgi:create", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers if settings.workers > 1 else None, log_level=settings.log_level,
-                http=NoDelayHTTP)
+    serve("keyledger.asgi:create", settings.host, settings.port, settings.workers, settings.log_level)
 
 
 def _project(_: argparse.Namespace) -> None:

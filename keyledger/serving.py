@@ -1,11 +1,17 @@
-"""How `keyledger serve` runs the ASGI app under uvicorn."""
+"""How `keyledger serve` runs the ASGI app under uvicorn: Nagle off, and one listening socket per API process."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
+import sys
 
+from uvicorn.config import STARTUP_FAILURE, Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
+
+logger = logging.getLogger("uvicorn.error")
 
 
 class NoDelayHTTP(HttpToolsProtocol):
@@ -21,3 +27,104 @@ class NoDelayHTTP(HttpToolsProtocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+
+
+def listening_sockets(host: str, port: int, count: int, backlog: int = 2048) -> list[socket.socket]:
+    """`count` sockets listening on one address with SO_REUSEPORT: the kernel spreads new connections
+    across them by a hash of the connection's addresses (port 0: the port the first one got)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # Linux: only sockets of the same user join
+            sock.bind((host, port))
+            port = sock.getsockname()[1]
+            sock.listen(backlog)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+class SpreadWorkers(Multiprocess):
+    """uvicorn's supervisor of several API processes, each accepting on a socket of its own.
+
+    With one shared socket, whichever process wakes first accepts every connection waiting (asyncio
+    accepts up to the backlog at once), so a burst of keep-alive connections (a proxy's upstream pool,
+    a load generator) lands on one process while the others idle. With a socket each, the kernel
+    spreads them. The sockets stay open in this supervisor, so a process that dies and is restarted
+    finds the connections that arrived meanwhile waiting in its socket's queue.
+    """
+
+    def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets)
+        self.processes_num = len(sockets)
+
+    def _start(self, index: int) -> Process:
+        process = Process(self.config, [self.sockets[index]])
+        process.start()
+        return process
+
+    def init_processes(self) -> None:
+        self.processes = [self._start(index) for index in range(len(self.sockets))]
+
+    def keep_subprocess_alive(self) -> None:
+        """uvicorn's own rule (restart a dead or hung process; stop if one failed at startup), per socket."""
+        for index, process in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            process.kill()
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:  # the app or its settings are broken: every restart would fail
+                logger.error(f"Child process [{process.pid}] failed to start, stopping the parent process.")
+                self.should_exit.set()
+                return
+            logger.info(f"Child process [{process.pid}] died")
+            self.processes[index] = self._start(index)
+
+    def restart_all(self) -> None:
+        """SIGHUP: replace each process, its replacement serving the same socket before the old one stops."""
+        for index, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new = self._start(index)
+            if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
+                new.kill()
+                new.join()
+                logger.error(f"New child process [{new.pid}] was not ready in time; keeping [{old.pid}].")
+                return
+            old.terminate()
+            old.join()
+            self.processes[index] = new
+
+    def handle_ttin(self) -> None:
+        logger.info("The number of API processes is KEYLEDGER_WORKERS; SIGTTIN ignored.")
+
+    def handle_ttou(self) -> None:
+        logger.info("The number of API processes is KEYLEDGER_WORKERS; SIGTTOU ignored.")
+
+
+def serve(app: str, host: str, port: int, workers: int, log_level: str) -> None:
+    """Serve the ASGI app factory `app`: in this process, or in `workers` processes with a socket each."""
+    import uvicorn
+
+    if workers <= 1:
+        uvicorn.run(app, factory=True, host=host, port=port, log_level=log_level, http=NoDelayHTTP)
+        return
+    config = Config(app, factory=True, host=host, port=port, workers=workers, log_level=log_level, http=NoDelayHTTP)
+    try:
+        sockets = listening_sockets(host, port, workers, config.backlog)
+    except OSError as error:
+        logger.error(error)
+        sys.exit(STARTUP_FAILURE)
+    try:
+        SpreadWorkers(config, sockets).run()
+    finally:
+        for sock in sockets:
+            sock.close()

@@ -28,7 +28,7 @@ def free_port() -> int:
 class Server:
     """`keyledger serve` on a free port; output goes to a log file (a pipe could fill and block it)."""
 
-    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None = None, workers: int = 1) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.root = f"http://127.0.0.1:{self.port}"
@@ -37,6 +37,7 @@ class Server:
         self.env = {**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST"}
         if database_url:
             self.env["KEYLEDGER_DATABASE_URL"] = database_url
+        self.env["KEYLEDGER_WORKERS"] = str(workers)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -77,20 +78,26 @@ class Server:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    schema = None
-    database_url = None
-    if request.param == "postgres":
-        schema = f"kl_e2e_{uuid.uuid4().hex[:10]}"
+def backend_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for the embedded SQLite default; a throwaway PostgreSQL schema's URL otherwise."""
+    if request.param == "sqlite":
+        yield None
+        return
+    schema = f"kl_e2e_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{POSTGRES_URL}?schema={schema}"
+    finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        database_url = f"{POSTGRES_URL}?schema={schema}"
-    server = Server(tmp_path / "var", database_url)
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def server(backend_url: str | None, tmp_path: Path) -> Iterator[Server]:
+    server = Server(tmp_path / "var", backend_url)
     try:
         server.start()
         yield server
     finally:
         server.stop()
-        if schema:
-            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

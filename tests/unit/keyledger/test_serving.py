@@ -1,4 +1,4 @@
-"""`keyledger serve` answers without waiting on Nagle's algorithm, with one API process or several."""
+"""`keyledger serve` answers without waiting on Nagle's algorithm, and spreads connections over its API processes."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.server import ServerState
 
 from keyledger import cli
-from keyledger.serving import NoDelayHTTP
+from keyledger.serving import NoDelayHTTP, listening_sockets
 
 
 def nagle_off_on_accepted(protocol: type[asyncio.Protocol]) -> bool:
@@ -58,12 +59,62 @@ def test_keyledgers_protocol_turns_nagle_off():
     assert nagle_off_on_accepted(NoDelayHTTP) is True
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_serve_runs_uvicorn_with_that_protocol(monkeypatch, tmp_path, workers):
+def test_serve_runs_one_process_under_uvicorn_with_that_protocol(monkeypatch, tmp_path):
     ran: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: ran.update(kwargs, app=app))
     monkeypatch.setattr(cli.os, "environ", {k: v for k, v in cli.os.environ.items() if not k.startswith("KEYLEDGER_")})
 
-    cli.main(["serve", "--data-dir", str(tmp_path), "--workers", workers, "--port", "0"])
+    cli.main(["serve", "--data-dir", str(tmp_path), "--workers", "1", "--port", "0"])
 
     assert ran["app"] == "keyledger.asgi:create" and ran["http"] is NoDelayHTTP
+
+
+def test_several_processes_get_a_listening_socket_each_on_one_port():
+    sockets = listening_sockets("127.0.0.1", 0, 3)
+    try:
+        # Check every socket listens on the same port, so clients see one address.
+        assert len({sock.getsockname() for sock in sockets}) == 1
+        assert all(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) for sock in sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_a_burst_of_connections_is_spread_over_every_process_socket():
+    sockets = listening_sockets("127.0.0.1", 0, 2)
+    clients = []
+    try:
+        for _ in range(64):  # what a proxy's keep-alive pool or a load generator opens at once
+            clients.append(socket.create_connection(sockets[0].getsockname(), timeout=5))
+        accepted = [_accept_all(sock) for sock in sockets]
+        # Check both processes' sockets got a fair share: with one shared socket, one process may take all.
+        assert sum(accepted) == 64
+        assert min(accepted) >= 16, accepted
+    finally:
+        for sock in [*clients, *sockets]:
+            sock.close()
+
+
+def _accept_all(listener: socket.socket) -> int:
+    listener.setblocking(False)
+    count = 0
+    while True:
+        try:
+            connection, _ = listener.accept()
+        except BlockingIOError:
+            return count
+        connection.close()
+        count += 1
+
+
+def test_a_taken_port_stops_serve_with_uvicorns_startup_failure(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli.os, "environ", {k: v for k, v in cli.os.environ.items() if not k.startswith("KEYLEDGER_")})
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        with pytest.raises(SystemExit) as exited:
+            cli.main(["serve", "--data-dir", str(tmp_path), "--workers", "2", "--port", str(port)])
+
+    assert exited.value.code == STARTUP_FAILURE

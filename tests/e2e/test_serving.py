@@ -1,0 +1,76 @@
+"""`keyledger serve` with several API processes: each serves, connections reach both, SIGTERM stops them all."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Server
+
+pytestmark = pytest.mark.e2e
+
+
+def api_processes(pid: int) -> set[int]:
+    """The processes the server spawned to serve (multiprocessing's resource tracker is not one)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and b"spawn_main" in Path(f"/proc/{entry}/cmdline").read_bytes():
+            found.add(int(entry))
+    return found
+
+
+def connection_owners(port: int, pids: set[int]) -> set[int]:
+    """Which of `pids` hold an established TCP connection on local port `port` (from /proc/net/tcp)."""
+    inodes = set()
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local_port, state, inode = int(fields[1].rsplit(":", 1)[1], 16), fields[3], fields[9]
+            if local_port == port and state == "01":  # ESTABLISHED
+                inodes.add(f"socket:[{inode}]")
+    owners = set()
+    for pid in pids:
+        try:
+            descriptors = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in descriptors:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                    owners.add(pid)
+            except OSError:
+                continue
+    return owners
+
+
+def test_two_api_processes_share_the_connections_and_stop_together(backend_url: str | None, tmp_path: Path):
+    server = Server(tmp_path / "var", backend_url, workers=2)
+    server.start()
+    try:
+        assert server.process is not None
+        deadline = time.monotonic() + 30
+        while len(workers := api_processes(server.process.pid)) < 2:
+            assert time.monotonic() < deadline, server.log_tail()
+            time.sleep(0.2)
+        clients = [httpx.Client(base_url=server.base, timeout=30) for _ in range(32)]
+        # Check every kept-alive connection is answered, whichever process holds it.
+        for client in clients:
+            assert client.get("/client/public-key").status_code == 200
+        # Check both API processes hold some of them: one socket each, spread by the kernel.
+        assert connection_owners(server.port, workers) == workers
+        for client in clients:
+            client.close()
+    finally:
+        server.stop()
+    # Check SIGTERM to the server took its API processes down with it.
+    assert server.process.returncode == 0, server.log_tail()
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in workers)
