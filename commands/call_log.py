@@ -138,7 +138,11 @@ class SQLiteCallStore:
 
 
 class PostgresCallStore:
-    """The log as a PostgreSQL table beside the event store's, in the same schema."""
+    """The log as a PostgreSQL table beside the event store's, in the same schema.
+
+    The writer thread keeps a connection of its own and appends in one round trip: BEGIN, the
+    lock, the rows and COMMIT go out in one pipeline. Reads share a small pool.
+    """
 
     DDL = TABLE_DDL.format(position="BIGSERIAL PRIMARY KEY")
 
@@ -146,22 +150,38 @@ class PostgresCallStore:
         import psycopg
         from psycopg_pool import ConnectionPool
 
-        kwargs: dict[str, Any] = {"autocommit": False}
+        self._conninfo = conninfo
+        self._kwargs: dict[str, Any] = {"autocommit": False}
         if schema:
-            kwargs["options"] = f"-c search_path={schema}"
+            self._kwargs["options"] = f"-c search_path={schema}"
             with psycopg.connect(conninfo, autocommit=True) as conn:
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, kwargs=kwargs, open=True,
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, kwargs=self._kwargs, open=True,
                                     check=ConnectionPool.check_connection)
         with self._pool.connection() as conn:
             conn.execute(self.DDL)
             conn.execute(INDEX_DDL)
+        self._writer: Any = None
+        self._write_lock = threading.Lock()
 
     def append(self, rows: Sequence[Row]) -> None:
-        with self._pool.connection() as conn, conn.pipeline(), conn.cursor() as cursor:  # one round trip
-            # Positions must become visible in order: one appending transaction at a time (readers are not blocked).
-            cursor.execute("LOCK TABLE client_calls IN EXCLUSIVE MODE")
-            cursor.executemany(INSERT.replace("?", "%s"), rows)
+        import psycopg
+
+        with self._write_lock:
+            if self._writer is None:
+                self._writer = psycopg.connect(self._conninfo, **{**self._kwargs, "autocommit": True})
+            try:
+                with self._writer.pipeline(), self._writer.cursor() as cursor:
+                    cursor.execute("BEGIN")
+                    # Positions must become visible in order: one appending transaction at a time (readers
+                    # are not blocked), across every process.
+                    cursor.execute("LOCK TABLE client_calls IN EXCLUSIVE MODE")
+                    cursor.executemany(INSERT.replace("?", "%s"), rows)
+                    cursor.execute("COMMIT")
+            except BaseException:
+                self._writer.close()  # whatever state the transaction was left in dies with the connection
+                self._writer = None
+                raise
 
     def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]:
         return [from_row(row) for row in self._read(SELECT, (after, limit))]
@@ -180,6 +200,10 @@ class PostgresCallStore:
             return conn.execute(sql.replace("?", "%s"), parameters).fetchall()
 
     def close(self) -> None:
+        with self._write_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
         self._pool.close()
 
 
