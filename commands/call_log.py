@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +46,8 @@ TABLE_DDL = ("CREATE TABLE IF NOT EXISTS client_calls (position {position}, at T
              " ip TEXT, hwid TEXT, user_agent TEXT, details TEXT NOT NULL)")
 INDEX_DDL = "CREATE INDEX IF NOT EXISTS client_calls_license ON client_calls (license_id, at, position)"
 Row = tuple[Any, ...]
+IDLE_CHECK_SECONDS = 2.0
+"""A writer connection unused this long is checked before the next append (one round trip, only after a lull)."""
 
 
 class CallStore(Protocol):
@@ -162,16 +165,14 @@ class PostgresCallStore:
             conn.execute(self.DDL)
             conn.execute(INDEX_DDL)
         self._writer: Any = None
+        self._written_at = 0.0
         self._write_lock = threading.Lock()
 
     def append(self, rows: Sequence[Row]) -> None:
-        import psycopg
-
         with self._write_lock:
-            if self._writer is None:
-                self._writer = psycopg.connect(self._conninfo, **{**self._kwargs, "autocommit": True})
+            writer = self._writing_connection()
             try:
-                with self._writer.pipeline(), self._writer.cursor() as cursor:
+                with writer.pipeline(), writer.cursor() as cursor:
                     cursor.execute("BEGIN")
                     # Positions must become visible in order: one appending transaction at a time (readers
                     # are not blocked), across every process.
@@ -179,9 +180,24 @@ class PostgresCallStore:
                     cursor.executemany(INSERT.replace("?", "%s"), rows)
                     cursor.execute("COMMIT")
             except BaseException:
-                self._writer.close()  # whatever state the transaction was left in dies with the connection
+                writer.close()  # whatever state the transaction was left in dies with the connection
                 self._writer = None
                 raise
+            self._written_at = time.monotonic()
+
+    def _writing_connection(self) -> Any:
+        """The writer's connection; after a quiet spell, checked first (the server may have dropped it)."""
+        import psycopg
+
+        if self._writer is not None and time.monotonic() - self._written_at > IDLE_CHECK_SECONDS:
+            try:
+                self._writer.execute("")
+            except psycopg.Error:
+                self._writer.close()
+                self._writer = None
+        if self._writer is None:
+            self._writer = psycopg.connect(self._conninfo, **{**self._kwargs, "autocommit": True})
+        return self._writer
 
     def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]:
         return [from_row(row) for row in self._read(SELECT, (after, limit))]

@@ -155,3 +155,31 @@ def test_a_suspension_by_another_process_reaches_the_cached_license_at_once(runt
     other_process.update_license(owner, granted.license.id, clock(), status=LicenseStatus.ACTIVE)
     assert runtime.ledger.validate_license(licensed()).license.is_suspended is False
     other_process.close()
+
+
+@pytest.mark.postgres
+def test_the_postgres_call_log_reconnects_after_the_server_dropped_its_connection(monkeypatch):
+    import uuid
+
+    import psycopg
+
+    from commands import call_log
+    from tests.conftest import POSTGRES_URL
+
+    monkeypatch.setattr(call_log, "IDLE_CHECK_SECONDS", 0.0)  # every append counts as after a lull
+    schema = f"kl_{uuid.uuid4().hex[:12]}"
+    store = call_log.PostgresCallStore("dbname=test host=127.0.0.1 port=5432 user=postgres", schema)
+    log = CallLog(store)
+    try:
+        log.append(a_call("before"))
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:  # as a server restart or idle timeout would
+            admin.execute("SELECT pg_terminate_backend(%s)", (store._writer.info.backend_pid,))
+
+        log.append(a_call("after"))
+
+        # Check the record after the drop was kept, on a new connection, without a failed call in between.
+        assert [record.hwid for _, record in store.select(0, 10)] == ["before", "after"]
+    finally:
+        log.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
