@@ -46,5 +46,18 @@ class CommandsBase:
             raise missing(aggregate_id)
         return aggregate
 
+    def _optional(self, aggregate_id: UUID | None, kind: type[Any], copy: bool = True) -> Any:
+        """One read: the aggregate if it exists and is a `kind`, else None (no separate existence query).
+
+        `copy=False` returns the cached instance itself: only for callers that never change it.
+        """
+        if aggregate_id is None:
+            return None
+        try:
+            aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, kind) else None
+
     def _exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository

@@ -18,6 +18,7 @@ from commands.inbox import InboxCommands
 from commands.licenses import LicenseCommands
 from commands.products import ProductCommands
 from commands.retry import KeyedLocks
+from commands.sessions import SessionCommands
 from domain.account import Role
 from domain.blacklist import BlacklistType, Severity
 from domain.license import LicenseType
@@ -42,7 +43,7 @@ class EnumAsValue(Transcoding):
 
 
 class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, ClientCommands, BlacklistCommands,
-             Application[UUID]):
+             SessionCommands, Application[UUID]):
     """The write side of KeyLedger. Construct with an eventsourcing env and the master key."""
 
     name = "KeyLedger"

@@ -183,8 +183,11 @@ class License(Aggregate):
 
     def holds_session(self, hwid: str, started_at: datetime) -> bool:
         """Whether a session begun on `hwid` at `started_at` may still run."""
-        revoked = self.sessions_revoked_at is not None and started_at <= self.sessions_revoked_at
-        return hwid in self.devices and not revoked
+        return hwid in self.devices and not self.revoked_session(started_at)
+
+    def revoked_session(self, started_at: datetime) -> bool:
+        """Whether the license's last session revoke came at or after a session begun at `started_at`."""
+        return self.sessions_revoked_at is not None and started_at <= self.sessions_revoked_at
 
     @event("SessionsRevoked")
     def revoke_sessions(self, reason: str, at: datetime) -> None:

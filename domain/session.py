@@ -74,6 +74,24 @@ class Session(Aggregate):
         self.token_hash = token_hash
         self.expires_at = expires_at
 
+    def closing_reason(self, license: License | None, product_deleted: bool, now: datetime) -> EndReason | None:
+        """Why this session can no longer run, most decisive first; None if ended already or still live.
+
+        The same facts `require_live` refuses a call on, so the reason recorded is the one the next
+        call would have met: a missing or deleted license or product, or a revoke → REVOKED; the
+        device released → DEACTIVATED; no heartbeat for SESSION_TTL → EXPIRED. Decided from the
+        aggregates alone, since whoever asks may have read a stale read model.
+        """
+        if self.ended:
+            return None
+        if license is None or license.is_deleted or product_deleted or license.revoked_session(self.started_at):
+            return EndReason.REVOKED
+        if not license.holds_session(self.hwid, self.started_at):
+            return EndReason.DEACTIVATED
+        if self.expires_at <= now:
+            return EndReason.EXPIRED
+        return None
+
     def end(self, reason: EndReason, at: datetime) -> None:
         if not self.ended:
             self._end(reason=reason, at=at)
