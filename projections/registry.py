@@ -9,6 +9,7 @@ from projections.licenses import LicenseListProjection
 from projections.license_logs import LicenseChangesProjection
 from projections.notifications import NotificationProjection
 from projections.products import ProductListProjection
+from projections.sessions import SessionListProjection
 from projections.stats import StatsProjection
 
 PROJECTION_CLASSES: tuple[type[ReadModelProjection], ...] = (
@@ -18,6 +19,7 @@ PROJECTION_CLASSES: tuple[type[ReadModelProjection], ...] = (
     LicenseChangesProjection,
     StatsProjection,
     NotificationProjection,
+    SessionListProjection,
 )
 
 

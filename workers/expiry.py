@@ -1,4 +1,10 @@
-"""Expiry sweeper: records `License.Expired` once for every license whose expiry has passed."""
+"""Expiry sweeper: records what lapses with time or stops running without an event of its own.
+
+Each round it records `License.Expired` once for every license whose expiry has passed, then
+`Session.Ended` for every session that can no longer run: lapsed (no heartbeat for SESSION_TTL),
+its device released, its license's sessions revoked, or its license or product deleted. Clients
+meet all of these on their very next call; the sweeper only writes them down, within one interval.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from uuid import UUID
 from commands.ledger import Ledger
 from projections.db import ReadStore
 from projections.licenses import lapsed_license_ids
+from projections.sessions import sessions_to_close
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +31,27 @@ def sweep_expired(ledger: Ledger, store: ReadStore, now: datetime) -> int:
     return recorded
 
 
+def sweep_sessions(ledger: Ledger, store: ReadStore, now: datetime) -> int:
+    """End each session the read model nominates; returns how many ended.
+
+    The read model may be stale (a heartbeat since), so the command decides from the aggregates.
+    """
+    ended = 0
+    for session_id in sessions_to_close(store, now):
+        if ledger.close_session(UUID(session_id), now) is not None:
+            ended += 1
+    return ended
+
+
+SWEEPS = (sweep_expired, sweep_sessions)
+
+
 def run_sweeper(ledger: Ledger, store: ReadStore, clock: Callable[[], datetime], stop: threading.Event,
                 interval: float = 60.0) -> None:
-    """Sweep every `interval` seconds until `stop` is set."""
+    """Run every sweep each `interval` seconds until `stop` is set; a failed sweep is retried next round."""
     while not stop.wait(interval):
-        try:
-            sweep_expired(ledger, store, clock())
-        except Exception:
-            log.exception("expiry sweep failed; retrying next round")
+        for sweep in SWEEPS:
+            try:
+                sweep(ledger, store, clock())
+            except Exception:
+                log.exception("%s failed; retrying next round", sweep.__name__)

@@ -78,7 +78,7 @@ OWNER_PARAMS = frozenset({"owner_id", "account_id", "user_id", "actor_id"})
 
 def snapshot(runtime: Runtime, vendors: list[Actor], license_ids: list[UUID]) -> dict[str, Any]:
     """Every query answer for these vendors and licenses (as of `runtime.clock()`), and every table's rows."""
-    from projections import accounts, license_logs, licenses, products
+    from projections import accounts, license_logs, licenses, products, sessions
 
     store, now = runtime.store, runtime.clock()
     owners = [str(vendor.id) for vendor in vendors] + [None]  # None: an admin's view
@@ -88,6 +88,8 @@ def snapshot(runtime: Runtime, vendors: list[Actor], license_ids: list[UUID]) ->
         "licenses": {owner: licenses.list_licenses(store, owner, now, limit=10_000) for owner in owners},
         "license_logs": {str(i): license_logs.list_license_logs(store, runtime.ledger.calls.store, str(i), 1, 10_000)
                          for i in license_ids},
+        "sessions": (sessions.list_sessions(store, now, limit=100_000), sessions.sessions_to_close(store, now),
+                     sessions.count_active_sessions(store, now)),
         "queries": {name: _discovered_queries(runtime, name, owners) for name in QUERY_MODULES},
         "tables": _tables(runtime),
     }

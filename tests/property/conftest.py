@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import pytest
 from hypothesis import strategies as st
 
@@ -20,7 +21,9 @@ from domain.errors import InvalidValueError
 from domain.license import License, LicenseNotFoundError, LicenseStatus, LicenseType, MaxUsesBelowActivationsError
 from domain.product import ProductNotFoundError, SigningAlgorithm
 from domain.refusals import ClientRefusedError
+from keyledger.settings import Settings
 from keyledger.wiring import Runtime
+from workers.expiry import sweep_sessions
 
 EXAMPLES = {"sqlite": 40, "postgres": 25}
 """Examples per property and backend: enough to shake out ordering bugs, few enough for a ~60 s file."""
@@ -29,6 +32,12 @@ EXAMPLES = {"sqlite": 40, "postgres": 25}
 @pytest.fixture
 def examples(backend: str) -> int:
     return EXAMPLES[backend]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """No background sweeper: the `sweep` step runs it, so a write never lands between two snapshots."""
+    return msgspec.structs.replace(settings, run_workers=False)
 
 
 # --- A small command language: random vendor sessions, replayed against a runtime -----------------
@@ -214,9 +223,12 @@ class Scenario:
                         ClientRefusedError)
 
     def sweep(self, index: int) -> None:
+        """The expiry sweeper's commands: one license's lapse, then every session the read model nominates."""
         license_id = self._pick(index)
         if license_id is not None:
             self.ledger.expire_license(license_id, self.clock())
+        self.settle()
+        sweep_sessions(self.ledger, self.runtime.store, self.clock())
 
     def advance(self, hours: int) -> None:
         self.clock.advance(hours=hours)  # type: ignore[attr-defined]

@@ -12,11 +12,12 @@ from domain.license import LicenseStatus, LicenseType
 from domain.product import SigningAlgorithm
 from projections import accounts, license_logs, licenses, products
 from tests.integration.conftest import issue, settle, snapshot
+from workers.expiry import sweep_sessions
 
 
 @pytest.fixture
 def history(runtime, ledger, clock):
-    """Two vendors and an admin, with every kind of license and product change recorded."""
+    """Two vendors and an admin, with every kind of license, product and session change recorded."""
     admin_id = ledger.register_account("admin@example.com", "secret123", "Admin", clock()).id
     vendor_id = ledger.register_account("vendor@example.com", "secret123", "Vendor", clock()).id
     other_id = ledger.register_account("other@example.com", "secret123", "Other", clock()).id
@@ -32,12 +33,24 @@ def history(runtime, ledger, clock):
     license_ids.append(issue(ledger, other, doomed_product, clock()))
     key = ledger.get_license(vendor, license_ids[0]).key
     ledger.activate_license(ClientRequest(key, product, "device-a", "203.0.113.9", "ua", clock()))
+    key_3 = ledger.get_license(vendor, license_ids[3]).key
+
+    def on_license_3(hwid):
+        return ClientRequest(key_3, product, hwid, None, "ua", clock())
+
+    ledger.activate_license(on_license_3("device-b"))
+    token = ledger.activate_license(on_license_3("device-c")).session_token
+    ledger.keep_session_alive(on_license_3("device-c"), token)
+    ledger.deactivate_license(on_license_3("device-b"))
     ledger.update_license(vendor, license_ids[1], clock.advance(hours=1), status=LicenseStatus.SUSPENDED,
                           max_uses=5, metadata={"x": 1}, expires_at=clock() + timedelta(days=2))
     ledger.reset_hwid(vendor, license_ids[0], clock())
     ledger.delete_license(vendor, license_ids[2], clock())
     ledger.delete_product(other, doomed_product, clock())
     ledger.expire_license(license_ids[0], clock.advance(days=15))
+    settle(runtime)
+    sweep_sessions(ledger, runtime.store, clock())  # ends the three sessions above
+    ledger.activate_license(on_license_3("device-d"))  # and one runs on
     settle(runtime)
     return {"admin": Actor(admin_id, True), "vendors": [vendor, other], "licenses": license_ids}
 
@@ -60,7 +73,11 @@ def test_snapshot_covers_every_model_it_claims(runtime, history):
     assert (len(before["products"][vendor]), len(before["products"][other])) == (1, 0)
     assert before["licenses"][vendor][1]["total"] == 3
     assert sum(page["total"] for _, page in before["license_logs"].values()) >= 10
-    assert set(before["tables"]) >= {"accounts", "products", "licenses", "license_changes"}
+    assert set(before["tables"]) >= {"accounts", "products", "licenses", "license_changes", "sessions"}
+    listed, _, active = before["sessions"]
+    assert sorted((s["hwid"], s["end_reason"]) for s in listed[0]) == [
+        ("device-a", "deactivated"), ("device-b", "deactivated"), ("device-c", "expired"), ("device-d", None)]
+    assert active == 1
 
 
 def test_rebuilding_one_read_model_leaves_the_others_and_equals_itself(runtime, history):
