@@ -55,6 +55,13 @@ def check_terms(license_type: LicenseType, max_uses: int, expires_at: datetime |
 class License(Aggregate):
     """The state the licensing rules need; counters and history live in read models."""
 
+    class_version = 2  # v2 keeps when each device was bound (`bound_at`), so a re-bound device's old sessions stay dead
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A v1 snapshot knows no binding times: its devices count as bound before any of their sessions."""
+        state["bound_at"] = {}
+
     @event("Issued")
     def __init__(
         self,
@@ -84,6 +91,7 @@ class License(Aggregate):
         self.is_deleted = False
         self.expiry_recorded = False
         self.devices: list[str] = []
+        self.bound_at: dict[str, datetime] = {}
 
     @staticmethod
     def create_id(key: str) -> UUID:
@@ -170,6 +178,7 @@ class License(Aggregate):
     @event("ActivatedOnDevice")
     def _activate_device(self, hwid: str, at: datetime) -> None:
         self.devices = [*self.devices, hwid]
+        self.bound_at = {**self.bound_at, hwid: at}
 
     def deactivate_device(self, hwid: str, at: datetime) -> None:
         """Free a device's slot; a device that holds none is a mismatch."""
@@ -180,10 +189,13 @@ class License(Aggregate):
     @event("DeactivatedOnDevice")
     def _deactivate_device(self, hwid: str, at: datetime) -> None:
         self.devices = [device for device in self.devices if device != hwid]
+        self.bound_at = {device: bound for device, bound in self.bound_at.items() if device != hwid}
 
     def holds_session(self, hwid: str, started_at: datetime) -> bool:
-        """Whether a session begun on `hwid` at `started_at` may still run."""
-        return hwid in self.devices and not self.revoked_session(started_at)
+        """Whether a session begun on `hwid` at `started_at` may still run: the device is bound, and has been
+        since before the session began (a device released and bound again does not bring its old sessions back)."""
+        bound = hwid in self.devices and started_at >= self.bound_at.get(hwid, started_at)
+        return bound and not self.revoked_session(started_at)
 
     def revoked_session(self, started_at: datetime) -> bool:
         """Whether the license's last session revoke came at or after a session begun at `started_at`."""
@@ -207,6 +219,7 @@ class License(Aggregate):
     @event("HwidReset")
     def _reset_hwid(self, released: list[str], at: datetime) -> None:
         self.devices = []
+        self.bound_at = {}
 
     def delete(self, at: datetime) -> None:
         if not self.is_deleted:

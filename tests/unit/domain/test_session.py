@@ -156,3 +156,36 @@ def test_closing_a_lapsed_session_records_one_ended_event_with_its_reason():
     assert session.closing_reason(license, False, now) is None
     # Check the events alone rebuild exactly the state the methods produced.
     assert state(replay(history + events)) == state(session)
+
+
+def test_a_device_released_and_bound_again_does_not_bring_its_old_session_back():
+    license = licensed("pc-1")
+    old, _ = started(license, "pc-1")
+    license.deactivate_device("pc-1", LATER)
+
+    license.activate_device("pc-1", LATER + timedelta(minutes=1))
+    new, _ = started(license, "pc-1", LATER + timedelta(minutes=1))
+
+    # Check the session from before the release stays dead (a leaked token must not come back to life).
+    assert not license.holds_session("pc-1", old.started_at)
+    assert old.closing_reason(license, False, LATER + timedelta(minutes=2)) is EndReason.DEACTIVATED
+    assert new.closing_reason(license, False, LATER + timedelta(minutes=2)) is None
+
+
+def test_a_license_snapshot_from_before_binding_times_were_kept_still_holds_its_sessions():
+    from eventsourcing.domain import Snapshot
+
+    license = licensed("pc-1")
+    session, _ = started(license, "pc-1")
+    snapshot = Snapshot.take(license)
+    v1_state = {name: value for name, value in snapshot.state.items() if name not in ("bound_at", "class_version")}
+    old_snapshot = Snapshot(originator_id=snapshot.originator_id, originator_version=snapshot.originator_version,
+                            timestamp=snapshot.timestamp, topic=snapshot.topic, state=v1_state)
+
+    restored = old_snapshot.mutate(None)
+
+    # Check the v1 snapshot is upcast: its bound device still holds the session, and binding works on from it.
+    assert restored.holds_session("pc-1", session.started_at)
+    restored.deactivate_device("pc-1", LATER)
+    restored.activate_device("pc-1", LATER)
+    assert not restored.holds_session("pc-1", session.started_at)
