@@ -13,8 +13,6 @@ from functools import wraps
 from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError
-
 from commands.base import CommandsBase
 from commands.client_view import ClientView
 from commands.call_log import CallLog
@@ -203,19 +201,6 @@ class ClientCommands(CommandsBase):
 
     def _client_license(self, license_id: UUID | None) -> License | None:
         return self._optional(license_id, License) if license_id else None
-
-    def _optional(self, aggregate_id: UUID | None, kind: type[Any], copy: bool = True) -> Any:
-        """One read: the aggregate if it exists and is a `kind`, else None (no separate existence query).
-
-        `copy=False` returns the cached instance itself: only for callers that never change it.
-        """
-        if aggregate_id is None:
-            return None
-        try:
-            aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
-        except AggregateNotFoundError:
-            return None
-        return aggregate if isinstance(aggregate, kind) else None
 
     def _blacklist_hit(self, request: ClientRequest) -> BlacklistType | None:
         candidates = ((BlacklistType.LICENSE, request.license_key.strip().upper()), (BlacklistType.HWID, request.hwid),
