@@ -6,11 +6,18 @@ nothing, so it must not move the event log's head, which every client call reads
 current (a moving head would make each call re-read the log). And a record needs none of an
 aggregate's machinery: no version, no snapshot, no optimistic concurrency, only an order.
 
-One writer thread appends whatever arrived while its last commit ran, in one transaction, so
-concurrent calls share a commit (on SQLite, an fsync). Each caller, blocking or async,
-returns only once its own record is durable: nothing acknowledged is lost. Positions grow in
-commit order (on PostgreSQL a table lock orders the writers of several processes), so a
-reader tailing the log by position never skips one.
+Whatever arrived while the last commit ran is appended in one transaction, so concurrent
+calls share a commit (on SQLite, an fsync): on a writer thread, or on PostgreSQL straight
+from the event loop over an asyncio connection. Each caller, blocking or async, returns only
+once its own record is durable: nothing acknowledged is lost.
+
+Positions are unique and grow with each writer's commits, but on PostgreSQL the writers of
+several processes commit side by side, so a position can become visible after a higher one.
+Nothing reads the log by tailing positions: the license logs read it by license and time.
+(Serialising the writers with a table lock would order them, but holds the lock across each
+commit's WAL flush, so every process would wait for every other's: it cost a fifth of the
+validation throughput with two API processes.) A reader that must tail it should read by
+time, re-reading a trailing window of a few seconds.
 
 The log is also its own read model: `GET /licenses/{id}/logs` reads a license's calls here,
 by an index on (license_id, at, position), beside the changes the license_logs projection
@@ -20,6 +27,7 @@ hot path's writes for no gain: a record is final the moment it is appended.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
@@ -30,7 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
-from commands.batches import BatchThread
+from commands.batches import BatchThread, LoopBatches
 from domain.client_call import CallRecord
 from domain.instants import utc_text
 
@@ -54,7 +62,8 @@ class CallStore(Protocol):
     """Where call records are kept: appended in batches, read back in position order."""
 
     def append(self, rows: Sequence[Row]) -> None: ...
-    def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]: ...
+    def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]:
+        """Records past `after` in position order, as committed so far (see the module docstring on order)."""
     def head(self) -> int: ...
     def history(self, license_id: str, limit: int) -> list[Row]:
         """A license's newest `limit` calls, newest first: (position, at, action, ip, hwid, user_agent,
@@ -143,8 +152,8 @@ class SQLiteCallStore:
 class PostgresCallStore:
     """The log as a PostgreSQL table beside the event store's, in the same schema.
 
-    The writer thread keeps a connection of its own and appends in one round trip: BEGIN, the
-    lock, the rows and COMMIT go out in one pipeline. Reads share a small pool.
+    The writer thread, and the event loop, keep a connection of their own and append in one
+    round trip: BEGIN, the rows and COMMIT go out in one pipeline. Reads share a small pool.
     """
 
     DDL = TABLE_DDL.format(position="BIGSERIAL PRIMARY KEY")
@@ -167,6 +176,9 @@ class PostgresCallStore:
         self._writer: Any = None
         self._written_at = 0.0
         self._write_lock = threading.Lock()
+        self._async_writer: Any = None  # an asyncio connection, for one event loop
+        self._async_loop: asyncio.AbstractEventLoop | None = None
+        self._async_written_at = 0.0
 
     def append(self, rows: Sequence[Row]) -> None:
         with self._write_lock:
@@ -174,9 +186,6 @@ class PostgresCallStore:
             try:
                 with writer.pipeline(), writer.cursor() as cursor:
                     cursor.execute("BEGIN")
-                    # Positions must become visible in order: one appending transaction at a time (readers
-                    # are not blocked), across every process.
-                    cursor.execute("LOCK TABLE client_calls IN EXCLUSIVE MODE")
                     cursor.executemany(INSERT.replace("?", "%s"), rows)
                     cursor.execute("COMMIT")
             except BaseException:
@@ -184,6 +193,40 @@ class PostgresCallStore:
                 self._writer = None
                 raise
             self._written_at = time.monotonic()
+
+    async def append_async(self, rows: Sequence[Row]) -> None:
+        """`append` from the event loop, over an asyncio connection of the loop's own: no thread, so no
+        hand-over of the GIL between the loop and a writer thread for every batch."""
+        writer = await self._async_writing_connection()
+        try:
+            async with writer.pipeline(), writer.cursor() as cursor:
+                await cursor.execute("BEGIN")
+                await cursor.executemany(INSERT.replace("?", "%s"), rows)
+                await cursor.execute("COMMIT")
+        except BaseException:
+            writer.pgconn.finish()
+            self._async_writer = None
+            raise
+        self._async_written_at = time.monotonic()
+
+    async def _async_writing_connection(self) -> Any:
+        import psycopg
+
+        loop = asyncio.get_running_loop()
+        if self._async_writer is not None and (
+                self._async_loop is not loop or time.monotonic() - self._async_written_at > IDLE_CHECK_SECONDS):
+            try:
+                if self._async_loop is not loop:
+                    raise psycopg.OperationalError("opened on another event loop")
+                await self._async_writer.execute("")
+            except psycopg.Error:
+                self._async_writer.pgconn.finish()
+                self._async_writer = None
+        if self._async_writer is None:
+            self._async_writer = await psycopg.AsyncConnection.connect(
+                self._conninfo, **{**self._kwargs, "autocommit": True})
+            self._async_loop = loop
+        return self._async_writer
 
     def _writing_connection(self) -> Any:
         """The writer's connection; after a quiet spell, checked first (the server may have dropped it)."""
@@ -220,6 +263,9 @@ class PostgresCallStore:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+        if self._async_writer is not None:  # from any thread: the loop that opened it may be gone
+            self._async_writer.pgconn.finish()
+            self._async_writer = None
         self._pool.close()
 
 
@@ -238,11 +284,18 @@ def call_store_for(env: dict[str, str]) -> CallStore:
 
 
 class CallLog:
-    """Appends call records through one writer thread, batching whatever arrives while a commit runs."""
+    """Appends call records in group commits: whatever arrives while a commit runs shares the next one.
+
+    Blocking callers go through one writer thread. Callers on an event loop go through it too,
+    unless the store can append asynchronously (PostgreSQL): then the loop commits batches itself.
+    """
 
     def __init__(self, store: CallStore) -> None:
         self.store = store
         self._writer: BatchThread[Row, None] = BatchThread("call-log", self._commit)
+        append_async = getattr(store, "append_async", None)
+        self._loop_writer: LoopBatches[Row] | None = (
+            LoopBatches(append_async, elsewhere=self._writer.submit_async) if append_async else None)
 
     def _commit(self, rows: list[Row]) -> list[None]:
         self.store.append(rows)
@@ -253,8 +306,11 @@ class CallLog:
         self._writer.submit(to_row(record))
 
     async def append_async(self, record: CallRecord) -> None:
-        """`append` for an event loop: the loop runs on while the writer thread commits."""
-        await self._writer.submit_async(to_row(record))
+        """`append` for an event loop: the loop runs on while the commit is under way."""
+        if self._loop_writer is not None:
+            await self._loop_writer.submit(to_row(record))
+        else:
+            await self._writer.submit_async(to_row(record))
 
     def head(self) -> int:
         return self.store.head()

@@ -141,6 +141,89 @@ def test_group_commit_batches_what_arrives_during_a_commit():
     assert sorted(record.hwid for _, record in store.select(0, 10)) == ["a", "b", "c", "d"]
 
 
+class StallingAsync(SQLiteCallStore):
+    """A real call store that also appends from an event loop; its first async commit waits for a signal."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__(":memory:")
+        self.batches: list[list[str]] = []
+        self.release = threading.Event()  # set from any thread
+        self.fail = fail
+
+    async def append_async(self, rows):
+        self.batches.append([row[7] for row in rows])  # the hwid column
+        if len(self.batches) == 1:
+            while not self.release.wait(0):
+                await asyncio.sleep(0.001)
+            if self.fail:
+                raise sqlite3.OperationalError("disk I/O error")
+        self.append(rows)
+
+
+def test_async_group_commit_batches_what_arrives_during_a_commit():
+    store = StallingAsync()
+    log = CallLog(store)
+
+    async def scenario():
+        first = asyncio.ensure_future(log.append_async(a_call("a")))
+        while not store.batches:
+            await asyncio.sleep(0)
+        followers = [asyncio.ensure_future(log.append_async(a_call(name))) for name in "bcd"]
+        await asyncio.sleep(0.01)
+        store.release.set()
+        await asyncio.gather(first, *followers)
+
+    asyncio.run(scenario())
+    # Check the three that arrived during the first commit shared the next one, and all four are kept.
+    assert store.batches == [["a"], ["b", "c", "d"]]
+    assert sorted(record.hwid for _, record in store.select(0, 10)) == ["a", "b", "c", "d"]
+    log.close()
+
+
+def test_a_failed_async_commit_reaches_its_callers_and_the_next_batch_commits():
+    store = StallingAsync(fail=True)
+    log = CallLog(store)
+
+    async def scenario():
+        first = asyncio.ensure_future(log.append_async(a_call("a")))
+        while not store.batches:
+            await asyncio.sleep(0)
+        second = asyncio.ensure_future(log.append_async(a_call("b")))
+        await asyncio.sleep(0.01)
+        store.release.set()
+        return await asyncio.gather(first, second, return_exceptions=True)
+
+    first, second = asyncio.run(scenario())
+    # Check the failed batch's caller hears of it (no answer goes out for a record that was not kept).
+    assert isinstance(first, sqlite3.OperationalError) and second is None
+    assert [record.hwid for _, record in store.select(0, 10)] == ["b"]
+    log.close()
+
+
+def test_a_caller_on_another_event_loop_commits_through_the_writer_thread():
+    store = StallingAsync()
+    log = CallLog(store)
+    started = threading.Event()
+
+    async def first_loop():
+        task = asyncio.ensure_future(log.append_async(a_call("a")))
+        while not store.batches:
+            await asyncio.sleep(0)
+        started.set()
+        await task
+
+    other = threading.Thread(target=asyncio.run, args=(first_loop(),))
+    other.start()
+    started.wait(5)
+    asyncio.run(log.append_async(a_call("b")))  # a second loop, while the first one's batch runs
+    # Check the second loop's record was kept at once, without joining the other loop's batch.
+    assert [record.hwid for _, record in store.select(0, 10)] == ["b"]
+    store.release.set()
+    other.join(5)
+    assert sorted(record.hwid for _, record in store.select(0, 10)) == ["a", "b"]
+    log.close()
+
+
 def test_a_suspension_by_another_process_reaches_the_cached_license_at_once(runtime, settings, licensed, clock):
     from domain.license import LicenseStatus
     from domain.refusals import LicenseSuspendedError
