@@ -44,6 +44,9 @@ from domain.instants import utc_text
 
 COLUMNS = "at, action, license_id, product_id, error_code, security_event, ip, hwid, user_agent, details"
 INSERT = f"INSERT INTO client_calls ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_COLUMNS = (  # PostgreSQL: a whole batch as one statement of ten arrays (every column is TEXT), in order
+    f"INSERT INTO client_calls ({COLUMNS}) SELECT {COLUMNS} FROM unnest({', '.join(['%s::text[]'] * 10)})"
+    f" WITH ORDINALITY AS batch ({COLUMNS}, n) ORDER BY n")
 SELECT = f"SELECT position, {COLUMNS} FROM client_calls WHERE position > ? ORDER BY position LIMIT ?"
 HEAD = "SELECT COALESCE(MAX(position), 0) FROM client_calls"
 HISTORY = ("SELECT position, at, action, ip, hwid, user_agent, error_code, security_event, details"
@@ -152,8 +155,9 @@ class SQLiteCallStore:
 class PostgresCallStore:
     """The log as a PostgreSQL table beside the event store's, in the same schema.
 
-    The writer thread, and the event loop, keep a connection of their own and append in one
-    round trip: BEGIN, the rows and COMMIT go out in one pipeline. Reads share a small pool.
+    The writer thread, and the event loop, keep a connection of their own (autocommit) and append
+    a batch as one INSERT of column arrays: one statement, one round trip, one result to read back,
+    however many rows. Reads share a small pool.
     """
 
     DDL = TABLE_DDL.format(position="BIGSERIAL PRIMARY KEY")
@@ -184,12 +188,9 @@ class PostgresCallStore:
         with self._write_lock:
             writer = self._writing_connection()
             try:
-                with writer.pipeline(), writer.cursor() as cursor:
-                    cursor.execute("BEGIN")
-                    cursor.executemany(INSERT.replace("?", "%s"), rows)
-                    cursor.execute("COMMIT")
+                writer.execute(INSERT_COLUMNS, _columns(rows))  # one statement: its own transaction
             except BaseException:
-                writer.close()  # whatever state the transaction was left in dies with the connection
+                writer.close()  # whatever state the connection was left in dies with it
                 self._writer = None
                 raise
             self._written_at = time.monotonic()
@@ -199,10 +200,7 @@ class PostgresCallStore:
         hand-over of the GIL between the loop and a writer thread for every batch."""
         writer = await self._async_writing_connection()
         try:
-            async with writer.pipeline(), writer.cursor() as cursor:
-                await cursor.execute("BEGIN")
-                await cursor.executemany(INSERT.replace("?", "%s"), rows)
-                await cursor.execute("COMMIT")
+            await writer.execute(INSERT_COLUMNS, _columns(rows))
         except BaseException:
             writer.pgconn.finish()
             self._async_writer = None
@@ -267,6 +265,10 @@ class PostgresCallStore:
             self._async_writer.pgconn.finish()
             self._async_writer = None
         self._pool.close()
+
+
+def _columns(rows: Sequence[Row]) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def call_store_for(env: dict[str, str]) -> CallStore:

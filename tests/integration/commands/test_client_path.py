@@ -266,3 +266,31 @@ def test_the_postgres_call_log_reconnects_after_the_server_dropped_its_connectio
         log.close()
         with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.mark.postgres
+def test_a_postgres_batch_keeps_its_rows_in_order_with_their_empty_fields():
+    import uuid
+
+    import psycopg
+
+    from commands import call_log
+    from tests.conftest import POSTGRES_URL
+
+    schema = f"kl_{uuid.uuid4().hex[:12]}"
+    store = call_log.PostgresCallStore("dbname=test host=127.0.0.1 port=5432 user=postgres", schema)
+    try:
+        refused = record_call("validation", ClientRequest("K", None, None, None, None, datetime.now(timezone.utc)),
+                              None, "LICENSE_NOT_FOUND", None, details={"message": "no such key"})
+        store.append([call_log.to_row(a_call(name)) for name in "xyz"] + [call_log.to_row(refused)])
+        asyncio.run(store.append_async([call_log.to_row(a_call("w"))]))
+
+        records = [record for _, record in store.select(0, 10)]
+        # Check one statement per batch kept the batch's order, the NULLs and the details.
+        assert [record.hwid for record in records] == ["x", "y", "z", None, "w"]
+        assert records[3].error_code == "LICENSE_NOT_FOUND" and records[3].details == {"message": "no such key"}
+        assert records[3].ip is None and records[3].license_id is None
+    finally:
+        store.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
