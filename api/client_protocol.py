@@ -13,7 +13,6 @@ from uuid import UUID
 import msgspec
 from litestar import Request, Response
 
-from api.signer import sign_answer
 from domain.client_call import ClientRequest
 from domain.product import Product
 from domain.refusals import SecurityViolationError, UnknownProductError
@@ -135,7 +134,7 @@ async def signed_answer_async(runtime: Runtime, request: Request[Any, Any, Any],
                               data: dict[str, Any], body: Any) -> Response[Any]:
     """`signed_answer` on an event loop: an RSA signature is made off the loop (api/signer.py)."""
     key, data = _bound(runtime, product, data, body)
-    signature = await sign_answer(key, answer_message(data))
+    signature = await runtime.signer.sign(key, answer_message(data))
     return answer(runtime, request, {"success": True, "data": {**data, "signature": signature}})
 
 

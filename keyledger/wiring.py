@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qs, unquote, urlparse
 
 from api.ephemeral import EphemeralStore, MemoryStore, RedisStore
+from api.signer import AnswerSigner
 from commands.ledger import Ledger
 from domain.product import SigningAlgorithm
 from keyledger.settings import Settings
@@ -48,6 +49,7 @@ class Runtime:
         self.signing_keys = signing_keys
         self.ephemeral = ephemeral
         self.clock = clock
+        self.signer = AnswerSigner(settings.workers)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -73,6 +75,7 @@ class Runtime:
         for thread in self._threads:
             thread.join(timeout=10)
         self.projector.stop()
+        self.signer.close()
         self.store.close()
         self.ledger.close()
 
