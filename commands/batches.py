@@ -1,17 +1,15 @@
-"""Batches: whatever was queued while the last batch ran is handled in one go.
+"""A worker thread that handles, in one go, whatever was queued while it was busy.
 
-Group commit is the classic use: concurrent callers share one transaction. `BatchThread`
-handles batches on a worker thread; callers wait either blocking (threads) or on an event
-loop (a future each, resolved with one wake-up of their loop per batch). `LoopBatches`
-handles them on the event loop itself, for work that is asynchronous I/O: no thread, so no
-hand-over of the GIL between threads on the way.
+Group commit is the classic use: concurrent callers share one transaction. Callers wait
+either blocking (threads) or on an event loop (a future each, resolved with one wake-up of
+their loop per batch), so a busy loop never parks a thread on the work and never waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Any, Generic, TypeVar
 
@@ -110,10 +108,11 @@ def _deliver(batch: list[tuple[Any, Any]], results: Sequence[Any], error: BaseEx
             by_loop.setdefault(waiter[0], []).append((waiter[1], result))
     for loop, futures in by_loop.items():
         with suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
-            loop.call_soon_threadsafe(_resolve, futures, error)
+            loop.call_soon_threadsafe(settle, futures, error)
 
 
-def _resolve(futures: list[tuple[asyncio.Future[Any], Any]], error: BaseException | None) -> None:
+def settle(futures: Sequence[tuple[asyncio.Future[Any], Any]], error: BaseException | None) -> None:
+    """Give each waiting future its result, or every one the error (those cancelled meanwhile are skipped)."""
     for future, result in futures:
         if future.done():  # cancelled: the caller went away
             continue
@@ -121,60 +120,3 @@ def _resolve(futures: list[tuple[asyncio.Future[Any], Any]], error: BaseExceptio
             future.set_result(result)
         else:
             future.set_exception(error)
-
-
-class LoopBatches(Generic[T]):
-    """Runs `await handle(items)` on an event loop, one batch at a time.
-
-    Items submitted while a batch runs wait for the next one, so each caller's item is handled by a
-    batch that started after it arrived. If `handle` raises, every item of that batch gets the exception.
-    Batches run on one loop at a time; a caller on another loop (tests run several) goes to `elsewhere`.
-    """
-
-    def __init__(self, handle: Callable[[list[T]], Awaitable[None]],
-                 elsewhere: Callable[[T], Awaitable[Any]]) -> None:
-        self._handle = handle
-        self._elsewhere = elsewhere
-        self._pending: list[tuple[T, asyncio.Future[None]]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._running = False
-        self._task: asyncio.Task[None] | None = None
-        self._lock = threading.Lock()  # only loops in different threads ever contend for it
-
-    async def submit(self, item: T) -> None:
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            if self._loop is not loop and (self._running or self._pending):
-                done = None
-            else:
-                self._loop = loop
-                done = loop.create_future()
-                self._pending.append((item, done))
-                if not self._running:
-                    self._running = True
-                    self._task = loop.create_task(self._run())  # held: the loop keeps only a weak reference
-        if done is None:
-            await self._elsewhere(item)
-        else:
-            await done
-
-    async def _run(self) -> None:
-        batch: list[tuple[T, asyncio.Future[None]]] = []
-        try:
-            while True:
-                with self._lock:
-                    batch, self._pending = self._pending, []
-                    if not batch:
-                        self._running = False
-                        return
-                error: BaseException | None = None
-                try:
-                    await self._handle([item for item, _ in batch])
-                except Exception as exc:  # every caller of the batch learns its fate
-                    error = exc
-                _resolve([(done, None) for _, done in batch], error)
-        except BaseException as stopped:  # cancelled with its loop: nobody may wait on for it
-            with self._lock:
-                left, self._pending, self._running = self._pending, [], False
-            _resolve([(done, None) for _, done in [*batch, *left]], stopped)
-            raise

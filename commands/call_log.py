@@ -27,7 +27,6 @@ hot path's writes for no gain: a record is final the moment it is appended.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import threading
@@ -38,7 +37,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
-from commands.batches import BatchThread, LoopBatches
+from commands.batches import BatchThread
+from commands.client_link import ClientLink
 from domain.client_call import CallRecord
 from domain.instants import utc_text
 
@@ -162,7 +162,7 @@ class PostgresCallStore:
 
     DDL = TABLE_DDL.format(position="BIGSERIAL PRIMARY KEY")
 
-    def __init__(self, conninfo: str, schema: str | None = None) -> None:
+    def __init__(self, conninfo: str, schema: str | None = None, head_statement: Any = None) -> None:
         import psycopg
         from psycopg_pool import ConnectionPool
 
@@ -180,9 +180,7 @@ class PostgresCallStore:
         self._writer: Any = None
         self._written_at = 0.0
         self._write_lock = threading.Lock()
-        self._async_writer: Any = None  # an asyncio connection, for one event loop
-        self._async_loop: asyncio.AbstractEventLoop | None = None
-        self._async_written_at = 0.0
+        self.link = ClientLink(conninfo, self._kwargs, INSERT_COLUMNS, head_statement)
 
     def append(self, rows: Sequence[Row]) -> None:
         with self._write_lock:
@@ -196,35 +194,9 @@ class PostgresCallStore:
             self._written_at = time.monotonic()
 
     async def append_async(self, rows: Sequence[Row]) -> None:
-        """`append` from the event loop, over an asyncio connection of the loop's own: no thread, so no
-        hand-over of the GIL between the loop and a writer thread for every batch."""
-        writer = await self._async_writing_connection()
-        try:
-            await writer.execute(INSERT_COLUMNS, _columns(rows))
-        except BaseException:
-            writer.pgconn.finish()
-            self._async_writer = None
-            raise
-        self._async_written_at = time.monotonic()
-
-    async def _async_writing_connection(self) -> Any:
-        import psycopg
-
-        loop = asyncio.get_running_loop()
-        if self._async_writer is not None and (
-                self._async_loop is not loop or time.monotonic() - self._async_written_at > IDLE_CHECK_SECONDS):
-            try:
-                if self._async_loop is not loop:
-                    raise psycopg.OperationalError("opened on another event loop")
-                await self._async_writer.execute("")
-            except psycopg.Error:
-                self._async_writer.pgconn.finish()
-                self._async_writer = None
-        if self._async_writer is None:
-            self._async_writer = await psycopg.AsyncConnection.connect(
-                self._conninfo, **{**self._kwargs, "autocommit": True})
-            self._async_loop = loop
-        return self._async_writer
+        """`append` from the event loop, through the client link: no thread, so no hand-over of the GIL
+        between the loop and a writer thread, and the batch shares its round trip with a head read."""
+        await self.link.append(rows)
 
     def _writing_connection(self) -> Any:
         """The writer's connection; after a quiet spell, checked first (the server may have dropped it)."""
@@ -261,9 +233,7 @@ class PostgresCallStore:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
-        if self._async_writer is not None:  # from any thread: the loop that opened it may be gone
-            self._async_writer.pgconn.finish()
-            self._async_writer = None
+        self.link.close()
         self._pool.close()
 
 
@@ -271,13 +241,14 @@ def _columns(rows: Sequence[Row]) -> list[list[Any]]:
     return [list(column) for column in zip(*rows, strict=True)]
 
 
-def call_store_for(env: dict[str, str]) -> CallStore:
-    """The call log beside the event store that this eventsourcing env configures."""
+def call_store_for(env: dict[str, str], head_statement: Any = None) -> CallStore:
+    """The call log beside the event store that this eventsourcing env configures (on PostgreSQL,
+    `head_statement` reads the event store's head, for the client link)."""
     if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
         conninfo = " ".join(f"{name}={env[key]}" for name, key in (
             ("dbname", "POSTGRES_DBNAME"), ("host", "POSTGRES_HOST"), ("port", "POSTGRES_PORT"),
             ("user", "POSTGRES_USER"), ("password", "POSTGRES_PASSWORD")) if env.get(key))
-        return PostgresCallStore(conninfo, env.get("POSTGRES_SCHEMA") or None)
+        return PostgresCallStore(conninfo, env.get("POSTGRES_SCHEMA") or None, head_statement)
     dbname = env.get("SQLITE_DBNAME", ":memory:")
     if "memory" in dbname:
         return SQLiteCallStore(":memory:")
@@ -289,15 +260,13 @@ class CallLog:
     """Appends call records in group commits: whatever arrives while a commit runs shares the next one.
 
     Blocking callers go through one writer thread. Callers on an event loop go through it too,
-    unless the store can append asynchronously (PostgreSQL): then the loop commits batches itself.
+    unless the store can append asynchronously (PostgreSQL's client link, which batches them itself).
     """
 
     def __init__(self, store: CallStore) -> None:
         self.store = store
         self._writer: BatchThread[Row, None] = BatchThread("call-log", self._commit)
-        append_async = getattr(store, "append_async", None)
-        self._loop_writer: LoopBatches[Row] | None = (
-            LoopBatches(append_async, elsewhere=self._writer.submit_async) if append_async else None)
+        self._append_async = getattr(store, "append_async", None)
 
     def _commit(self, rows: list[Row]) -> list[None]:
         self.store.append(rows)
@@ -309,8 +278,8 @@ class CallLog:
 
     async def append_async(self, record: CallRecord) -> None:
         """`append` for an event loop: the loop runs on while the commit is under way."""
-        if self._loop_writer is not None:
-            await self._loop_writer.submit(to_row(record))
+        if self._append_async is not None:
+            await self._append_async([to_row(record)])
         else:
             await self._writer.submit_async(to_row(record))
 

@@ -14,8 +14,9 @@ so under a flood of validations the head stays put and a call costs one head que
 
 On an event loop, `fresh()` gives the same guarantee without blocking it, and the calls that
 arrive together share one head read: on SQLite it runs inline (microseconds, over a
-connection of its own), on PostgreSQL over an asyncio connection; the log since is read in a
-thread, only when the head moved. A read is only shared by calls that arrived before it
+connection of its own), on PostgreSQL through the client link, in the same statement as the
+call log's next append (commands/client_link.py); the log since is read in a thread, only
+when the head moved. A read is only shared by calls that arrived before it
 started, so each call still sees a head read after it arrived.
 """
 
@@ -61,48 +62,13 @@ class HeadReader:
     def __call__(self) -> int:
         return self._read() or 0
 
-    def close(self) -> None:
-        close = getattr(self.read_async, "close", None)
-        if close is not None:
-            close()
 
-
-class AsyncPostgresHead:
-    """MAX(notification_id) over an asyncio psycopg connection of the loop's own (reopened after a failure)."""
-
-    def __init__(self, connect_kwargs: dict[str, Any], statement: Any) -> None:
-        self._kwargs = {name: value for name, value in connect_kwargs.items() if name != "row_factory"}
-        self._statement = statement
-        self._connection: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def __call__(self) -> int | None:
-        import psycopg
-
-        loop = asyncio.get_running_loop()
-        if self._connection is None or self._loop is not loop:
-            self._connection = await psycopg.AsyncConnection.connect(autocommit=True, **self._kwargs)
-            self._loop = loop
-        try:
-            row = await (await self._connection.execute(self._statement)).fetchone()
-        except psycopg.Error:
-            self._connection = None
-            raise
-        return row[0] if row else None
-
-    def close(self) -> None:
-        """Close the socket from any thread (the loop that opened it may be gone)."""
-        if self._connection is not None:
-            self._connection.pgconn.finish()
-            self._connection = None
-
-
-def head_reader(recorder: Any) -> HeadReader:
-    """SQLite files get a connection of their own for MAX(rowid): no queue behind the recorder's writers."""
+def head_reader(recorder: Any, link: Any = None) -> HeadReader:
+    """SQLite files get a connection of their own for MAX(rowid): no queue behind the recorder's writers.
+    On PostgreSQL the head is read on the event loop through the client link (commands/client_link.py)."""
     pool = getattr(getattr(recorder, "datastore", None), "pool", None)
-    if pool is not None and hasattr(recorder, "max_notification_id_statement"):  # PostgreSQL
-        read_async = AsyncPostgresHead(pool.kwargs, recorder.max_notification_id_statement)
-        return HeadReader(recorder.max_notification_id, inline=False, read_async=read_async)
+    if link is not None:
+        return HeadReader(recorder.max_notification_id, inline=False, read_async=link.head)
     if pool is None or not hasattr(pool, "is_sqlite_memory_mode"):
         return HeadReader(recorder.max_notification_id, inline=False)
     if pool.is_sqlite_memory_mode:
@@ -153,9 +119,6 @@ class ClientView:
                 self._cached.pop(next(iter(self._cached)), None)
             self._cached[aggregate_id] = (head, aggregate)
         return aggregate if isinstance(aggregate, kind) else None
-
-    def close(self) -> None:
-        self._head.close()
 
     def is_current(self, aggregate_id: UUID | None) -> bool:
         """Whether `current` would answer from memory (no id is trivially answered: None)."""

@@ -11,7 +11,7 @@ from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
 
 from commands.accounts import AccountCommands
 from commands.blacklist import BlacklistCommands
-from commands.client_view import ClientView
+from commands.client_view import ClientView, head_reader
 from commands.call_log import CallLog, call_store_for
 from commands.client import ClientCommands
 from commands.inbox import InboxCommands
@@ -55,8 +55,9 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
         self.master_key = master_key
         self.passwords = passwords or Passwords()
         self.issue_locks = KeyedLocks()
-        self.view = ClientView(self.recorder, self.mapper)
-        self.calls = CallLog(call_store_for(env))
+        calls = call_store_for(env, getattr(self.recorder, "max_notification_id_statement", None))
+        self.calls = CallLog(calls)
+        self.view = ClientView(self.recorder, self.mapper, head_reader(self.recorder, getattr(calls, "link", None)))
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -73,5 +74,4 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
 
     def close(self) -> None:
         self.calls.close()
-        self.view.close()
         super().close()

@@ -1,0 +1,129 @@
+"""The client link (PostgreSQL): head reads and call-log appends due together share one statement, and lose nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import datetime, timezone
+
+import psycopg
+import pytest
+
+from commands.call_log import to_row
+from domain.account import Actor
+from domain.client_call import ClientRequest, record_call
+from tests.conftest import POSTGRES_URL
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def backend() -> str:
+    return "postgres"
+
+
+def a_row(hwid: str) -> tuple:
+    return to_row(record_call("validation", ClientRequest("K", None, hwid, None, None, datetime.now(timezone.utc)),
+                              None))
+
+
+class TableHeld:
+    """Another session holding client_calls, so the link's next statement waits on it (a slow commit)."""
+
+    def __init__(self, schema: str) -> None:
+        self.conn = psycopg.connect(POSTGRES_URL, options=f"-c search_path={schema}")
+        self.conn.execute("LOCK TABLE client_calls IN ACCESS EXCLUSIVE MODE")
+
+    def release(self) -> None:
+        self.conn.rollback()
+        self.conn.close()
+
+
+def schema_of(runtime) -> str:
+    return runtime.settings.database_url.split("schema=")[1]
+
+
+def rows_by_transaction(runtime) -> list[list[str]]:
+    """The call log's hwids grouped by the transaction that inserted them, in position order."""
+    with psycopg.connect(POSTGRES_URL, options=f"-c search_path={schema_of(runtime)}") as conn:
+        rows = conn.execute("SELECT xmin::text, hwid FROM client_calls ORDER BY position").fetchall()
+    groups: dict[str, list[str]] = {}
+    for xmin, hwid in rows:
+        groups.setdefault(xmin, []).append(hwid)
+    return list(groups.values())
+
+
+def test_what_is_due_while_a_round_trip_runs_shares_the_next_one_and_reads_a_fresh_head(runtime, clock):
+    link = runtime.ledger.calls.store.link
+
+    async def scenario():
+        await link.append([a_row("warm")])  # the loop's connection is open
+        held = TableHeld(schema_of(runtime))
+        first = asyncio.ensure_future(link.append([a_row("a")]))
+        await asyncio.sleep(0.2)  # the first statement now waits for the table
+        # A write acknowledged while it waits: a head read asked for after it must include it.
+        written = await asyncio.to_thread(runtime.ledger.register_account, "v@example.com", "secret123", "V", clock())
+        position = await asyncio.to_thread(runtime.ledger.position)
+        followers = [asyncio.ensure_future(link.append([a_row(name)])) for name in "bcd"]
+        head = asyncio.ensure_future(link.head())
+        await asyncio.sleep(0.05)
+        held.release()
+        await asyncio.gather(first, *followers)
+        return written, position, await head
+
+    _, position, head = asyncio.run(scenario())
+    # Check the three appends that came during the first statement went in one statement (one transaction)...
+    assert rows_by_transaction(runtime) == [["warm"], ["a"], ["b", "c", "d"]]
+    # ...and the head read that rode along saw the write acknowledged before it was asked for.
+    assert head >= position > 0
+
+
+def test_a_failed_round_trip_reaches_its_callers_and_the_next_one_reconnects(runtime):
+    link = runtime.ledger.calls.store.link
+
+    async def scenario():
+        await link.append([a_row("warm")])
+        backend_pid = next(iter(link._loops.values())).connection.info.backend_pid
+        held = TableHeld(schema_of(runtime))
+        stuck = asyncio.ensure_future(link.append([a_row("lost")]))
+        head = asyncio.ensure_future(link.head())
+        await asyncio.sleep(0.2)
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:  # the server drops the link's connection
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend_pid,))
+        outcomes = await asyncio.gather(stuck, head, return_exceptions=True)
+        held.release()
+        await link.append([a_row("after")])
+        return outcomes
+
+    stuck, head = asyncio.run(scenario())
+    # Check every caller of the failed statement (the append and the head read it carried) hears of it:
+    # no answer goes out for a record that was not kept...
+    assert isinstance(stuck, psycopg.OperationalError) and isinstance(head, psycopg.OperationalError)
+    # ...and the next statement, on a new connection, keeps its record.
+    assert rows_by_transaction(runtime) == [["warm"], ["after"]]
+
+
+def test_event_loops_in_different_threads_each_get_their_own_connection(runtime):
+    link = runtime.ledger.calls.store.link
+    errors: list[BaseException] = []
+
+    def loop_appending(name: str) -> None:
+        async def appends():
+            for n in range(20):
+                await asyncio.gather(link.append([a_row(f"{name}{n}")]), link.head())
+
+        try:
+            asyncio.run(appends())
+        except BaseException as error:  # the assertion below reports it
+            errors.append(error)
+
+    threads = [threading.Thread(target=loop_appending, args=(name,)) for name in "xy"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    # Check both loops' records were all kept, none mixed into the other loop's statements by mistake.
+    assert not errors
+    kept = sorted(hwid for group in rows_by_transaction(runtime) for hwid in group)
+    assert kept == sorted(f"{name}{n}" for name in "xy" for n in range(20))
