@@ -12,14 +12,17 @@ are measured in the same run:
 
 Targets: Ed25519 validate >= 50% of the bare endpoint's rate at the same connection count;
 RSA-4096 validate >= 80% of (one core's RSA-4096 signing rate x API processes). A run with any
-non-2xx answer or socket error never meets its target.
+non-2xx answer or socket error never meets its target. Each connection count is measured in
+interleaved rounds (bare, Ed25519, RSA, then again), and the round with the median rate counts:
+this machine's speed drifts by a fifth from minute to minute, and a drift then touches the
+baseline and the measured endpoint alike instead of landing on one of them.
 
 Beside each run the table shows where the machine's CPU went while it ran (in cores): the
 server's processes (each API process apart), wrk, and everything else on the machine, so a run
 disturbed by someone else's test suite can be told from a slow server.
 
-    .venv/bin/python bench/validate.py                  # 8 s per wrk run, both configurations (~3-4 min)
-    .venv/bin/python bench/validate.py --quick          # 3 s per wrk run (~1.5 min)
+    .venv/bin/python bench/validate.py                  # 3 rounds of 4 s wrk runs, both configurations (~6 min)
+    .venv/bin/python bench/validate.py --quick          # 3 rounds of 2 s wrk runs (~3 min)
     .venv/bin/python bench/validate.py --configs embedded --profile /tmp/prof   # + py-spy of the server
 """
 
@@ -41,7 +44,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -655,7 +658,7 @@ class Row:
 
 
 def run_config(name: str, workers: int, database_url: str | None, redis_url: str | None, seconds: float,
-               warmup: float, connection_counts: list[int], profile_dir: Path | None) -> list[Row]:
+               warmup: float, connection_counts: list[int], profile_dir: Path | None, rounds: int) -> list[Row]:
     """One configuration. Embedded: `keyledger serve` alone (projections in process). PostgreSQL: as
     docker-compose.yml runs it, API processes with KEYLEDGER_RUN_PROJECTIONS=false beside `keyledger project`."""
     rows: list[Row] = []
@@ -688,15 +691,19 @@ def run_config(name: str, workers: int, database_url: str | None, redis_url: str
             for kind in urls:  # warm up every endpoint once (imports, caches, connection pools)
                 wrk(urls[kind], body_of[kind], max(connection_counts), warmup, script_dir)
             for connections in connection_counts:
+                rounds_of: dict[str, list[Run]] = {kind: [] for kind in urls}
+                for _ in range(rounds):  # interleaved: a drift in the machine's speed touches every kind alike
+                    for kind in urls:
+                        settle([server, *([projector] if projector else [])])
+                        rounds_of[kind].append(measure(urls[kind], body_of[kind], connections, seconds, groups,
+                                                       targets[kind], projector, script_dir))
                 for kind in urls:
-                    settle([server, *([projector] if projector else [])])
-                    run = measure(urls[kind], body_of[kind], connections, seconds, groups, targets[kind], projector,
-                                  script_dir)
+                    run = median_run(rounds_of[kind])
                     endpoint = "bare litestar" if kind == "bare" else f"validate {kind}"
                     rows.append(Row(name, endpoint, connections, run, kind))
                     print(f"  {endpoint:17} c={connections:<4} {run.rps:8,.0f} req/s  p50 {run.p50_ms:7.1f} ms  "
-                          f"p99 {run.p99_ms:7.1f} ms  errors {run.errors}  other load {run.other_cores:.2f} cores",
-                          flush=True)
+                          f"p99 {run.p99_ms:7.1f} ms  errors {run.errors}  other load {run.other_cores:.2f} cores  "
+                          f"(rounds: {', '.join(f'{r.rps:,.0f}' for r in rounds_of[kind])})", flush=True)
             if profile_dir is not None:
                 slug = "postgres" if separate_projector else "embedded"
                 for kind in urls:
@@ -707,6 +714,13 @@ def run_config(name: str, workers: int, database_url: str | None, redis_url: str
             for group in reversed(groups):
                 group.stop()
     return rows
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The round with the median rate (its latencies and CPU figures with it), carrying every round's errors."""
+    middle = sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
+    return replace(middle, non_2xx=sum(run.non_2xx for run in runs),
+                   socket_errors=sum(run.socket_errors for run in runs))
 
 
 def settle(groups: list[Group], timeout: float = 20.0) -> None:
@@ -763,6 +777,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 s per wrk run instead of 8")
     parser.add_argument("--seconds", type=int, help="seconds per measured wrk run")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds per connection count (bare, Ed25519, RSA, again...); the median counts")
     parser.add_argument("--configs", default="embedded,postgres", help="embedded, postgres or both (comma)")
     parser.add_argument("--connections", default="32,128", help="wrk connection counts (comma)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
@@ -781,12 +797,13 @@ def main() -> int:
         return 2
     # SIGTERM (a CI timeout, kill PID) unwinds through the finally blocks that stop the servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    seconds = args.seconds or (3.0 if args.quick else 8.0)
+    seconds = args.seconds or (2.0 if args.quick else 4.0)
     warmup = 1.0 if args.quick else 2.0
     connection_counts = [int(c) for c in args.connections.split(",")]
     configs = [c.strip() for c in args.configs.split(",")]
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start; "
-          f"wrk -t{WRK_THREADS} -d{seconds:g}s --timeout {WRK_TIMEOUT}", flush=True)
+          f"wrk -t{WRK_THREADS} -d{seconds:g}s --timeout {WRK_TIMEOUT}, median of {args.rounds} interleaved rounds",
+          flush=True)
     rates = [rsa_sign_rate(3.0)]
     print(f"one core signs {rates[0]:,.0f} RSA-4096 signatures/s", flush=True)
     rows: list[Row] = []
@@ -794,7 +811,7 @@ def main() -> int:
     if "embedded" in configs:
         name = "embedded (sqlite, 1 proc)"
         workers_of[name] = 1
-        rows += run_config(name, 1, None, None, seconds, warmup, connection_counts, args.profile)
+        rows += run_config(name, 1, None, None, seconds, warmup, connection_counts, args.profile, args.rounds)
     if "postgres" in configs:
         import psycopg
 
@@ -805,7 +822,7 @@ def main() -> int:
             conn.execute(f'CREATE SCHEMA "{schema}"')
         try:
             rows += run_config(name, 2, f"{POSTGRES_URL}?schema={schema}", REDIS_URL, seconds, warmup,
-                               connection_counts, args.profile)
+                               connection_counts, args.profile, args.rounds)
         finally:
             with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
