@@ -98,6 +98,7 @@ class ClientView:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: list[asyncio.Future[int]] = []  # calls waiting for a head read not yet started
         self._reading = False  # a head read is under way
+        self._reaching: asyncio.Future[int] | None = None  # a catch-up to a head read through the link
 
     def hit(self, candidates: Iterable[tuple[BlacklistType, str | None]], now: datetime) -> BlacklistType | None:
         """The first candidate type whose value is blocked at `now`, or None (call `catch_up` first)."""
@@ -133,10 +134,17 @@ class ClientView:
     async def fresh(self) -> int:
         """`catch_up` for an event loop: a head read after this call arrived, shared, the loop never blocked.
 
-        Calls that arrive while no read has started yet join the next one, which starts once the
-        loop has run every callback already due (so every call that arrived together shares one
-        query). A read already under way may predate a call, so that call waits for the next.
+        Through the client link (PostgreSQL), each call asks the link, which already shares one
+        statement among the calls that asked while the last one ran. Otherwise calls that arrive
+        while no read has started yet join the next one, which starts once the loop has run every
+        callback already due (so every call that arrived together shares one query). A read
+        already under way may predate a call, so that call waits for the next.
         """
+        if self._head.read_async is not None:
+            head = await self._head.read_async() or 0
+            if head > self._position:
+                await self._reach(head)
+            return head
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             if self._waiting or self._reading:  # another loop's read (tests run several loops)
@@ -166,12 +174,22 @@ class ClientView:
         reading.add_done_callback(lambda done: self._read_done(waiters, *_outcome(done)))
 
     async def _read_then_catch_up(self) -> int:
-        """The head as read on the loop when it can be; the log since, in a thread, only when it moved."""
-        if self._head.read_async is not None:  # inline heads were read in `_start_read`
-            head = await self._head.read_async() or 0
-            if head <= self._position:
-                return head
+        """The head and the log since, in a thread (inline heads were read in `_start_read`)."""
         return await asyncio.to_thread(self.catch_up)
+
+    async def _reach(self, head: int) -> None:
+        """Read the log up to `head` in a thread, one catch-up shared by the calls of a loop that need it."""
+        loop = asyncio.get_running_loop()
+        while self._position < head:
+            reading = self._reaching
+            if reading is None or reading.get_loop() is not loop:
+                reading = self._reaching = asyncio.ensure_future(asyncio.to_thread(self.catch_up, head))
+                reading.add_done_callback(self._reached)
+            await asyncio.shield(reading)  # one caller going away must not cancel the others' catch-up
+
+    def _reached(self, reading: asyncio.Future[int]) -> None:
+        if self._reaching is reading:
+            self._reaching = None
 
     def _read_done(self, waiters: list[asyncio.Future[int]], head: int = 0, error: BaseException | None = None
                    ) -> None:
@@ -186,9 +204,10 @@ class ClientView:
         if self._waiting:  # calls that arrived during this read
             self._start_read()
 
-    def catch_up(self) -> int:
-        """Read what changed since the last call; returns the head the call may rely on."""
-        head = self._head()
+    def catch_up(self, head: int | None = None) -> int:
+        """Read what changed since the last call (up to `head` when it was just read); returns the head the
+        call may rely on."""
+        head = self._head() if head is None else head
         if head <= self._position:
             return head
         with self._lock:
