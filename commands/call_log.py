@@ -95,7 +95,26 @@ def _uuid(value: str | None) -> UUID | None:
     return None if value is None else UUID(value)
 
 
-class SQLiteCallStore:
+class _Reads:
+    """The queries both stores answer, each through the store's own `_read`."""
+
+    def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[Row]:
+        raise NotImplementedError
+
+    def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]:
+        return [from_row(row) for row in self._read(SELECT, (after, limit))]
+
+    def head(self) -> int:
+        return self._read(HEAD, ())[0][0]  # type: ignore[no-any-return]
+
+    def history(self, license_id: str, limit: int) -> list[Row]:
+        return self._read(HISTORY, (license_id, limit))
+
+    def count(self, license_id: str) -> int:
+        return self._read(COUNT, (license_id,))[0][0]  # type: ignore[no-any-return]
+
+
+class SQLiteCallStore(_Reads):
     """The log in its own SQLite file (WAL, synchronous=FULL: a commit is on disk when it returns).
 
     Reads go through a second connection, so a page of logs never waits for the writer's fsync.
@@ -128,18 +147,6 @@ class SQLiteCallStore:
                 raise
             self._conn.execute("COMMIT")
 
-    def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]:
-        return [from_row(row) for row in self._read(SELECT, (after, limit))]
-
-    def head(self) -> int:
-        return self._read(HEAD, ())[0][0]  # type: ignore[no-any-return]
-
-    def history(self, license_id: str, limit: int) -> list[Row]:
-        return self._read(HISTORY, (license_id, limit))
-
-    def count(self, license_id: str) -> int:
-        return self._read(COUNT, (license_id,))[0][0]  # type: ignore[no-any-return]
-
     def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[Row]:
         with self._read_lock:
             return self._reader.execute(sql, parameters).fetchall()
@@ -152,7 +159,7 @@ class SQLiteCallStore:
                 self._reader.close()
 
 
-class PostgresCallStore:
+class PostgresCallStore(_Reads):
     """The log as a PostgreSQL table beside the event store's, in the same schema.
 
     The writer thread, and the event loop, keep a connection of their own (autocommit) and append
@@ -211,18 +218,6 @@ class PostgresCallStore:
         if self._writer is None:
             self._writer = psycopg.connect(self._conninfo, **{**self._kwargs, "autocommit": True})
         return self._writer
-
-    def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]:
-        return [from_row(row) for row in self._read(SELECT, (after, limit))]
-
-    def head(self) -> int:
-        return self._read(HEAD, ())[0][0]  # type: ignore[no-any-return]
-
-    def history(self, license_id: str, limit: int) -> list[Row]:
-        return self._read(HISTORY, (license_id, limit))
-
-    def count(self, license_id: str) -> int:
-        return self._read(COUNT, (license_id,))[0][0]  # type: ignore[no-any-return]
 
     def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[Row]:
         with self._pool.connection() as conn:
