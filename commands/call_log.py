@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from commands.batches import BatchThread
-from commands.client_link import ClientLink
+from commands.client_link import ClientLink, columns_of
 from domain.client_call import CallRecord
 from domain.instants import utc_text
 
@@ -193,7 +193,7 @@ class PostgresCallStore(_Reads):
         with self._write_lock:
             writer = self._writing_connection()
             try:
-                writer.execute(INSERT_COLUMNS, _columns(rows))  # one statement: its own transaction
+                writer.execute(INSERT_COLUMNS, columns_of(rows))  # one statement: its own transaction
             except BaseException:
                 writer.close()  # whatever state the connection was left in dies with it
                 self._writer = None
@@ -230,10 +230,6 @@ class PostgresCallStore(_Reads):
                 self._writer = None
         self.link.close()
         self._pool.close()
-
-
-def _columns(rows: Sequence[Row]) -> list[list[Any]]:
-    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def call_store_for(env: dict[str, str], head_statement: Any = None) -> CallStore:

@@ -42,8 +42,9 @@ class ClientLink:
     """Head reads and call-log appends of each event loop, sent together: one round trip, one statement.
 
     `insert` is an INSERT taking one array per column (%s placeholders); `head` a statement whose one
-    row and column is the event store's head (without one, the link only appends). Each loop (a process has one; tests run several) gets
-    a connection of its own, so nothing here is shared between threads.
+    row and column is the event store's head (without one, the link only appends). Each loop (a
+    process has one; tests run several) gets a connection of its own, so nothing here is shared
+    between threads.
     """
 
     def __init__(self, conninfo: str, connect_kwargs: dict[str, Any], insert: str, head: Any = None) -> None:
@@ -104,7 +105,7 @@ class ClientLink:
 
     async def _round_trip(self, link: _LoopLink, read_head: bool, rows: list[Sequence[Any]]) -> int:
         connection = await self._connection(link)
-        columns = [list(column) for column in zip(*rows, strict=True)]
+        columns = columns_of(rows)
         statement, parameters = ((self._both if rows else self._head, columns or None) if read_head
                                  else (self._insert, columns))
         try:
@@ -136,3 +137,8 @@ class ClientLink:
             if link.connection is not None:
                 link.connection.pgconn.finish()
                 link.connection = None
+
+
+def columns_of(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows as one list per column: the parameters of an INSERT ... SELECT FROM unnest(...)."""
+    return [list(column) for column in zip(*rows, strict=True)]
