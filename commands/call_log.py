@@ -8,8 +8,8 @@ aggregate's machinery: no version, no snapshot, no optimistic concurrency, only 
 
 Whatever arrived while the last commit ran is appended in one transaction, so concurrent
 calls share a commit (on SQLite, an fsync): on a writer thread, or on PostgreSQL straight
-from the event loop over an asyncio connection. Each caller, blocking or async, returns only
-once its own record is durable: nothing acknowledged is lost.
+from the event loop through the client link (commands/client_link.py). Each caller, blocking
+or async, returns only once its own record is durable: nothing acknowledged is lost.
 
 Positions are unique and grow with each writer's commits, but on PostgreSQL the writers of
 several processes commit side by side, so a position can become visible after a higher one.
@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from commands.batches import BatchThread
-from commands.client_link import ClientLink, columns_of
+from commands.client_link import IDLE_CHECK_SECONDS, ClientLink, columns_of
 from domain.client_call import CallRecord
 from domain.instants import utc_text
 
@@ -57,8 +57,6 @@ TABLE_DDL = ("CREATE TABLE IF NOT EXISTS client_calls (position {position}, at T
              " ip TEXT, hwid TEXT, user_agent TEXT, details TEXT NOT NULL)")
 INDEX_DDL = "CREATE INDEX IF NOT EXISTS client_calls_license ON client_calls (license_id, at, position)"
 Row = tuple[Any, ...]
-IDLE_CHECK_SECONDS = 2.0
-"""A writer connection unused this long is checked before the next append (one round trip, only after a lull)."""
 
 
 class CallStore(Protocol):
@@ -162,9 +160,9 @@ class SQLiteCallStore(_Reads):
 class PostgresCallStore(_Reads):
     """The log as a PostgreSQL table beside the event store's, in the same schema.
 
-    The writer thread, and the event loop, keep a connection of their own (autocommit) and append
-    a batch as one INSERT of column arrays: one statement, one round trip, one result to read back,
-    however many rows. Reads share a small pool.
+    The writer thread keeps a connection of its own (autocommit), the event loop appends through
+    the client link; both send a batch as one INSERT of column arrays: one statement, one round
+    trip, one result to read back, however many rows. Reads share a small pool.
     """
 
     DDL = TABLE_DDL.format(position="BIGSERIAL PRIMARY KEY")
