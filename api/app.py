@@ -13,6 +13,7 @@ from api.controllers.products import ProductController
 from api.controllers.stats import StatsController
 from api.deps import DEPENDENCIES
 from api.errors import EXCEPTION_HANDLERS
+from api.requests import LedgerRequest
 from keyledger.wiring import Runtime
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -29,6 +30,7 @@ def create_app(runtime: Runtime) -> Litestar:
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
+        request_class=LedgerRequest,
         openapi_config=OpenAPIConfig(title="KeyLedger", version="0.1.0", path="/api/schema"),
         on_shutdown=[runtime.close],
         debug=False,

@@ -16,6 +16,7 @@ from litestar import Request, Response
 from domain.client_call import ClientRequest
 from domain.product import Product
 from domain.refusals import SecurityViolationError, UnknownProductError
+from domain.text import has_nul
 from keyledger.wiring import Runtime
 from keys.envelope import EnvelopeError, open_envelope, replay_key, seal_envelope
 from keys.signing import SigningKey, answer_message, sign
@@ -64,6 +65,8 @@ def _open(runtime: Runtime, request: Request[Any, Any, Any], envelope: dict[str,
         _seal_answers(request, None)
         _refuse(runtime, request, action, product_id,
                 SecurityViolationError("Request was already used", security_event="replay_attack"))
+    if has_nul(payload):  # what api/requests.py refuses in a plain body (domain/text.py)
+        raise msgspec.ValidationError("Text may not contain the NUL character (\\u0000)")
     return payload
 
 

@@ -20,6 +20,7 @@ import os
 import re
 from typing import Any
 
+import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -136,14 +137,12 @@ def _json_bytes(payload: dict[str, Any]) -> bytes:
 
 
 def _json_object(plaintext: bytes) -> dict[str, Any]:
+    """Strict JSON: valid UTF-8, no NaN or Infinity, no lone surrogate escapes (no database can store them)."""
     try:
-        payload = json.loads(plaintext.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        payload = msgspec.json.decode(plaintext)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         raise MalformedEnvelopeError("The request plaintext is not JSON") from None
     if not isinstance(payload, dict):
         raise MalformedEnvelopeError("The request plaintext is not a JSON object")
     return payload
 
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")

@@ -69,3 +69,55 @@ def test_unknown_route_and_method_answer_in_the_envelope(client, vendor_token):
     wrong_method = client.patch("/api/products", headers=auth(vendor_token))
     assert (missing.status_code, missing.json()["success"]) == (404, False)
     assert (wrong_method.status_code, wrong_method.json()["error_code"]) == (405, "METHOD_NOT_ALLOWED")
+
+
+NUL_BODIES = [  # PostgreSQL cannot keep NUL in text: each would once have failed a write it rode in
+    ("/api/products", {"name": "nul\u0000name"}),
+    ("/api/products", {"name": "x", "description": "d\u0000"}),
+    ("/api/licenses", {"metadata": {"deep": ["ok", {"k\u0000": 1}]}}),
+    ("/api/auth/register", {"email": "nul@example.com", "password": "secret123\u0000"}),
+]
+
+
+def test_text_with_a_nul_character_is_a_400_and_writes_nothing(client, vendor_token, product, runtime):
+    from tests.conftest import settle
+
+    before = runtime.ledger.position()
+    for path, body in NUL_BODIES:
+        body = {"product_id": product["id"], **body} if path == "/api/licenses" else body
+        response = client.post(path, json=body, headers=auth(vendor_token))
+        assert (response.status_code, response.json()["error_code"]) == (400, "VALIDATION_ERROR"), (path, body)
+    assert runtime.ledger.position() == before
+    # Check a backslash that is only followed by "u0000" is ordinary text, kept as sent...
+    kept = create_product(client, vendor_token, name="C:\\u0000dir")
+    # ...and the read models (on PostgreSQL, in the projector's tables) went on past it.
+    settle(runtime)
+    names = [p["name"] for p in client.get("/api/products", headers=auth(vendor_token)).json()["data"]]
+    assert kept["name"] == "C:\\u0000dir" and "C:\\u0000dir" in names
+
+
+def test_a_nul_hwid_is_a_400_and_the_calls_beside_it_are_unharmed(client, vendor_token, product, runtime):
+    from tests.conftest import create_license
+
+    license = create_license(client, vendor_token, product["id"])
+    body = {"license_key": license["license_key"], "product_id": product["id"]}
+    for path in ("/api/client/validate", "/api/client/activate", "/api/v1/init"):
+        bad = {"api_key": product["secret_key"], "license_key": license["license_key"], "hwid": "a\u0000b"} \
+            if path == "/api/v1/init" else {**body, "hwid": "a\u0000b"}
+        response = client.post(path, json=bad)
+        assert (response.status_code, response.json().get("error_code")) == (400, "VALIDATION_ERROR"), path
+    # Check the license still answers the same device normally afterwards (nothing was bound to the bad HWID).
+    assert client.post("/api/client/activate", json={**body, "hwid": "pc-1"}).json()["success"] is True
+    assert client.post("/api/client/validate", json={**body, "hwid": "pc-1"}).json()["data"]["valid"] is True
+
+
+def test_a_nul_inside_an_encrypted_request_is_a_sealed_400(client, product, runtime, vendor_token, clock):
+    from keys.envelope import open_envelope, seal_envelope
+    from tests.conftest import create_license
+
+    license = create_license(client, vendor_token, product["id"])
+    now = int(clock().timestamp() * 1000)
+    body = {"license_key": license["license_key"], "hwid": "pc\u0000", "product_id": product["id"]}
+    response = client.post("/api/client/activate", json=seal_envelope(product["secret_key"], product["id"], body, now))
+    answer = open_envelope(product["secret_key"], response.json(), now)
+    assert response.status_code == 400 and answer["error_code"] == "VALIDATION_ERROR"
