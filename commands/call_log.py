@@ -38,15 +38,13 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from commands.batches import BatchThread
-from commands.client_link import IDLE_CHECK_SECONDS, ClientLink, columns_of
+from commands.client_link import IDLE_CHECK_SECONDS, ClientLink, insert_json, rows_json
 from domain.client_call import CallRecord
 from domain.instants import utc_text
 
 COLUMNS = "at, action, license_id, product_id, error_code, security_event, ip, hwid, user_agent, details"
 INSERT = f"INSERT INTO client_calls ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-INSERT_COLUMNS = (  # PostgreSQL: a whole batch as one statement of ten arrays (every column is TEXT), in order
-    f"INSERT INTO client_calls ({COLUMNS}) SELECT {COLUMNS} FROM unnest({', '.join(['%s::text[]'] * 10)})"
-    f" WITH ORDINALITY AS batch ({COLUMNS}, n) ORDER BY n")
+INSERT_JSON = insert_json("client_calls", COLUMNS)  # PostgreSQL: a whole batch as one JSON array, in order
 SELECT = f"SELECT position, {COLUMNS} FROM client_calls WHERE position > ? ORDER BY position LIMIT ?"
 HEAD = "SELECT COALESCE(MAX(position), 0) FROM client_calls"
 HISTORY = ("SELECT position, at, action, ip, hwid, user_agent, error_code, security_event, details"
@@ -161,13 +159,13 @@ class PostgresCallStore(_Reads):
     """The log as a PostgreSQL table beside the event store's, in the same schema.
 
     The writer thread keeps a connection of its own (autocommit), the event loop appends through
-    the client link; both send a batch as one INSERT of column arrays: one statement, one round
-    trip, one result to read back, however many rows. Reads share a small pool.
+    the client link; both send a batch as one INSERT of one JSON array: one statement, one round
+    trip, one parameter, however many rows. Reads share a small pool.
     """
 
     DDL = TABLE_DDL.format(position="BIGSERIAL PRIMARY KEY")
 
-    def __init__(self, conninfo: str, schema: str | None = None, head_statement: Any = None) -> None:
+    def __init__(self, conninfo: str, schema: str | None = None, events: Any = None) -> None:
         import psycopg
         from psycopg_pool import ConnectionPool
 
@@ -185,13 +183,13 @@ class PostgresCallStore(_Reads):
         self._writer: Any = None
         self._written_at = 0.0
         self._write_lock = threading.Lock()
-        self.link = ClientLink(conninfo, self._kwargs, INSERT_COLUMNS, head_statement)
+        self.link = ClientLink(conninfo, self._kwargs, "client_calls", COLUMNS, events)
 
     def append(self, rows: Sequence[Row]) -> None:
         with self._write_lock:
             writer = self._writing_connection()
             try:
-                writer.execute(INSERT_COLUMNS, columns_of(rows))  # one statement: its own transaction
+                writer.execute(INSERT_JSON, (rows_json(rows),))  # one statement: its own transaction
             except BaseException:
                 writer.close()  # whatever state the connection was left in dies with it
                 self._writer = None
@@ -230,14 +228,14 @@ class PostgresCallStore(_Reads):
         self._pool.close()
 
 
-def call_store_for(env: dict[str, str], head_statement: Any = None) -> CallStore:
+def call_store_for(env: dict[str, str], events: Any = None) -> CallStore:
     """The call log beside the event store that this eventsourcing env configures (on PostgreSQL,
-    `head_statement` reads the event store's head, for the client link)."""
+    `events` names the event store's table, for the client link)."""
     if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
         conninfo = " ".join(f"{name}={env[key]}" for name, key in (
             ("dbname", "POSTGRES_DBNAME"), ("host", "POSTGRES_HOST"), ("port", "POSTGRES_PORT"),
             ("user", "POSTGRES_USER"), ("password", "POSTGRES_PASSWORD")) if env.get(key))
-        return PostgresCallStore(conninfo, env.get("POSTGRES_SCHEMA") or None, head_statement)
+        return PostgresCallStore(conninfo, env.get("POSTGRES_SCHEMA") or None, events)
     dbname = env.get("SQLITE_DBNAME", ":memory:")
     if "memory" in dbname:
         return SQLiteCallStore(":memory:")
@@ -271,6 +269,18 @@ class CallLog:
             await self._append_async([to_row(record)])
         else:
             await self._writer.submit_async(to_row(record))
+
+    @property
+    def appends_conditionally(self) -> bool:
+        """Whether `append_unless_changed_async` is available (PostgreSQL's client link)."""
+        link = getattr(self.store, "link", None)
+        return link is not None and link.reads_heads
+
+    async def append_unless_changed_async(self, record: CallRecord, position: int, ids: Sequence[UUID]
+                                          ) -> tuple[bool, int]:
+        """Append unless an event about one of `ids` lies past `position`: (appended, the event store's
+        head), as of one snapshot taken after this call (commands/client_link.py)."""
+        return await self.store.link.append_unless_changed(to_row(record), position, ids)  # type: ignore[attr-defined]
 
     def head(self) -> int:
         return self.store.head()

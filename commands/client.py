@@ -18,7 +18,7 @@ from commands.client_view import ClientView
 from commands.call_log import CallLog
 from commands.products import SECRET_PURPOSE
 from commands.retry import retry_on_conflict
-from domain.blacklist import BlacklistType
+from domain.blacklist import BlacklistType, blacklist_entry_id
 from domain.client_call import CallRecord, ClientRequest, record_call
 from domain.ids import is_well_formed_license_key, license_id_for_key
 from domain.license import License
@@ -75,9 +75,29 @@ class ClientCommands(CommandsBase):
         return Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
 
     async def validate_license_async(self, request: ClientRequest) -> Granted:
-        """`validate_license` on an event loop: memory only, unless a license or product must be (re)loaded."""
+        """`validate_license` on an event loop: memory only, unless a license or product must be (re)loaded.
+
+        Where the call log can append conditionally (PostgreSQL), a call answerable from memory is
+        decided first and its record appended unless something it was decided from changed since:
+        one round trip. Otherwise, or when it did change, the view is brought to a head read after
+        the call arrived, and the call decided from that (commands/client_link.py)."""
+        head = None
+        if self.calls.appends_conditionally:
+            decided = self._decided_from_memory(request)
+            if decided is not None:
+                attempt, record, refusal, position = decided
+                appended, head = await self.calls.append_unless_changed_async(
+                    record, position, self._decided_on(request, attempt))
+                self.view.follow(head)
+                if appended:
+                    if refusal is not None:
+                        raise refusal
+                    return Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
         try:
-            head = await self.view.fresh()
+            if head is None:
+                head = await self.view.fresh()
+            else:
+                await self.view.reach(head)
             if self._answerable_from_memory(request):
                 attempt = self._attempt(request, read_only=True, head=head)
             else:
@@ -88,6 +108,31 @@ class ClientCommands(CommandsBase):
             raise
         await self.calls.append_async(self._validated(request, attempt))
         return Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
+
+    def _decided_from_memory(self, request: ClientRequest
+                             ) -> tuple[Attempt, CallRecord, ClientRefusedError | None, int] | None:
+        """The call decided from memory alone, with the position memory is current as of; None when
+        something it needs is not in memory."""
+        position = self.view.position  # read first: what memory holds below is at least this current
+        if not self._answerable_from_memory(request):
+            return None
+        try:
+            attempt = self._attempt(request, read_only=True, head=position, load=_not_in_memory)
+        except _NotInMemory:
+            return None
+        try:
+            check_attempt(attempt)
+        except ClientRefusedError as refusal:
+            return attempt, self.refusal_record("validation", request, refusal), refusal, position
+        return attempt, self._validated(request, attempt), None, position
+
+    def _decided_on(self, request: ClientRequest, attempt: Attempt) -> list[UUID]:
+        """What a validation's outcome depends on: the key's license, the product, the blacklist entries
+        that would block its key, HWID or IP (whether or not they exist yet)."""
+        license_id = self._license_id(request.license_key)
+        product_id = request.product_id or (attempt.license.product_id if attempt.license else None)
+        entries = [blacklist_entry_id(entry_type, value) for entry_type, value in self._candidates(request) if value]
+        return [*(known for known in (license_id, product_id) if known is not None), *entries]
 
     def _validated(self, request: ClientRequest, attempt: Attempt) -> CallRecord:
         return record_call("validation", request, attempt.license.id,  # type: ignore[union-attr]
@@ -178,16 +223,19 @@ class ClientCommands(CommandsBase):
                            details={"message": refusal.detail})
 
     def _attempt(self, request: ClientRequest, activating: bool = False, license_id: UUID | None = None,
-                 hwid: str | None = None, read_only: bool = False, head: int | None = None) -> Attempt:
-        """Load what the rules look at, as of the log's head; `read_only` callers share cached instances."""
+                 hwid: str | None = None, read_only: bool = False, head: int | None = None,
+                 load: Callable[[UUID], Any] | None = None) -> Attempt:
+        """Load what the rules look at, as of the log's head; `read_only` callers share cached instances
+        (loaded with `load` when stale)."""
         head = self.view.catch_up() if head is None else head
         license_id = license_id or self._license_id(request.license_key)
+        load = load or self._shared
         if read_only:
-            license = self.view.current(license_id, License, head, self._shared)
+            license = self.view.current(license_id, License, head, load)
         else:
             license = self._optional(license_id, License)
         product_id = request.product_id or (license.product_id if license else None)
-        product = self.view.current(product_id, Product, head, self._shared)  # the client path never changes one
+        product = self.view.current(product_id, Product, head, load)  # the client path never changes one
         indicators = request.client_data or {}
         return Attempt(license, product, request.product_id, hwid or request.hwid, self._blacklist_hit(request),
                        request.at, activating, tuple(indicators.get("vm_indicators", ())),
@@ -203,9 +251,12 @@ class ClientCommands(CommandsBase):
         return self._optional(license_id, License) if license_id else None
 
     def _blacklist_hit(self, request: ClientRequest) -> BlacklistType | None:
-        candidates = ((BlacklistType.LICENSE, request.license_key.strip().upper()), (BlacklistType.HWID, request.hwid),
-                      (BlacklistType.IP, request.ip))
-        return self.view.hit(candidates, request.at)
+        return self.view.hit(self._candidates(request), request.at)
+
+    @staticmethod
+    def _candidates(request: ClientRequest) -> tuple[tuple[BlacklistType, str | None], ...]:
+        return ((BlacklistType.LICENSE, request.license_key.strip().upper()), (BlacklistType.HWID, request.hwid),
+                (BlacklistType.IP, request.ip))
 
     def _session(self, session_token: str) -> Session:
         session = self._optional(session_id_of(session_token), Session)
@@ -229,6 +280,14 @@ class ClientCommands(CommandsBase):
         session = Session(session_id, license.id, license.product_id, request.hwid or "", token_hash(token),
                           request.at + SESSION_TTL, request.ip, request.at)
         return session, token
+
+
+class _NotInMemory(Exception):
+    """Raised by `_not_in_memory`: deciding this call would mean a read of the event store."""
+
+
+def _not_in_memory(aggregate_id: UUID) -> Any:
+    raise _NotInMemory(aggregate_id)
 
 
 __all__ = ["ClientCommands", "Granted"]

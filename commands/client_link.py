@@ -1,16 +1,29 @@
-"""The client path's PostgreSQL round trips: a head read and a call-log append go out as one statement.
+"""The client path's PostgreSQL round trips: one statement carries whatever a batch of calls needs.
 
-Every validation needs two things from PostgreSQL: the event store's head, read after the call
-arrived (commands/client_view.py), and its outcome appended to the call log before it is
-answered (commands/call_log.py). Calls arriving together already share each; this link sends
-whatever is due of the two as one statement, over an asyncio connection of the event loop's
-own, so a busy process makes one round trip per batch of calls instead of two:
+A validation needs two things from PostgreSQL: to know that what it decided from is current,
+and its outcome appended to the call log before it is answered. Calls arriving together share
+each, and this link sends whatever is due as one statement, over an asyncio connection of the
+event loop's own, so a busy process makes one round trip per batch of calls.
 
-    WITH appended AS (INSERT INTO client_calls ...) SELECT MAX(notification_id) FROM events
+Most calls need only one thing. A call decided from the client view's memory as of position P
+(commands/client_view.py) asks for its record to be appended *unless changed*: unless an event
+about its license, its product or one of its blacklist entries lies past P. The statement
+appends the rows whose condition holds and answers which did not, with the head:
 
-One statement runs in one snapshot, taken when it starts, which is after every call waiting
-for the head arrived; and in autocommit it commits its rows before it answers. So a head it
-reads is as fresh as a head read alone, and a record it appends is as durable.
+    WITH batch AS (... jsonb_array_elements(rows)),
+         stale AS (rows with an event about one of their ids past their position),
+         appended AS (INSERT INTO client_calls SELECT ... FROM batch WHERE n NOT IN stale)
+    SELECT MAX(notification_id) FROM events, ARRAY(stale)
+
+One statement runs in one snapshot, taken when it starts, which is after every call in it
+arrived; in autocommit it commits its rows before it answers. So an appended row's decision
+holds as of a moment after its call arrived (nothing it depends on changed between P and that
+snapshot), and its record is durable when the call hears of it. The event store's appends are
+serialised by a table lock (eventsourcing), so no event below the head can still turn up. A
+stale call decides again from the log up to the head it was given, and appends plainly.
+
+Plain appends (`append`) and head reads (`head`) ride in the same statements. Rows travel as
+one JSON array: one parameter for psycopg to pass, whatever the batch holds.
 """
 
 from __future__ import annotations
@@ -20,11 +33,28 @@ import time
 import weakref
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
+
+import msgspec
 
 from commands.batches import settle
 
 IDLE_CHECK_SECONDS = 2.0
 """A connection unused this long is checked before the next statement (the server may have dropped it)."""
+
+Row = Sequence[Any]
+_encode = msgspec.json.Encoder().encode
+
+
+def insert_json(table: str, columns: str) -> str:
+    """INSERT of the rows of one JSON array parameter (each row an array of text or null), in order."""
+    fields = ", ".join(f"r->>{i}" for i in range(len(columns.split(","))))
+    return (f"INSERT INTO {table} ({columns}) SELECT {fields}"
+            " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS batch(r, n) ORDER BY n")
+
+
+def rows_json(rows: Sequence[Row]) -> str:
+    return _encode(rows).decode()
 
 
 class _LoopLink:
@@ -34,42 +64,68 @@ class _LoopLink:
         self.connection: Any = None
         self.used_at = 0.0
         self.heads: list[asyncio.Future[int]] = []
-        self.appends: list[tuple[Sequence[Sequence[Any]], asyncio.Future[None]]] = []
+        self.appends: list[tuple[Sequence[Row], asyncio.Future[Any]]] = []
+        self.conditional: list[tuple[Row, asyncio.Future[tuple[bool, int]]]] = []
         self.running: asyncio.Task[None] | None = None
 
 
 class ClientLink:
     """Head reads and call-log appends of each event loop, sent together: one round trip, one statement.
 
-    `insert` is an INSERT taking one array per column (%s placeholders); `head` a statement whose one
-    row and column is the event store's head (without one, the link only appends). Each loop (a
-    process has one; tests run several) gets a connection of its own, so nothing here is shared
-    between threads.
+    `table` and `columns` name the call log; `events`, the event store's table (a composed SQL
+    identifier); without it the link only appends. Each loop (a process has one; tests run
+    several) gets a connection of its own, so nothing here is shared between threads.
     """
 
-    def __init__(self, conninfo: str, connect_kwargs: dict[str, Any], insert: str, head: Any = None) -> None:
+    def __init__(self, conninfo: str, connect_kwargs: dict[str, Any], table: str, columns: str,
+                 events: Any = None) -> None:
         from psycopg import sql
 
         self._conninfo = conninfo
         self._kwargs = {**connect_kwargs, "autocommit": True}
-        self._insert = sql.SQL(insert)  # type: ignore[arg-type]
-        self._head = head  # None: this link only appends
-        self._both = None if head is None else sql.SQL("WITH appended AS ({}) {}").format(self._insert, head)
+        width = len(columns.split(","))
+        self._insert = sql.SQL(insert_json(table, columns))  # type: ignore[arg-type]
+        self._events = events
+        self._head = None if events is None else sql.SQL("SELECT MAX(notification_id) FROM {}").format(events)
+        fields = sql.SQL(", ".join(f"r->>{i}" for i in range(width)))
+        self._both = None if events is None else sql.SQL(  # type: ignore[arg-type]
+            "WITH batch AS (SELECT r, n FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS b(r, n)),"
+            " stale AS (SELECT n FROM batch WHERE EXISTS (SELECT FROM {events} e"
+            " WHERE e.notification_id > (batch.r->>{after})::bigint"
+            " AND e.originator_id = ANY(string_to_array(batch.r->>{ids}, ',')::uuid[]))),"
+            " appended AS (INSERT INTO {table} ({columns}) SELECT {fields} FROM batch"
+            " WHERE n NOT IN (SELECT n FROM stale) ORDER BY n)"
+            " SELECT (SELECT MAX(notification_id) FROM {events}), ARRAY(SELECT n FROM stale)"
+        ).format(events=events, after=sql.Literal(width), ids=sql.Literal(width + 1), table=sql.SQL(table),
+                 columns=sql.SQL(columns), fields=fields)
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopLink] = weakref.WeakKeyDictionary()
+
+    @property
+    def reads_heads(self) -> bool:
+        return self._events is not None
 
     async def head(self) -> int:
         """The event store's head, read by a statement that starts after this call."""
-        if self._head is None:
-            raise RuntimeError("this client link was given no head statement")
+        if self._events is None:
+            raise RuntimeError("this client link was given no event store")
         link, done = self._queue()
-        link.heads.append(done)  # type: ignore[arg-type]
+        link.heads.append(done)
         return await done  # type: ignore[no-any-return]
 
-    async def append(self, rows: Sequence[Sequence[Any]]) -> None:
+    async def append(self, rows: Sequence[Row]) -> None:
         """Append call-log rows; returns once they are committed."""
         link, done = self._queue()
         link.appends.append((rows, done))
         await done
+
+    async def append_unless_changed(self, row: Row, position: int, ids: Sequence[UUID]) -> tuple[bool, int]:
+        """Append `row` unless an event about one of `ids` lies past `position`: (appended, head), once
+        committed. The head is read in the same snapshot that decided."""
+        if self._events is None:
+            raise RuntimeError("this client link was given no event store")
+        link, done = self._queue()
+        link.conditional.append(((*row, position, ",".join(map(str, ids))), done))
+        return await done  # type: ignore[no-any-return]
 
     def _queue(self) -> tuple[_LoopLink, asyncio.Future[Any]]:
         loop = asyncio.get_running_loop()
@@ -82,41 +138,52 @@ class ClientLink:
 
     async def _run(self, link: _LoopLink) -> None:
         heads: list[asyncio.Future[int]] = []
-        appends: list[tuple[Sequence[Sequence[Any]], asyncio.Future[None]]] = []
+        appends: list[tuple[Sequence[Row], asyncio.Future[Any]]] = []
+        conditional: list[tuple[Row, asyncio.Future[tuple[bool, int]]]] = []
         try:
-            while link.heads or link.appends:
+            while link.heads or link.appends or link.conditional:
                 heads, link.heads = link.heads, []
                 appends, link.appends = link.appends, []
+                conditional, link.conditional = link.conditional, []
                 rows = [row for batch, _ in appends for row in batch]
-                head, error = 0, None
+                plain = len(rows)
+                rows += [row for row, _ in conditional]
+                head, stale, error = 0, frozenset[int](), None
                 try:
-                    head = await self._round_trip(link, bool(heads), rows)
+                    head, stale = await self._round_trip(link, rows)
                 except Exception as exc:  # everyone of this round trip learns its fate
                     error = exc
-                settle([*((done, head) for done in heads), *((done, None) for _, done in appends)], error)
-                heads, appends = [], []
+                settle([*((done, head) for done in heads), *((done, None) for _, done in appends),
+                        *((done, (plain + n + 1 not in stale, head)) for n, (_, done) in enumerate(conditional))],
+                       error)
+                heads, appends, conditional = [], [], []
         except BaseException as stopped:  # cancelled with its loop: nobody may wait on for it
-            settle([(done, None) for done in [*heads, *link.heads, *(d for _, d in [*appends, *link.appends])]],
-                   stopped)
-            link.heads, link.appends = [], []
+            waiting = [*heads, *link.heads, *(done for _, done in [*appends, *link.appends]),
+                       *(done for _, done in [*conditional, *link.conditional])]
+            settle([(done, None) for done in waiting], stopped)
+            link.heads, link.appends, link.conditional = [], [], []
             raise
         finally:
             link.running = None
 
-    async def _round_trip(self, link: _LoopLink, read_head: bool, rows: list[Sequence[Any]]) -> int:
+    async def _round_trip(self, link: _LoopLink, rows: list[Row]) -> tuple[int, frozenset[int]]:
+        """One statement: the rows appended (the conditional ones unless stale), and the head whenever the
+        event store is known; returns the head and the (1-based) numbers of the rows found stale. A plain
+        row has no position and ids (JSON's `->>` past the end of an array is null), so it is never stale."""
         connection = await self._connection(link)
-        columns = columns_of(rows)
-        statement, parameters = ((self._both if rows else self._head, columns or None) if read_head
-                                 else (self._insert, columns))
+        statement = self._head if not rows else self._both if self._both is not None else self._insert
         try:
-            cursor = await connection.execute(statement, parameters)
-            head = (await cursor.fetchone() or (0,))[0] if read_head else 0
+            cursor = await connection.execute(statement, (rows_json(rows),) if rows else None)
+            result = await cursor.fetchone() if statement is not self._insert else None
         except BaseException:
             connection.pgconn.finish()  # whatever state it was left in dies with it
             link.connection = None
             raise
         link.used_at = time.monotonic()
-        return head or 0
+        if result is None:
+            return 0, frozenset()
+        head, *stale = result
+        return head or 0, frozenset(stale[0]) if stale else frozenset()
 
     async def _connection(self, link: _LoopLink) -> Any:
         import psycopg
@@ -137,8 +204,3 @@ class ClientLink:
             if link.connection is not None:
                 link.connection.pgconn.finish()
                 link.connection = None
-
-
-def columns_of(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
-    """Rows as one list per column: the parameters of an INSERT ... SELECT FROM unnest(...)."""
-    return [list(column) for column in zip(*rows, strict=True)]

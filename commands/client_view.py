@@ -14,10 +14,15 @@ so under a flood of validations the head stays put and a call costs one head que
 
 On an event loop, `fresh()` gives the same guarantee without blocking it, and the calls that
 arrive together share one head read: on SQLite it runs inline (microseconds, over a
-connection of its own), on PostgreSQL through the client link, in the same statement as the
-call log's next append (commands/client_link.py); the log since is read in a thread, only
-when the head moved. A read is only shared by calls that arrived before it
-started, so each call still sees a head read after it arrived.
+connection of its own), on PostgreSQL through the client link (commands/client_link.py); the
+log since is read in a thread, only when the head moved. A read is only shared by calls that
+arrived before it started, so each call still sees a head read after it arrived.
+
+On PostgreSQL a validation usually needs no head read before it decides: it decides from
+memory as of `position`, and the call log appends its record only if nothing it was decided
+from changed past that position, in the statement that also reads the head; `follow` then
+brings the view up to that head in the background. Only a call whose license, product or
+blacklist entries did change waits for the view to catch up, and decides again.
 """
 
 from __future__ import annotations
@@ -99,6 +104,7 @@ class ClientView:
         self._waiting: list[asyncio.Future[int]] = []  # calls waiting for a head read not yet started
         self._reading = False  # a head read is under way
         self._reaching: asyncio.Future[int] | None = None  # a catch-up to a head read through the link
+        self._following: asyncio.Future[None] | None = None  # a catch-up that no call waits for
 
     def hit(self, candidates: Iterable[tuple[BlacklistType, str | None]], now: datetime) -> BlacklistType | None:
         """The first candidate type whose value is blocked at `now`, or None (call `catch_up` first)."""
@@ -128,6 +134,18 @@ class ClientView:
         loaded_at, _ = self._cached.get(aggregate_id, (-1, None))
         return loaded_at >= self._changed_at.get(aggregate_id, 0)
 
+    @property
+    def position(self) -> int:
+        """The log position up to which every change is applied: memory answers as of here."""
+        return self._position
+
+    def follow(self, head: int) -> None:
+        """Start catching up to `head` (a thread) if behind it, without waiting: calls decided from memory
+        keep working while the log moves, and the view keeps near the head for the calls after them."""
+        if head > self._position and (self._following is None or self._following.done()):
+            self._following = asyncio.ensure_future(self.reach(head))
+            self._following.add_done_callback(_retrieve)
+
     def cached(self, aggregate_id: UUID | None) -> Any:
         return self._cached.get(aggregate_id, (-1, None))[1] if aggregate_id is not None else None
 
@@ -143,7 +161,7 @@ class ClientView:
         if self._head.read_async is not None:
             head = await self._head.read_async() or 0
             if head > self._position:
-                await self._reach(head)
+                await self.reach(head)
             return head
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
@@ -177,7 +195,7 @@ class ClientView:
         """The head and the log since, in a thread (inline heads were read in `_start_read`)."""
         return await asyncio.to_thread(self.catch_up)
 
-    async def _reach(self, head: int) -> None:
+    async def reach(self, head: int) -> None:
         """Read the log up to `head` in a thread, one catch-up shared by the calls of a loop that need it."""
         loop = asyncio.get_running_loop()
         while self._position < head:
@@ -228,6 +246,12 @@ class ClientView:
             self._entries[event.originator_id] = (False, None)
         else:
             self._entries[event.originator_id] = (True, event.expires_at)
+
+
+def _retrieve(done: asyncio.Future[Any]) -> None:
+    """A catch-up nobody waits for: a failure is retried by the next call that needs it."""
+    if not done.cancelled():
+        done.exception()
 
 
 def _outcome(done: asyncio.Future[int]) -> tuple[int, BaseException | None]:

@@ -42,6 +42,17 @@ class EnumAsValue(Transcoding):
         return self.type(data)
 
 
+def _events_table(recorder: Any) -> Any:
+    """The event store's table as a composed SQL identifier, on PostgreSQL (None elsewhere)."""
+    schema, table = getattr(getattr(recorder, "datastore", None), "schema", None), getattr(
+        recorder, "events_table_name", None)
+    if schema is None or table is None or not hasattr(recorder, "max_notification_id_statement"):
+        return None
+    from psycopg import sql
+
+    return sql.Identifier(schema, table)
+
+
 class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, ClientCommands, BlacklistCommands,
              SessionCommands, Application[UUID]):
     """The write side of KeyLedger. Construct with an eventsourcing env and the master key."""
@@ -55,7 +66,7 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
         self.master_key = master_key
         self.passwords = passwords or Passwords()
         self.issue_locks = KeyedLocks()
-        calls = call_store_for(env, getattr(self.recorder, "max_notification_id_statement", None))
+        calls = call_store_for(env, _events_table(self.recorder))
         self.calls = CallLog(calls)
         self.view = ClientView(self.recorder, self.mapper, head_reader(self.recorder, getattr(calls, "link", None)))
 

@@ -127,3 +127,96 @@ def test_event_loops_in_different_threads_each_get_their_own_connection(runtime)
     assert not errors
     kept = sorted(hwid for group in rows_by_transaction(runtime) for hwid in group)
     assert kept == sorted(f"{name}{n}" for name in "xy" for n in range(20))
+
+
+def test_a_row_is_appended_unless_an_event_about_one_of_its_ids_lies_past_its_position(runtime, clock):
+    link = runtime.ledger.calls.store.link
+    ledger = runtime.ledger
+    unrelated = ledger.register_account("w@example.com", "secret123", "W", clock()).id
+    position = ledger.position()
+    account = ledger.register_account("v@example.com", "secret123", "V", clock())  # an event past `position`
+
+    async def scenario():
+        return await asyncio.gather(
+            link.append_unless_changed(a_row("changed"), position, [unrelated, account.id]),
+            link.append_unless_changed(a_row("unchanged"), position, [unrelated]),
+            link.append_unless_changed(a_row("caught-up"), ledger.position(), [account.id]),
+            link.append([a_row("plain")]))
+
+    changed, unchanged, caught_up, _ = asyncio.run(scenario())
+    head = ledger.position()
+    # Check only the row whose id has an event past its position was left out, and each heard the head...
+    assert changed == (False, head) and unchanged == (True, head) and caught_up == (True, head)
+    # ...all in one statement (one transaction).
+    assert [sorted(group) for group in rows_by_transaction(runtime)] == [["caught-up", "plain", "unchanged"]]
+
+
+@pytest.fixture
+def licensed(runtime, clock):
+    from domain.license import LicenseType
+    from domain.product import SigningAlgorithm
+
+    ledger = runtime.ledger
+    actor = Actor(ledger.register_account("c@example.com", "secret123", "C", clock()).id, is_admin=True)
+    product = ledger.create_product(actor, "App", "", SigningAlgorithm.ED25519, clock()).id
+    ids, _ = ledger.issue_licenses(actor, product, 1, LicenseType.LIFETIME, 1, False, None, {}, clock())
+    key = ledger.get_license(actor, ids[0]).key
+    return lambda hwid="pc", ip="10.0.0.1": ClientRequest(key, product, hwid, ip, "test", clock())
+
+
+def test_a_call_decided_from_memory_is_decided_again_when_a_blacklist_entry_appeared(runtime, settings, licensed,
+                                                                                        clock):
+    from commands.ledger import Ledger
+    from domain.blacklist import BlacklistType, Severity
+    from domain.refusals import BlacklistedError
+    from keyledger.wiring import eventsourcing_env
+
+    other_process = Ledger(eventsourcing_env(settings), runtime.ledger.master_key)
+
+    async def scenario():
+        await runtime.ledger.validate_license_async(licensed())  # license and product now in memory
+        other_process.add_blacklist_entry(BlacklistType.IP, "10.0.0.1", "abuse", Severity.HIGH, None, None, clock())
+        refused = await asyncio.gather(*(runtime.ledger.validate_license_async(licensed()) for _ in range(5)),
+                                       return_exceptions=True)
+        allowed = await runtime.ledger.validate_license_async(licensed(ip="10.0.0.2"))
+        return refused, allowed
+
+    try:
+        refused, allowed = asyncio.run(scenario())
+    finally:
+        other_process.close()
+    # Check an entry this process had never heard of blocks the very next calls, though memory said "allowed"...
+    assert all(isinstance(outcome, BlacklistedError) for outcome in refused) and allowed.license is not None
+    # ...and each call left exactly one record: the refusal it was answered with, never the stale "allowed".
+    records = [record for _, record in runtime.ledger.calls.store.select(0, 100)]
+    assert [record.error_code for record in records] == [None] + ["BLACKLISTED"] * 5 + [None]
+
+
+def test_writes_about_other_products_leave_calls_decided_from_memory_and_the_view_follows(runtime, licensed, clock):
+    from domain.license import LicenseType
+    from domain.product import SigningAlgorithm
+
+    ledger = runtime.ledger
+    granted = asyncio.run(ledger.validate_license_async(licensed()))
+    actor = Actor(granted.license.owner_id, is_admin=True)
+    other_product = ledger.create_product(actor, "Other", "", SigningAlgorithm.ED25519, clock()).id
+    link = ledger.calls.store.link
+    plain_appends = []
+    real_append = link.append
+
+    async def append(rows):  # a call that had to decide again appends plainly
+        plain_appends.append(rows)
+        await real_append(rows)
+
+    async def scenario():
+        link.append = append
+        for _ in range(3):
+            await asyncio.to_thread(ledger.issue_licenses, actor, other_product, 1, LicenseType.LIFETIME, 1,
+                                    False, None, {}, clock())
+            await ledger.validate_license_async(licensed())
+        await asyncio.sleep(0.2)  # the catch-up nobody waits for
+
+    asyncio.run(scenario())
+    # Check the other product's events made no call decide again, and the view still came up to the head.
+    assert plain_appends == []
+    assert ledger.view.position == ledger.position()
