@@ -42,6 +42,16 @@ from commands.batches import settle
 IDLE_CHECK_SECONDS = 2.0
 """A connection unused this long is checked before the next statement (the server may have dropped it)."""
 
+GATHER_SECONDS = 0.0001
+"""How long a statement waits for more calls before it goes out, like PostgreSQL's commit_delay.
+
+Requests reach a process in bursts (a batch of answers goes out, the clients send their next
+calls together), and a burst's calls are decided one after another. Without the wait, the first
+of them would leave alone in a statement and the rest queue behind it; with it, a burst usually
+shares one statement. Measured with 32 connections on 2 API processes: 15 % less CPU per call,
+the same throughput (the statement is no longer what the calls wait for); with 128, 4 % more
+throughput. An idle server pays 0.1 ms per call."""
+
 Row = Sequence[Any]
 _encode = msgspec.json.Encoder().encode
 
@@ -82,7 +92,8 @@ class ClientLink:
         from psycopg import sql
 
         self._conninfo = conninfo
-        self._kwargs = {**connect_kwargs, "autocommit": True}
+        options = f"{connect_kwargs.get('options', '')} -c jit=off".strip()  # a JIT compile costs 100x the statement
+        self._kwargs = {**connect_kwargs, "autocommit": True, "options": options}
         width = len(columns.split(","))
         self._insert = sql.SQL(insert_json(table, columns))  # type: ignore[arg-type]
         self._events = events
@@ -90,9 +101,11 @@ class ClientLink:
         fields = sql.SQL(", ".join(f"r->>{i}" for i in range(width)))
         self._both = None if events is None else sql.SQL(  # type: ignore[arg-type]
             "WITH batch AS (SELECT r, n FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS b(r, n)),"
-            " stale AS (SELECT n FROM batch WHERE EXISTS (SELECT FROM {events} e"
-            " WHERE e.notification_id > (batch.r->>{after})::bigint"
-            " AND e.originator_id = ANY(string_to_array(batch.r->>{ids}, ',')::uuid[]))),"
+            " recent AS MATERIALIZED (SELECT originator_id, notification_id FROM {events}"
+            " WHERE notification_id > (SELECT MIN((r->>{after})::bigint) FROM batch)),"
+            " stale AS (SELECT n FROM batch WHERE EXISTS (SELECT FROM recent"
+            " WHERE recent.notification_id > (batch.r->>{after})::bigint"
+            " AND recent.originator_id = ANY(string_to_array(batch.r->>{ids}, ',')::uuid[]))),"
             " appended AS (INSERT INTO {table} ({columns}) SELECT {fields} FROM batch"
             " WHERE n NOT IN (SELECT n FROM stale) ORDER BY n)"
             " SELECT (SELECT MAX(notification_id) FROM {events}), ARRAY(SELECT n FROM stale)"
@@ -142,6 +155,7 @@ class ClientLink:
         conditional: list[tuple[Row, asyncio.Future[tuple[bool, int]]]] = []
         try:
             while link.heads or link.appends or link.conditional:
+                await asyncio.sleep(GATHER_SECONDS)  # the calls of the same burst join this statement
                 heads, link.heads = link.heads, []
                 appends, link.appends = link.appends, []
                 conditional, link.conditional = link.conditional, []
