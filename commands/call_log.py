@@ -27,6 +27,7 @@ hot path's writes for no gain: a record is final the moment it is appended.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
@@ -280,7 +281,12 @@ class CallLog:
                                           ) -> tuple[bool, int]:
         """Append unless an event about one of `ids` lies past `position`: (appended, the event store's
         head), as of one snapshot taken after this call (commands/client_link.py)."""
-        return await self.store.link.append_unless_changed(to_row(record), position, ids)  # type: ignore[attr-defined]
+        return await self.queue_unless_changed(record, position, ids)[1]
+
+    def queue_unless_changed(self, record: CallRecord, position: int, ids: Sequence[UUID]
+                             ) -> tuple[asyncio.Future[None], asyncio.Future[tuple[bool, int]]]:
+        """`append_unless_changed_async` as two futures: sent, then (appended, head) once committed."""
+        return self.store.link.queue_unless_changed(to_row(record), position, ids)  # type: ignore[attr-defined]
 
     def head(self) -> int:
         return self.store.head()

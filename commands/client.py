@@ -8,7 +8,7 @@ changes state records its events first and its outcome once they are committed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 from uuid import UUID, uuid4
@@ -32,6 +32,7 @@ from keys.tokens import new_session_token, session_id_of, token_hash
 P = ParamSpec("P")
 R = TypeVar("R")
 C = TypeVar("C", bound="ClientCommands")
+T = TypeVar("T")
 
 
 class Granted(NamedTuple):
@@ -74,8 +75,12 @@ class ClientCommands(CommandsBase):
         self.calls.append(self._validated(request, attempt))
         return Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
 
-    async def validate_license_async(self, request: ClientRequest) -> Granted:
+    async def validate_license_async(self, request: ClientRequest,
+                                     answer: Callable[[Granted], Awaitable[T]] | None = None) -> T | Granted:
         """`validate_license` on an event loop: memory only, unless a license or product must be (re)loaded.
+
+        Returns `answer(granted)` (the granted call itself without one): on PostgreSQL the answer is
+        built while the call's record is being committed, and given out only once it is.
 
         Where the call log can append conditionally (PostgreSQL), a call answerable from memory is
         decided first and its record appended unless something it was decided from changed since:
@@ -86,13 +91,18 @@ class ClientCommands(CommandsBase):
             decided = self._decided_from_memory(request)
             if decided is not None:
                 attempt, record, refusal, position = decided
-                appended, head = await self.calls.append_unless_changed_async(
-                    record, position, self._decided_on(request, attempt))
+                sent, recorded = self.calls.queue_unless_changed(record, position, self._decided_on(request, attempt))
+                granted = Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
+                answered = None
+                if refusal is None and answer is not None:
+                    await sent  # the statement is on its way: the answer is built during its round trip
+                    answered = await answer(granted)
+                appended, head = await recorded
                 self.view.follow(head)
                 if appended:
                     if refusal is not None:
                         raise refusal
-                    return Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
+                    return granted if answer is None else answered  # type: ignore[return-value]
         try:
             if head is None:
                 head = await self.view.fresh()
@@ -107,7 +117,8 @@ class ClientCommands(CommandsBase):
             await self.calls.append_async(self.refusal_record("validation", request, refusal))
             raise
         await self.calls.append_async(self._validated(request, attempt))
-        return Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
+        granted = Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
+        return granted if answer is None else await answer(granted)
 
     def _decided_from_memory(self, request: ClientRequest
                              ) -> tuple[Attempt, CallRecord, ClientRefusedError | None, int] | None:

@@ -76,6 +76,7 @@ class _LoopLink:
         self.heads: list[asyncio.Future[int]] = []
         self.appends: list[tuple[Sequence[Row], asyncio.Future[Any]]] = []
         self.conditional: list[tuple[Row, asyncio.Future[tuple[bool, int]]]] = []
+        self.sent: list[asyncio.Future[None]] = []  # told once the statement carrying their row is on its way
         self.running: asyncio.Task[None] | None = None
 
 
@@ -134,11 +135,19 @@ class ClientLink:
     async def append_unless_changed(self, row: Row, position: int, ids: Sequence[UUID]) -> tuple[bool, int]:
         """Append `row` unless an event about one of `ids` lies past `position`: (appended, head), once
         committed. The head is read in the same snapshot that decided."""
+        return await self.queue_unless_changed(row, position, ids)[1]
+
+    def queue_unless_changed(self, row: Row, position: int, ids: Sequence[UUID]
+                             ) -> tuple[asyncio.Future[None], asyncio.Future[tuple[bool, int]]]:
+        """`append_unless_changed`, as two futures: the first done once the statement carrying the row has
+        been sent (what the caller does after it overlaps the round trip), the second with the outcome."""
         if self._events is None:
             raise RuntimeError("this client link was given no event store")
         link, done = self._queue()
+        sent = done.get_loop().create_future()
         link.conditional.append(((*row, position, ",".join(map(str, ids))), done))
-        return await done  # type: ignore[no-any-return]
+        link.sent.append(sent)
+        return sent, done
 
     def _queue(self) -> tuple[_LoopLink, asyncio.Future[Any]]:
         loop = asyncio.get_running_loop()
@@ -159,6 +168,8 @@ class ClientLink:
                 heads, link.heads = link.heads, []
                 appends, link.appends = link.appends, []
                 conditional, link.conditional = link.conditional, []
+                sent, link.sent = link.sent, []
+                settle([(waiting, None) for waiting in sent], None)  # they resume after the statement went out
                 rows = [row for batch, _ in appends for row in batch]
                 plain = len(rows)
                 rows += [row for row, _ in conditional]
@@ -173,9 +184,9 @@ class ClientLink:
                 heads, appends, conditional = [], [], []
         except BaseException as stopped:  # cancelled with its loop: nobody may wait on for it
             waiting = [*heads, *link.heads, *(done for _, done in [*appends, *link.appends]),
-                       *(done for _, done in [*conditional, *link.conditional])]
+                       *(done for _, done in [*conditional, *link.conditional]), *link.sent]
             settle([(done, None) for done in waiting], stopped)
-            link.heads, link.appends, link.conditional = [], [], []
+            link.heads, link.appends, link.conditional, link.sent = [], [], [], []
             raise
         finally:
             link.running = None

@@ -48,9 +48,12 @@ class ClientController(Controller):
         commit without holding a thread (commands/client_view.py, commands/call_log.py)."""
         runtime = request.app.state.runtime
         body = await parse_body_async(runtime, request, data, LicenseCheck, "validation")
-        granted = await runtime.ledger.validate_license_async(_call(runtime, request, body))
-        payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
-        return await signed_answer_async(runtime, request, granted.product, payload, body)
+
+        async def signed(granted: Granted) -> Response[Any]:  # made while the call's record commits
+            payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
+            return await signed_answer_async(runtime, request, granted.product, payload, body)
+
+        return await runtime.ledger.validate_license_async(_call(runtime, request, body), signed)  # type: ignore[return-value]
 
     @post("/activate", status_code=200, sync_to_thread=True)
     def activate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
