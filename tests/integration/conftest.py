@@ -12,6 +12,7 @@ import pytest
 
 from commands.ledger import Ledger
 from domain.account import Actor
+from domain.client_call import ClientRequest
 from domain.license import LicenseType
 from domain.product import SigningAlgorithm
 from keyledger.wiring import Runtime
@@ -136,3 +137,14 @@ def _arguments(runtime: Runtime, parameters: Any, owner: str | None) -> dict[str
         elif parameter.default is parameter.empty and parameter.kind is not parameter.VAR_KEYWORD:
             return None
     return arguments
+
+
+@pytest.fixture
+def licensed(runtime: Runtime, clock: FakeClock) -> Callable[..., ClientRequest]:
+    """A lifetime Ed25519 license of a new vendor; calling it gives a client request for its key."""
+    ledger = runtime.ledger
+    actor = Actor(ledger.register_account("c@example.com", "secret123", "C", clock()).id, is_admin=True)
+    product = ledger.create_product(actor, "App", "", SigningAlgorithm.ED25519, clock()).id
+    ids, _ = ledger.issue_licenses(actor, product, 1, LicenseType.LIFETIME, 1, False, None, {}, clock())
+    key = ledger.get_license(actor, ids[0]).key
+    return lambda hwid="pc", ip="10.0.0.1": ClientRequest(key, product, hwid, ip, "test", clock())

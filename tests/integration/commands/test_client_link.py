@@ -151,19 +151,6 @@ def test_a_row_is_appended_unless_an_event_about_one_of_its_ids_lies_past_its_po
     assert [sorted(group) for group in rows_by_transaction(runtime)] == [["caught-up", "plain", "unchanged"]]
 
 
-@pytest.fixture
-def licensed(runtime, clock):
-    from domain.license import LicenseType
-    from domain.product import SigningAlgorithm
-
-    ledger = runtime.ledger
-    actor = Actor(ledger.register_account("c@example.com", "secret123", "C", clock()).id, is_admin=True)
-    product = ledger.create_product(actor, "App", "", SigningAlgorithm.ED25519, clock()).id
-    ids, _ = ledger.issue_licenses(actor, product, 1, LicenseType.LIFETIME, 1, False, None, {}, clock())
-    key = ledger.get_license(actor, ids[0]).key
-    return lambda hwid="pc", ip="10.0.0.1": ClientRequest(key, product, hwid, ip, "test", clock())
-
-
 def test_a_call_decided_from_memory_is_decided_again_when_a_blacklist_entry_appeared(runtime, settings, licensed,
                                                                                         clock):
     from commands.ledger import Ledger

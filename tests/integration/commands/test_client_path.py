@@ -13,20 +13,8 @@ from commands.ledger import Ledger
 from domain.account import Actor
 from domain.blacklist import BlacklistType, Severity, blacklist_entry_id
 from domain.client_call import ClientRequest, record_call
-from domain.license import LicenseType
-from domain.product import SigningAlgorithm
 from domain.refusals import BlacklistedError
 from keyledger.wiring import eventsourcing_env
-
-
-@pytest.fixture
-def licensed(runtime, clock):
-    ledger = runtime.ledger
-    actor = Actor(ledger.register_account("c@example.com", "secret123", "C", clock()).id, is_admin=True)
-    product = ledger.create_product(actor, "App", "", SigningAlgorithm.ED25519, clock()).id
-    ids, _ = ledger.issue_licenses(actor, product, 1, LicenseType.LIFETIME, 1, False, None, {}, clock())
-    key = ledger.get_license(actor, ids[0]).key
-    return lambda hwid="pc", ip="10.0.0.1": ClientRequest(key, product, hwid, ip, "test", clock())
 
 
 def test_an_entry_added_by_another_process_blocks_the_very_next_call(runtime, settings, licensed, clock):
