@@ -96,7 +96,11 @@ class ClientCommands(CommandsBase):
                 answered = None
                 if refusal is None and answer is not None:
                     await sent  # the statement is on its way: the answer is built during its round trip
-                    answered = await answer(granted)
+                    try:
+                        answered = await answer(granted)
+                    except BaseException:
+                        recorded.add_done_callback(_retrieved)  # the record stands; its outcome is not needed
+                        raise
                 appended, head = await recorded
                 self.view.follow(head)
                 if appended:
@@ -299,6 +303,11 @@ class _NotInMemory(Exception):
 
 def _not_in_memory(aggregate_id: UUID) -> Any:
     raise _NotInMemory(aggregate_id)
+
+
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled():
+        done.exception()
 
 
 __all__ = ["ClientCommands", "Granted"]
