@@ -57,10 +57,14 @@ class BatchThread(Generic[T, R]):
 
     async def submit_async(self, item: T) -> R:
         """`submit` for an event loop: the loop runs on while the thread works."""
+        return await self.submit_soon(item)
+
+    def submit_soon(self, item: T) -> asyncio.Future[R]:
+        """Queue `item` now; the future (of the running loop) gets its result."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._enqueue(item, (loop, future))
-        return await future
+        return future
 
     def _enqueue(self, item: T, waiter: Any) -> None:
         with self._wake:

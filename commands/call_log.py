@@ -197,10 +197,10 @@ class PostgresCallStore(_Reads):
                 raise
             self._written_at = time.monotonic()
 
-    async def append_async(self, rows: Sequence[Row]) -> None:
+    def append_soon(self, rows: Sequence[Row]) -> asyncio.Future[None]:
         """`append` from the event loop, through the client link: no thread, so no hand-over of the GIL
         between the loop and a writer thread, and the batch shares its round trip with a head read."""
-        await self.link.append(rows)
+        return self.link.append_soon(rows)
 
     def _writing_connection(self) -> Any:
         """The writer's connection; after a quiet spell, checked first (the server may have dropped it)."""
@@ -254,7 +254,7 @@ class CallLog:
     def __init__(self, store: CallStore) -> None:
         self.store = store
         self._writer: BatchThread[Row, None] = BatchThread("call-log", self._commit)
-        self._append_async = getattr(store, "append_async", None)
+        self._append_soon = getattr(store, "append_soon", None)
 
     def _commit(self, rows: list[Row]) -> list[None]:
         self.store.append(rows)
@@ -266,10 +266,13 @@ class CallLog:
 
     async def append_async(self, record: CallRecord) -> None:
         """`append` for an event loop: the loop runs on while the commit is under way."""
-        if self._append_async is not None:
-            await self._append_async([to_row(record)])
-        else:
-            await self._writer.submit_async(to_row(record))
+        await self.append_soon(record)
+
+    def append_soon(self, record: CallRecord) -> asyncio.Future[None]:
+        """Queue the record now; the future (of the running loop) is done once it is durable."""
+        if self._append_soon is not None:
+            return self._append_soon([to_row(record)])  # type: ignore[no-any-return]
+        return self._writer.submit_soon(to_row(record))
 
     @property
     def appends_conditionally(self) -> bool:

@@ -79,8 +79,8 @@ class ClientCommands(CommandsBase):
                                      answer: Callable[[Granted], Awaitable[T]] | None = None) -> T | Granted:
         """`validate_license` on an event loop: memory only, unless a license or product must be (re)loaded.
 
-        Returns `answer(granted)` (the granted call itself without one): on PostgreSQL the answer is
-        built while the call's record is being committed, and given out only once it is.
+        Returns `answer(granted)` (the granted call itself without one), built while the call's
+        record is being committed, and given out only once it is.
 
         Where the call log can append conditionally (PostgreSQL), a call answerable from memory is
         decided first and its record appended unless something it was decided from changed since:
@@ -96,11 +96,7 @@ class ClientCommands(CommandsBase):
                 answered = None
                 if refusal is None and answer is not None:
                     await sent  # the statement is on its way: the answer is built during its round trip
-                    try:
-                        answered = await answer(granted)
-                    except BaseException:
-                        recorded.add_done_callback(_retrieved)  # the record stands; its outcome is not needed
-                        raise
+                    answered = await _answered_while(recorded, answer, granted)
                 appended, head = await recorded
                 self.view.follow(head)
                 if appended:
@@ -120,9 +116,11 @@ class ClientCommands(CommandsBase):
         except ClientRefusedError as refusal:
             await self.calls.append_async(self.refusal_record("validation", request, refusal))
             raise
-        await self.calls.append_async(self._validated(request, attempt))
+        recorded = self.calls.append_soon(self._validated(request, attempt))
         granted = Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
-        return granted if answer is None else await answer(granted)
+        answered = None if answer is None else await _answered_while(recorded, answer, granted)
+        await recorded
+        return granted if answer is None else answered  # type: ignore[return-value]
 
     def _decided_from_memory(self, request: ClientRequest
                              ) -> tuple[Attempt, CallRecord, ClientRefusedError | None, int] | None:
@@ -303,6 +301,16 @@ class _NotInMemory(Exception):
 
 def _not_in_memory(aggregate_id: UUID) -> Any:
     raise _NotInMemory(aggregate_id)
+
+
+async def _answered_while(recorded: asyncio.Future[Any], answer: Callable[[Granted], Awaitable[T]],
+                          granted: Granted) -> T:
+    """`answer(granted)`, built while the call's record commits; the caller gives it out once `recorded` is done."""
+    try:
+        return await answer(granted)
+    except BaseException:
+        recorded.add_done_callback(_retrieved)  # the record stands; its outcome is no longer awaited
+        raise
 
 
 def _retrieved(done: asyncio.Future[Any]) -> None:

@@ -130,9 +130,13 @@ class ClientLink:
 
     async def append(self, rows: Sequence[Row]) -> None:
         """Append call-log rows; returns once they are committed."""
+        await self.append_soon(rows)
+
+    def append_soon(self, rows: Sequence[Row]) -> asyncio.Future[None]:
+        """Queue call-log rows now; the future is done once they are committed."""
         link, done = self._queue()
         link.appends.append((rows, done))
-        await done
+        return done
 
     async def append_unless_changed(self, row: Row, position: int, ids: Sequence[UUID]) -> tuple[bool, int]:
         """Append `row` unless an event about one of `ids` lies past `position`: (appended, head), once

@@ -188,7 +188,7 @@ def test_a_postgres_batch_keeps_its_rows_in_order_with_their_empty_fields():
         refused = record_call("validation", ClientRequest("K", None, None, None, None, datetime.now(timezone.utc)),
                               None, "LICENSE_NOT_FOUND", None, details={"message": "no such key"})
         store.append([call_log.to_row(a_call(name)) for name in "xyz"] + [call_log.to_row(refused)])
-        asyncio.run(store.append_async([call_log.to_row(a_call("w"))]))
+        asyncio.run(store.link.append([call_log.to_row(a_call("w"))]))
 
         records = [record for _, record in store.select(0, 10)]
         # Check one statement per batch kept the batch's order, the NULLs and the details.
