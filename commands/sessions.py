@@ -29,6 +29,8 @@ class SessionCommands(CommandsBase):
         product = self._optional(session.product_id, Product, copy=False)
         reason = session.closing_reason(license, product is None or product.is_deleted, at)
         if reason is not None:
-            session.end(reason, at)
+            # A lapse has a moment of its own: a sweep that comes late (a server that was down, the first
+            # sweep over an old database) records when the session lapsed, not when it was noticed.
+            session.end(reason, min(at, session.expires_at) if reason is EndReason.EXPIRED else at)
             self.record(session)
         return reason
