@@ -276,19 +276,15 @@ class CallLog:
 
     @property
     def appends_conditionally(self) -> bool:
-        """Whether `append_unless_changed_async` is available (PostgreSQL's client link)."""
+        """Whether `queue_unless_changed` is available (PostgreSQL's client link)."""
         link = getattr(self.store, "link", None)
         return link is not None and link.reads_heads
 
-    async def append_unless_changed_async(self, record: CallRecord, position: int, ids: Sequence[UUID]
-                                          ) -> tuple[bool, int]:
-        """Append unless an event about one of `ids` lies past `position`: (appended, the event store's
-        head), as of one snapshot taken after this call (commands/client_link.py)."""
-        return await self.queue_unless_changed(record, position, ids)[1]
-
     def queue_unless_changed(self, record: CallRecord, position: int, ids: Sequence[UUID]
                              ) -> tuple[asyncio.Future[None], asyncio.Future[tuple[bool, int]]]:
-        """`append_unless_changed_async` as two futures: sent, then (appended, head) once committed."""
+        """Append unless an event about one of `ids` lies past `position`, as of one snapshot taken after
+        this call (commands/client_link.py). Two futures: the statement was sent; then (appended, the event
+        store's head) once committed."""
         return self.store.link.queue_unless_changed(to_row(record), position, ids)  # type: ignore[attr-defined]
 
     def head(self) -> int:

@@ -11,7 +11,8 @@ about its license, its product or one of its blacklist entries lies past P. The 
 appends the rows whose condition holds and answers which did not, with the head:
 
     WITH batch AS (... jsonb_array_elements(rows)),
-         stale AS (rows with an event about one of their ids past their position),
+         recent AS (the events past the batch's oldest position: one index range scan, mostly none),
+         stale AS (rows with a recent event about one of their ids past their position),
          appended AS (INSERT INTO client_calls SELECT ... FROM batch WHERE n NOT IN stale)
     SELECT MAX(notification_id) FROM events, ARRAY(stale)
 
