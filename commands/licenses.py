@@ -58,6 +58,7 @@ class LicenseCommands(CommandsBase):
         )
         return Receipt(ids[0], position)
 
+    @retry_on_conflict
     def issue_licenses(
         self,
         actor: Actor,
@@ -74,39 +75,23 @@ class LicenseCommands(CommandsBase):
         """Issue `count` (≤ 100) licenses in one atomic save; a key collision retries them all.
 
         Issuing records an event on the product, so it conflicts with a racing delete; issues for
-        one product queue on a lock in this process rather than losing retries to each other.
+        one product queue on a lock in this process rather than losing retries to each other (each
+        attempt holds it, so only another process's write can make one retry).
         """
-        with self.issue_locks(product_id):
-            return self._issue_licenses(actor, product_id, count, license_type, max_uses, hwid_locked, expires_at,
-                                        metadata, at, username)
-
-    @retry_on_conflict
-    def _issue_licenses(
-        self,
-        actor: Actor,
-        product_id: UUID,
-        count: int,
-        license_type: LicenseType,
-        max_uses: int,
-        hwid_locked: bool,
-        expires_at: datetime | None,
-        metadata: dict[str, Any],
-        at: datetime,
-        username: str | None,
-    ) -> tuple[list[UUID], int]:
         if not 1 <= count <= MAX_BULK:
             raise InvalidValueError(f"count must be between 1 and {MAX_BULK}")
         expires_at = default_expiry(license_type, expires_at, at)
         check_terms(license_type, max_uses, expires_at)
-        product = self._require_live_product(actor, product_id)
-        batch_id = uuid4() if count > 1 else None
-        licenses = [
-            License(new_license_key(), product_id, product.owner_id, license_type, max_uses,
-                    hwid_locked, expires_at, metadata, batch_id, at, username)
-            for _ in range(count)
-        ]
-        product.record_licenses_issued(count, batch_id, at)
-        return [license.id for license in licenses], self.record(product, *licenses)
+        with self.issue_locks(product_id):
+            product = self._require_live_product(actor, product_id)
+            batch_id = uuid4() if count > 1 else None
+            licenses = [
+                License(new_license_key(), product_id, product.owner_id, license_type, max_uses,
+                        hwid_locked, expires_at, metadata, batch_id, at, username)
+                for _ in range(count)
+            ]
+            product.record_licenses_issued(count, batch_id, at)
+            return [license.id for license in licenses], self.record(product, *licenses)
 
     def get_license(self, actor: Actor, license_id: UUID) -> License:
         """A license the actor may change: its own, live, of a live product (else not found)."""

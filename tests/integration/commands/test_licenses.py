@@ -88,6 +88,16 @@ class TestIssueLicense:
 
 
 class TestIssueLicenses:
+    def test_racing_bulk_issues_for_one_product_all_land(self, runtime, ledger, vendor, product_id, clock):
+        outcomes = race(*(lambda: ledger.issue_licenses(vendor, product_id, 25, LicenseType.TRIAL, 1, True, None,
+                                                        {}, clock()) for _ in range(8)))
+
+        # Check none lost to the others (each records an event on the same product), and every key was kept.
+        assert [outcome for outcome, _ in outcomes] == ["ok"] * 8, outcomes
+        settle(runtime)
+        listed = licenses.list_licenses(runtime.store, str(vendor.id), clock(), product_id=str(product_id))
+        assert listed[1]["total"] == 200
+
     def test_bulk_of_one_hundred_gives_distinct_well_formed_keys(self, ledger, vendor, product_id, clock):
         ids, position = ledger.issue_licenses(vendor, product_id, 100, LicenseType.SUBSCRIPTION, 1, True, None, {},
                                               clock())
