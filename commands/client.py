@@ -23,7 +23,7 @@ from domain.client_call import CallRecord, ClientRequest, record_call
 from domain.ids import is_well_formed_license_key, license_id_for_key
 from domain.license import License
 from domain.product import Product
-from domain.refusals import ClientRefusedError, SessionExpiredError, UnknownLicenseError
+from domain.refusals import ClientRefusedError, SecurityViolationError, SessionExpiredError, UnknownLicenseError
 from domain.session import SESSION_TTL, EndReason, Session
 from domain.validation import Attempt, check_attempt, check_identity
 from keys.secrets import unseal
@@ -221,7 +221,12 @@ class ClientCommands(CommandsBase):
                                 read_only=True)
         check_attempt(attempt)
         license: License = attempt.license  # type: ignore[assignment]
-        session.require_live(token_hash(session_token), request.hwid, license, request.at)
+        try:
+            session.require_live(token_hash(session_token), request.hwid, license, request.at)
+        except SecurityViolationError as refusal:
+            if refusal.security_event == "session_hijack":  # the token is out: nobody may use it any more
+                self.end_hijacked_session(session.id, request.at)
+            raise
         return Granted(license, attempt.product, session, session_token)  # type: ignore[arg-type]
 
     def record_refusal(self, action: str, request: ClientRequest, refusal: ClientRefusedError) -> None:

@@ -16,6 +16,14 @@ class SessionCommands(CommandsBase):
     """The session part of the Ledger."""
 
     @retry_on_conflict
+    def end_hijacked_session(self, session_id: UUID, at: datetime) -> None:
+        """End a session whose token was presented from another device (`hijack`), unless it ended already."""
+        session: Session | None = self._optional(session_id, Session)
+        if session is not None and not session.ended:
+            session.end(EndReason.HIJACK, at)
+            self.record(session)
+
+    @retry_on_conflict
     def close_session(self, session_id: UUID, at: datetime) -> EndReason | None:
         """Record `Session.Ended` with the reason a session no longer runs; None if it still runs, or ended.
 

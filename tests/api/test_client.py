@@ -145,6 +145,29 @@ def test_a_lost_heartbeat_answer_does_not_kill_the_session(client, license, cloc
     assert call(client, "heartbeat", license, session_token=retried).status_code == 200
 
 
+def test_a_session_token_used_from_another_device_is_refused_and_ends_the_session(client, vendor_token, product,
+                                                                                 runtime):
+    from domain.session import EndReason, Session
+    from keys.tokens import session_id_of
+
+    license = create_license(client, vendor_token, product["id"], max_uses=2)
+    mine = call(client, "activate", license, hwid="pc-1").json()["data"]["session"]["token"]
+    theirs = call(client, "activate", license, hwid="pc-2").json()["data"]["session"]["token"]
+
+    stolen = call(client, "heartbeat", license, hwid="pc-2", session_token=mine)
+    # Check the other device is refused as a hijack, and the stolen session is over for everyone...
+    assert (stolen.status_code, stolen.json()["error_code"]) == (403, "SECURITY_VIOLATION")
+    assert call(client, "heartbeat", license, hwid="pc-1", session_token=mine).json()["error_code"] == \
+        "SESSION_EXPIRED"
+    ended = [e.reason for e in runtime.ledger.events.get(session_id_of(mine)) if isinstance(e, Session.Ended)]
+    assert ended == [EndReason.HIJACK]
+    # ...while the other device's own session runs on, and pc-1 can start a new one.
+    assert call(client, "heartbeat", license, hwid="pc-2", session_token=theirs).status_code == 200
+    assert call(client, "activate", license, hwid="pc-1").status_code == 200
+    events = [record.security_event for _, record in runtime.ledger.calls.store.select(0, 100)]
+    assert events.count("session_hijack") == 1
+
+
 def test_session_lapses_without_heartbeats(client, license, clock):
     token = call(client, "activate", license).json()["data"]["session"]["token"]
     clock.advance(hours=2)
