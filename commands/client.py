@@ -14,6 +14,7 @@ from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
 from commands.base import CommandsBase
+from commands.batches import retrieved
 from commands.client_view import ClientView
 from commands.call_log import CallLog
 from commands.products import SECRET_PURPOSE
@@ -314,13 +315,8 @@ async def _answered_while(recorded: asyncio.Future[Any], answer: Callable[[Grant
     try:
         return await answer(granted)
     except BaseException:
-        recorded.add_done_callback(_retrieved)  # the record stands; its outcome is no longer awaited
+        recorded.add_done_callback(retrieved)  # the record stands; its outcome is no longer awaited
         raise
-
-
-def _retrieved(done: asyncio.Future[Any]) -> None:
-    if not done.cancelled():
-        done.exception()
 
 
 __all__ = ["ClientCommands", "Granted"]

@@ -59,10 +59,14 @@ Row = Sequence[Any]
 _encode = msgspec.json.Encoder().encode
 
 
+def _row_fields(columns: str) -> str:
+    """The columns of a row `r` sent as a JSON array, in order, as text."""
+    return ", ".join(f"r->>{i}" for i in range(len(columns.split(","))))
+
+
 def insert_json(table: str, columns: str) -> str:
     """INSERT of the rows of one JSON array parameter (each row an array of text or null), in order."""
-    fields = ", ".join(f"r->>{i}" for i in range(len(columns.split(","))))
-    return (f"INSERT INTO {table} ({columns}) SELECT {fields}"
+    return (f"INSERT INTO {table} ({columns}) SELECT {_row_fields(columns)}"
             " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS batch(r, n) ORDER BY n")
 
 
@@ -102,7 +106,6 @@ class ClientLink:
         self._insert = sql.SQL(insert_json(table, columns))  # type: ignore[arg-type]
         self._events = events
         self._head = None if events is None else sql.SQL("SELECT MAX(notification_id) FROM {}").format(events)
-        fields = sql.SQL(", ".join(f"r->>{i}" for i in range(width)))
         self._both = None if events is None else sql.SQL(  # type: ignore[arg-type]
             "WITH batch AS (SELECT r, n FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS b(r, n)),"
             " recent AS MATERIALIZED (SELECT originator_id, notification_id FROM {events}"
@@ -114,7 +117,7 @@ class ClientLink:
             " WHERE n NOT IN (SELECT n FROM stale) ORDER BY n)"
             " SELECT (SELECT MAX(notification_id) FROM {events}), ARRAY(SELECT n FROM stale)"
         ).format(events=events, after=sql.Literal(width), ids=sql.Literal(width + 1), table=sql.SQL(table),
-                 columns=sql.SQL(columns), fields=fields)
+                 columns=sql.SQL(columns), fields=sql.SQL(_row_fields(columns)))
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopLink] = weakref.WeakKeyDictionary()
 
     @property

@@ -38,6 +38,7 @@ from uuid import UUID
 from eventsourcing.domain import CanMutateAggregate
 from eventsourcing.utils import get_topic
 
+from commands.batches import retrieved
 from domain.blacklist import BlacklistEntry, BlacklistType, blacklist_entry_id
 from domain.license import License
 from domain.product import Product
@@ -147,7 +148,7 @@ class ClientView:
         keep working while the log moves, and the view keeps near the head for the calls after them."""
         if head > self._position and (self._following is None or self._following.done()):
             self._following = asyncio.ensure_future(self.reach(head))
-            self._following.add_done_callback(_retrieve)
+            self._following.add_done_callback(retrieved)  # a failure is retried by the next call
 
     def cached(self, aggregate_id: UUID | None) -> Any:
         return self._cached.get(aggregate_id.int, (-1, None))[1] if aggregate_id is not None else None
@@ -249,12 +250,6 @@ class ClientView:
             self._entries[event.originator_id.int] = (False, None)
         else:
             self._entries[event.originator_id.int] = (True, event.expires_at)
-
-
-def _retrieve(done: asyncio.Future[Any]) -> None:
-    """A catch-up nobody waits for: a failure is retried by the next call that needs it."""
-    if not done.cancelled():
-        done.exception()
 
 
 def _outcome(done: asyncio.Future[int]) -> tuple[int, BaseException | None]:
