@@ -12,6 +12,9 @@ from uuid import UUID
 
 import msgspec
 from litestar import Request, Response
+from litestar.enums import MediaType
+from litestar.response.base import ASGIResponse
+from litestar.serialization import encode_json
 
 from domain.client_call import ClientRequest
 from domain.product import Product
@@ -128,17 +131,17 @@ def _bound(runtime: Runtime, product: Product, data: dict[str, Any], request: An
 
 
 def signed_answer(runtime: Runtime, request: Request[Any, Any, Any], product: Product, data: dict[str, Any],
-                  body: Any) -> Response[Any]:
+                  body: Any) -> ASGIResponse:
     """The success envelope around signed `data`, sealed when the request was."""
-    return answer(runtime, request, {"success": True, "data": signed(runtime, product, data, body)})
+    return success(runtime, request, signed(runtime, product, data, body))
 
 
 async def signed_answer_async(runtime: Runtime, request: Request[Any, Any, Any], product: Product,
-                              data: dict[str, Any], body: Any) -> Response[Any]:
+                              data: dict[str, Any], body: Any) -> ASGIResponse:
     """`signed_answer` on an event loop: an RSA signature is made off the loop (api/signer.py)."""
     key, data = _bound(runtime, product, data, body)
     signature = await runtime.signer.sign(key, answer_message(data))
-    return answer(runtime, request, {"success": True, "data": {**data, "signature": signature}})
+    return success(runtime, request, {**data, "signature": signature})
 
 
 def license_view(license: Any) -> dict[str, Any]:
@@ -151,9 +154,20 @@ def device_watermark(runtime: Runtime, license_id: UUID, hwid: str) -> str:
 
 def answer(runtime: Runtime, request: Request[Any, Any, Any], body: dict[str, Any], status_code: int = 200
            ) -> Response[Any]:
-    """Send `body`, sealed in the envelope when the request came in one."""
+    """Send `body`, sealed in the envelope when the request came in one (what the error handlers answer)."""
+    return Response(_sealed(runtime, request, body), status_code=status_code)
+
+
+def success(runtime: Runtime, request: Request[Any, Any, Any], data: dict[str, Any]) -> ASGIResponse:
+    """The success envelope around `data`, sealed when the request was, encoded here: a handler returning it
+    skips Litestar's response machinery (measured: 3 % of a validation's instructions)."""
+    return ASGIResponse(body=encode_json(_sealed(runtime, request, {"success": True, "data": data})),
+                        media_type=MediaType.JSON)
+
+
+def _sealed(runtime: Runtime, request: Request[Any, Any, Any], body: dict[str, Any]) -> dict[str, Any]:
     sealed_with = request.scope.get("state", {}).get(SEALED_WITH)
     if sealed_with:
         secret, product_id = sealed_with
         body = seal_envelope(secret, product_id, body, epoch_ms(runtime.clock()))
-    return Response(body, status_code=status_code)
+    return body

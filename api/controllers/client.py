@@ -5,10 +5,10 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, JSONBody
+from litestar.response.base import ASGIResponse
 
 from api.challenges import issue_challenge, verify_challenge
 from api.client_protocol import (
-    answer,
     client_request,
     device_watermark,
     license_view,
@@ -16,6 +16,7 @@ from api.client_protocol import (
     parse_body_async,
     signed_answer,
     signed_answer_async,
+    success,
 )
 from api.deps import RuntimeDep
 from api.envelope import ok
@@ -43,20 +44,20 @@ class ClientController(Controller):
     tags = ["client"]
 
     @post("/validate", status_code=200)
-    async def validate(self, request: Request[Any, Any, Any], data: AnyBody) -> Response[Any]:
+    async def validate(self, request: Request[Any, Any, Any], data: AnyBody) -> ASGIResponse:
         """The hot path, served on the event loop: the ledger answers from memory and waits for its record's
         commit without holding a thread (commands/client_view.py, commands/call_log.py)."""
         runtime = request.app.state.runtime
         body = await parse_body_async(runtime, request, data, LicenseCheck, "validation")
 
-        async def signed(granted: Granted) -> Response[Any]:  # made while the call's record commits
+        async def signed(granted: Granted) -> ASGIResponse:  # made while the call's record commits
             payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
             return await signed_answer_async(runtime, request, granted.product, payload, body)
 
         return await runtime.ledger.validate_license_async(_call(runtime, request, body), signed)  # type: ignore[return-value]
 
     @post("/activate", status_code=200, sync_to_thread=True)
-    def activate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
+    def activate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
         body = parse_body(runtime, request, data, LicenseCheck, "activation")
         granted = runtime.ledger.activate_license(_call(runtime, request, body))
         session = {"token": granted.session_token, "expires_at": iso(granted.session.expires_at)}  # type: ignore[union-attr]
@@ -64,14 +65,14 @@ class ClientController(Controller):
         return signed_answer(runtime, request, granted.product, payload, body)
 
     @post("/deactivate", status_code=200, sync_to_thread=True)
-    def deactivate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
+    def deactivate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
         body = parse_body(runtime, request, data, LicenseCheck, "deactivation")
         granted = runtime.ledger.deactivate_license(_call(runtime, request, body))
         payload = {"deactivated": True, "current_uses": len(granted.license.devices)}
         return signed_answer(runtime, request, granted.product, payload, body)
 
     @post("/heartbeat", status_code=200, sync_to_thread=True)
-    def heartbeat(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
+    def heartbeat(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
         body = parse_body(runtime, request, data, Heartbeat, "heartbeat")
         call = client_request(runtime, request, body.license_key, body.product_id, body.hwid)
         granted = runtime.ledger.keep_session_alive(call, body.session_token)
@@ -80,10 +81,10 @@ class ClientController(Controller):
         return signed_answer(runtime, request, granted.product, payload, body)
 
     @post("/challenge", status_code=200, sync_to_thread=True)
-    def challenge(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> Response[Any]:
+    def challenge(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
         body = parse_body(runtime, request, data, Challenge, "challenge")
         if body.challenge is None and body.response is None:
-            return answer(runtime, request, {"success": True, "data": issue_challenge(runtime, request, body)})
+            return success(runtime, request, issue_challenge(runtime, request, body))
         granted = verify_challenge(runtime, request, body)
         payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
         return signed_answer(runtime, request, granted.product, payload, body)
