@@ -16,6 +16,7 @@ from domain.errors import ConflictError, DomainError, InvalidValueError, NotFoun
 from domain.license import LicenseNotFoundError, MaxUsesBelowActivationsError
 from domain.product import ProductNotFoundError
 from domain.refusals import BlacklistedError, ClientRefusedError, UnknownProductError
+from keyledger.wiring import ReadModelsBehindError
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,15 @@ def schema_error_response(request: Request[Any, Any, Any], exc: msgspec.Validati
     return answer(request.app.state.runtime, request, body, 400)
 
 
+def read_models_behind_response(request: Request[Any, Any, Any], exc: ReadModelsBehindError) -> Response[Any]:
+    """The change is recorded, but the answer would have to be read from read models that lag behind it."""
+    response = error(503, "The change was recorded, but the read models have not caught up with it yet;"
+                     " read it again in a moment (do not repeat the change)", "READ_MODELS_BEHIND",
+                     position=exc.position)
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def internal_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error(500, "Internal server error", "INTERNAL_ERROR")
@@ -134,5 +144,6 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     DomainError: domain_error_response,
     HTTPException: http_error_response,
     msgspec.ValidationError: schema_error_response,
+    ReadModelsBehindError: read_models_behind_response,
     Exception: internal_error_response,
 }

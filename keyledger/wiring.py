@@ -27,6 +27,14 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
+class ReadModelsBehindError(Exception):
+    """A change is recorded, but the read models an answer is read from have not reached it in time."""
+
+    def __init__(self, position: int) -> None:
+        super().__init__(f"read models have not reached position {position}")
+        self.position = position
+
+
 def system_clock() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -64,11 +72,17 @@ class Runtime:
         self._threads.append(thread)
 
     def wait_for(self, position: int) -> None:
-        """Read-your-writes: wait (bounded) until every read model has seen `position`."""
+        """Read-your-writes: wait (bounded) until every read model has seen `position`.
+
+        Past the timeout (the projector is down or far behind) the answer cannot show the change, and
+        answering with what the read models hold would show it missing or stale: ReadModelsBehindError,
+        which the API answers 503 with Retry-After. The change itself is recorded and stays recorded."""
         try:
             self.projector.wait(position, timeout=self.settings.consistency_timeout)
         except TimeoutError:
-            log.warning("read models have not reached position %s yet", position)
+            log.warning("read models have not reached position %s in %ss", position,
+                        self.settings.consistency_timeout)
+            raise ReadModelsBehindError(position) from None
 
     def close(self) -> None:
         self._stop.set()
