@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -132,14 +133,45 @@ def _store_env(settings: Settings) -> dict[str, str]:
     return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path), "SQLITE_LOCK_TIMEOUT": "10"}
 
 
+def postgres_conninfo(settings: Settings) -> str:
+    pg = postgres_parts(settings.database_url or "")
+    conninfo = f"dbname={pg['dbname']} host={pg['host']} port={pg['port']} user={pg['user']}"
+    if pg["password"]:
+        conninfo += f" password={pg['password']}"
+    return conninfo
+
+
 def build_read_store(settings: Settings) -> ReadStore:
     if settings.is_postgres:
-        pg = postgres_parts(settings.database_url or "")
-        conninfo = f"dbname={pg['dbname']} host={pg['host']} port={pg['port']} user={pg['user']}"
-        if pg["password"]:
-            conninfo += f" password={pg['password']}"
-        return PostgresReadStore(conninfo, schema=pg["schema"] or None)
+        schema = postgres_parts(settings.database_url or "")["schema"]
+        return PostgresReadStore(postgres_conninfo(settings), schema=schema or None)
     return SQLiteReadStore(settings.sqlite_path.with_name(settings.sqlite_path.stem + ".read.sqlite3"))
+
+
+SCHEMA_LOCK = 0x4B4C_5343  # "KLSC": the advisory lock key under which a process creates its tables
+
+
+@contextmanager
+def schema_lock(settings: Settings) -> Iterator[None]:
+    """On PostgreSQL, hold a session advisory lock while this process creates its tables.
+
+    CREATE TABLE IF NOT EXISTS is not safe against itself: two processes starting together on a
+    fresh database (the API processes of `keyledger serve --workers N`, `keyledger project`) can
+    both pass the check, and one then dies on pg_type's unique index. Under the lock they take
+    turns, and every one after the first finds the tables there. SQLite needs nothing: its
+    writers are serialised by the database file's lock.
+    """
+    if not settings.is_postgres:
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(postgres_conninfo(settings), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
 
 def master_key(settings: Settings) -> bytes:
@@ -171,9 +203,10 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
                   start_workers: bool | None = None) -> Runtime:
     """Wire one process. Projector and workers run in it unless told otherwise (production runs them apart)."""
     key = master_key(settings)
-    ledger = Ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile))
-    store = build_read_store(settings)
-    projector = Projector(ledger, build_projections(store))
+    with schema_lock(settings):  # each creates its tables if they do not exist yet
+        ledger = Ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile))
+        store = build_read_store(settings)
+        projector = Projector(ledger, build_projections(store))
     if settings.run_projections if start_projector is None else start_projector:
         projector.start()
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,25 +11,28 @@ from pathlib import Path
 def load_or_create(path: Path, make: Callable[[], bytes]) -> bytes:
     """Return the file's bytes, creating it first (0600, atomically) if it does not exist.
 
-    O_EXCL makes two processes starting at once agree on one key: the loser reads the
-    winner's file instead of overwriting it.
+    The key is written in full to a private temporary file, flushed to disk, then hard-linked
+    into place: the file appears complete or not at all, and a link never replaces an existing
+    file. Two processes starting at once (the API processes of `keyledger serve --workers N`) may
+    both make a key, but only one is linked, and the other process reads and uses that one.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_when_written(path)
-    with os.fdopen(fd, "wb") as file:
-        file.write(make())
-    return path.read_bytes()
-
-
-def _read_when_written(path: Path) -> bytes:
-    import time
-
-    for _ in range(100):
-        data = path.read_bytes()
-        if data:
-            return data
-        time.sleep(0.01)
-    raise RuntimeError(f"key file {path} stayed empty")
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    data = make()
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:  # another process linked its key first: everyone uses that one
+            return path.read_bytes()
+    finally:
+        draft.unlink(missing_ok=True)
+    return data

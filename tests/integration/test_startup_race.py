@@ -1,0 +1,50 @@
+"""Processes starting together on a fresh PostgreSQL database: every one comes up.
+
+`keyledger serve --workers 2` (and `keyledger project` beside it) create the same tables at the
+same moment; PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against itself (two creators
+can both pass the check and one then fails on pg_type's unique index).
+"""
+
+import threading
+import uuid
+
+import psycopg
+import pytest
+
+from keyledger.settings import Settings
+from keyledger.wiring import build_runtime
+from tests.conftest import POSTGRES_URL, seed_keys
+
+pytestmark = pytest.mark.postgres
+
+
+def test_runtimes_built_at_once_on_an_empty_schema_all_start(tmp_path, signing_pems) -> None:
+    schema = f"kl_race_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    seed_keys(tmp_path / "var", signing_pems)
+    settings = Settings(data_dir=str(tmp_path / "var"), database_url=f"{POSTGRES_URL}?schema={schema}",
+                        password_profile="CHEAPEST")
+    starting = threading.Barrier(4)
+    runtimes, failures = [], []
+
+    def start() -> None:
+        starting.wait()
+        try:
+            runtimes.append(build_runtime(settings, start_projector=False, start_workers=False))
+        except Exception as failure:  # what a crashed API process would have died of
+            failures.append(failure)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert failures == []
+        assert len(runtimes) == 4
+    finally:
+        for runtime in runtimes:
+            runtime.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
