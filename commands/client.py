@@ -21,7 +21,7 @@ from commands.products import SECRET_PURPOSE
 from commands.retry import retry_on_conflict
 from domain.blacklist import BlacklistType, blacklist_entry_id
 from domain.client_call import CallRecord, ClientRequest, record_call
-from domain.ids import is_well_formed_license_key, license_id_for_key
+from domain.ids import is_well_formed_license_key, license_id_for_key, license_id_if_well_formed
 from domain.license import License
 from domain.product import Product
 from domain.refusals import ClientRefusedError, SecurityViolationError, SessionExpiredError, UnknownLicenseError
@@ -264,7 +264,7 @@ class ClientCommands(CommandsBase):
         return self._optional(aggregate_id, object, copy=False)
 
     def _license_id(self, key: str) -> UUID | None:
-        return license_id_for_key(key) if is_well_formed_license_key(key) else None
+        return license_id_if_well_formed(key)
 
     def _client_license(self, license_id: UUID | None) -> License | None:
         return self._optional(license_id, License) if license_id else None

@@ -150,12 +150,13 @@ class ClientLink:
     def queue_unless_changed(self, row: Row, position: int, ids: Sequence[UUID]
                              ) -> tuple[asyncio.Future[None], asyncio.Future[tuple[bool, int]]]:
         """`append_unless_changed`, as two futures: the first done once the statement carrying the row has
-        been sent (what the caller does after it overlaps the round trip), the second with the outcome."""
+        been sent (what the caller does after it overlaps the round trip), the second with the outcome.
+        (The ids travel as bare hex, which PostgreSQL reads as uuid as well: a third of `str`'s cost.)"""
         if self._events is None:
             raise RuntimeError("this client link was given no event store")
         link, done = self._queue()
         sent = done.get_loop().create_future()
-        link.conditional.append(((*row, position, ",".join(map(str, ids))), done))
+        link.conditional.append(((*row, position, ",".join([known.hex for known in ids])), done))
         link.sent.append(sent)
         return sent, done
 

@@ -13,6 +13,8 @@ from domain.ids import NAMESPACE
 
 
 class BlacklistType(Enum):
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash runs Python code (7 a client call)
+
     IP = "ip"
     HWID = "hwid"
     LICENSE = "license"

@@ -29,6 +29,16 @@ def is_well_formed_license_key(key: str) -> bool:
     return len(key) <= 80 and _KEY_SHAPE.match(normalise_license_key(key)) is not None
 
 
+def license_id_if_well_formed(key: str) -> UUID | None:
+    """The license id a key names, or None for a key of the wrong shape (which names no license)."""
+    return _license_id_if_well_formed(key) if len(key) <= 80 else None  # only short keys are memoised
+
+
+@lru_cache(maxsize=16384)  # a client call asks three times; a bounded memo spares it two regex matches
+def _license_id_if_well_formed(key: str) -> UUID | None:
+    return license_id_for_key(key) if is_well_formed_license_key(key) else None
+
+
 def email_index_id(email: str) -> UUID:
     return uuid5(NAMESPACE, f"email:{normalise_email(email)}")
 

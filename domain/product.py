@@ -12,6 +12,8 @@ from domain.errors import NotFoundError
 
 
 class SigningAlgorithm(Enum):
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash runs Python code (each answer looks one up)
+
     RSA = "rsa-4096"
     ED25519 = "ed25519"
 
