@@ -25,6 +25,12 @@ TRACKING_DDL = (
     " projection TEXT NOT NULL, application_name TEXT NOT NULL, notification_id BIGINT NOT NULL,"
     " PRIMARY KEY (projection, application_name))"
 )
+QUARANTINE_DDL = (
+    "CREATE TABLE IF NOT EXISTS projection_quarantine ("
+    " projection TEXT NOT NULL, application_name TEXT NOT NULL, notification_id BIGINT NOT NULL,"
+    " topic TEXT NOT NULL, error TEXT NOT NULL, at TEXT NOT NULL,"
+    " PRIMARY KEY (projection, application_name, notification_id))"
+)
 
 
 class ProjectionView(TrackingRecorder):
@@ -38,6 +44,7 @@ class ProjectionView(TrackingRecorder):
     def create_table(self) -> None:
         with self.store.transaction() as cursor:
             cursor.execute(TRACKING_DDL)
+            cursor.execute(QUARANTINE_DDL)
 
     def insert_tracking(self, tracking: Tracking) -> None:
         with self.store.transaction() as cursor:
@@ -53,6 +60,27 @@ class ProjectionView(TrackingRecorder):
         )
         if cursor.rowcount != 1:
             raise IntegrityError(f"{self.projection_name} already past {tracking.notification_id}")
+
+    def quarantine(self, tracking: Tracking, topic: str, error: str, at: datetime) -> None:
+        """Pass over an event this read model cannot apply: its position moves past it, and the event,
+        with the error, is kept in `projection_quarantine` until a rebuild applies it (one transaction)."""
+        with self.store.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO projection_quarantine (projection, application_name, notification_id, topic, error, at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (projection, application_name, notification_id) DO NOTHING",
+                (self.projection_name, tracking.application_name, tracking.notification_id, topic, error[:2000],
+                 utc_text(at)),
+            )
+            self.record_tracking(cursor, tracking)
+        self.notify_advanced()
+
+    def quarantined(self, application_name: str) -> list[dict[str, Any]]:
+        """The events this read model passed over, oldest first."""
+        return self.store.query(
+            "SELECT notification_id, topic, error, at FROM projection_quarantine"
+            " WHERE projection = ? AND application_name = ? ORDER BY notification_id",
+            (self.projection_name, application_name),
+        )
 
     def max_tracking_id(self, application_name: str) -> int | None:
         rows = self.store.query(
@@ -101,7 +129,9 @@ class ReadModelProjection(Projection[ProjectionView]):
             for table in self.tables:
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
             cursor.execute(TRACKING_DDL)
+            cursor.execute(QUARANTINE_DDL)
             cursor.execute("DELETE FROM projection_tracking WHERE projection = ?", (self.name,))
+            cursor.execute("DELETE FROM projection_quarantine WHERE projection = ?", (self.name,))
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.process_batch([(domain_event, tracking)])

@@ -10,16 +10,24 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.utils import get_topic
 
 from projections.base import ReadModelProjection
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
+QUARANTINE_AFTER = 3
+"""Failed attempts at one event before its read model passes over it (projections/base.py, `quarantine`).
+
+A transient failure (a dropped connection, a lock timeout) gets this many tries, a second apart.
+One that fails every time (an event the model's code or tables cannot take) would otherwise
+stop this read model for every tenant, and every vendor write would wait for it in vain."""
 
 
 Batch = list[tuple[Any, Tracking]]
@@ -33,6 +41,7 @@ class Projector:
         self.projections = list(projections)
         self.poll = poll
         self._positions_known: dict[str, int] = {}  # projection -> position, as last recorded
+        self._attempts: dict[tuple[str, int], int] = {}  # (projection, notification id) -> failed attempts
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -71,24 +80,78 @@ class Projector:
         batch = self._events(min(positions.values(), default=0)) if self.projections else []
         if not batch:
             return 0
-        moved = False
+        moved, failure = False, None
         for projection in self.projections:
             pending = [item for item in batch if item[1].notification_id > positions[projection.name]]
             if pending:
-                moved = self._apply(projection, pending, positions[projection.name]) or moved
+                try:
+                    moved = self._apply(projection, pending, positions[projection.name]) or moved
+                except Exception as error:  # the other read models go on; this one is retried
+                    failure = failure or error
+        if failure is not None:
+            raise failure
         return len(batch) if moved else 0
 
     def _apply(self, projection: ReadModelProjection, pending: Batch, position: int) -> bool:
-        """Apply one batch; whether the projection's position moved (by this batch or by another process)."""
+        """Apply one batch; whether the projection's position moved (by this batch or by another process).
+
+        A batch that fails is applied again one event at a time, so the events before the failing
+        one land; that one raises until its QUARANTINE_AFTER-th attempt, and is then passed over."""
         try:
             projection.process_batch(pending)
         except IntegrityError:
-            # Another projector process recorded this batch first: ours rolled back whole.
-            log.info("projection %s: batch already recorded elsewhere", projection.name)
-            del self._positions_known[projection.name]
-            return self._positions([projection])[projection.name] != position
+            return self._recorded_elsewhere(projection, position)
+        except Exception as error:
+            if len(pending) > 1:
+                return self._apply_singly(projection, pending, position)
+            return self._failed(projection, pending[0], position, error)
         self._positions_known[projection.name] = pending[-1][1].notification_id
         return True
+
+    def _recorded_elsewhere(self, projection: ReadModelProjection, position: int) -> bool:
+        # Another projector process recorded this batch first: ours rolled back whole.
+        log.info("projection %s: batch already recorded elsewhere", projection.name)
+        del self._positions_known[projection.name]
+        return self._positions([projection])[projection.name] != position
+
+    def _apply_singly(self, projection: ReadModelProjection, pending: Batch, position: int) -> bool:
+        for item in pending:
+            if not self._apply(projection, [item], position):
+                return False
+            position = self._positions_known[projection.name]
+            if position >= pending[-1][1].notification_id:  # another process moved it past the rest
+                break
+        return True
+
+    def _failed(self, projection: ReadModelProjection, item: tuple[Any, Tracking], position: int,
+                error: Exception) -> bool:
+        domain_event, tracking = item
+        key = (projection.name, tracking.notification_id)
+        attempts = self._attempts[key] = self._attempts.get(key, 0) + 1
+        if attempts < QUARANTINE_AFTER:
+            raise error
+        del self._attempts[key]
+        topic = get_topic(type(domain_event))
+        log.error("projection %s: passing over event %s (%s) after %s failed attempts; it is kept in"
+                  " projection_quarantine until a rebuild applies it", projection.name, tracking.notification_id,
+                  topic, attempts, exc_info=error)
+        try:
+            projection.view.quarantine(tracking, topic, f"{type(error).__name__}: {error}",
+                                       datetime.now(timezone.utc))
+        except IntegrityError:
+            return self._recorded_elsewhere(projection, position)
+        self._positions_known[projection.name] = tracking.notification_id
+        return True
+
+    def quarantined(self) -> dict[str, list[dict[str, Any]]]:
+        """Each read model's passed-over events (those with none are left out)."""
+        found = {p.name: p.view.quarantined(self.app.name) for p in self.projections}
+        return {name: events for name, events in found.items() if events}
+
+    def status(self) -> list[dict[str, Any]]:
+        """Each read model's position in the log and the events it passed over, as recorded (any process)."""
+        return [{"name": p.name, "position": p.view.max_tracking_id(self.app.name) or 0,
+                 "quarantined": p.view.quarantined(self.app.name)} for p in self.projections]
 
     def wake(self) -> None:
         self._wake.set()

@@ -1,4 +1,4 @@
-"""Admin: list accounts, change an account's role or activity."""
+"""Admin: list accounts, change an account's role or activity; how far each read model has got."""
 
 from typing import Any
 from uuid import UUID
@@ -24,6 +24,14 @@ class AdminController(Controller):
                    ) -> Response[Any]:
         rows, pages = accounts.list_accounts(runtime.store, page, limit)
         return ok({"users": [user_view(row) for row in rows], "pagination": pages})
+
+    @get("/projections", sync_to_thread=True)
+    def projections(self, admin: AdminDep, runtime: RuntimeDep) -> Response[Any]:
+        """Each read model's position against the event log's head, and any event it passed over (kept in
+        projection_quarantine with its error; `keyledger rebuild` applies them once the cause is fixed)."""
+        head = runtime.ledger.position()
+        models = [{**model, "behind": max(0, head - model["position"])} for model in runtime.projector.status()]
+        return ok({"head": head, "read_models": models})
 
     @put("/users/{user_id:uuid}", sync_to_thread=True)
     def update_user(self, user_id: FromPath[UUID], data: JSONBody[AccountUpdate], admin: AdminDep, runtime: RuntimeDep) -> Response[Any]:

@@ -1,6 +1,6 @@
 """Admin: listing accounts and changing roles is for admins only."""
 
-from tests.conftest import auth, register
+from tests.conftest import auth, register, settle
 
 
 def test_admin_lists_every_account(client, admin_token, vendor_token):
@@ -42,3 +42,15 @@ def test_reactivated_account_can_log_in_again(client, admin_token):
     client.put(f"/api/admin/users/{user_id}", json={"is_active": True}, headers=auth(admin_token))
     login = client.post("/api/auth/login", json={"email": "v@example.com", "password": "secret123"})
     assert login.status_code == 200
+
+
+def test_admin_sees_every_read_model_at_the_head_with_nothing_passed_over(client, admin_token, vendor_token, runtime):
+    settle(runtime)
+    response = client.get("/api/admin/projections", headers=auth(admin_token))
+
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data["head"] == runtime.ledger.position() > 0
+    assert {model["name"] for model in data["read_models"]} >= {"products", "licenses", "accounts"}
+    assert all(model["behind"] == 0 and model["quarantined"] == [] for model in data["read_models"])
+    assert client.get("/api/admin/projections", headers=auth(vendor_token)).status_code == 403
