@@ -21,7 +21,7 @@ from commands.products import SECRET_PURPOSE
 from commands.retry import retry_on_conflict
 from domain.blacklist import BlacklistType, blacklist_entry_id
 from domain.client_call import CallRecord, ClientRequest, record_call
-from domain.ids import is_well_formed_license_key, license_id_for_key, license_id_if_well_formed
+from domain.ids import license_id_if_well_formed
 from domain.license import License
 from domain.product import Product
 from domain.refusals import ClientRefusedError, SecurityViolationError, SessionExpiredError, UnknownLicenseError
@@ -235,9 +235,7 @@ class ClientCommands(CommandsBase):
         self.calls.append(self.refusal_record(action, request, refusal))
 
     def refusal_record(self, action: str, request: ClientRequest, refusal: ClientRefusedError) -> CallRecord:
-        license_id = None
-        if is_well_formed_license_key(request.license_key) and not isinstance(refusal, UnknownLicenseError):
-            license_id = license_id_for_key(request.license_key)
+        license_id = None if isinstance(refusal, UnknownLicenseError) else self._license_id(request.license_key)
         return record_call(action, request, license_id, refusal.code, refusal.security_event,
                            details={"message": refusal.detail})
 

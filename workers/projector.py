@@ -145,8 +145,7 @@ class Projector:
 
     def quarantined(self) -> dict[str, list[dict[str, Any]]]:
         """Each read model's passed-over events (those with none are left out)."""
-        found = {p.name: p.view.quarantined(self.app.name) for p in self.projections}
-        return {name: events for name, events in found.items() if events}
+        return {model["name"]: model["quarantined"] for model in self.status() if model["quarantined"]}
 
     def status(self) -> list[dict[str, Any]]:
         """Each read model's position in the log and the events it passed over, as recorded (any process)."""
