@@ -45,15 +45,19 @@ from commands.batches import settle
 IDLE_CHECK_SECONDS = 2.0
 """A connection unused this long is checked before the next statement (the server may have dropped it)."""
 
-GATHER_SECONDS = 0.0001
-"""How long a statement waits for more calls before it goes out, like PostgreSQL's commit_delay.
+GATHER_TURNS = 1
+"""How many turns of the event loop a statement waits for more calls before it goes out.
 
 Requests reach a process in bursts (a batch of answers goes out, the clients send their next
-calls together), and a burst's calls are decided one after another. Without the wait, the first
-of them would leave alone in a statement and the rest queue behind it; with it, a burst usually
-shares one statement. Measured with 32 connections on 2 API processes: 15 % less CPU per call,
-the same throughput (the statement is no longer what the calls wait for); with 128, 4 % more
-throughput. An idle server pays 0.1 ms per call."""
+calls together): one wake of the loop reads them all and schedules a task for each, and each
+decides before it first waits. The link's task, created by the first of them, runs after the
+rest, so one turn lets the whole burst join the statement.
+
+It used to wait 0.1 ms, like PostgreSQL's commit_delay. But epoll counts whole milliseconds and
+asyncio rounds a wait up, so whenever the burst's calls were all decided and the loop had
+nothing else to do, the statement waited a full millisecond on an idle loop. Measured
+2026-12-01: a lone call's round trip took 1.96 ms, now 0.39 ms; with 32 connections on 2 API
+processes, 15-20 % more validations."""
 
 Row = Sequence[Any]
 _encode = msgspec.json.Encoder().encode
@@ -175,7 +179,8 @@ class ClientLink:
         conditional: list[tuple[Row, asyncio.Future[tuple[bool, int]]]] = []
         try:
             while link.heads or link.appends or link.conditional:
-                await asyncio.sleep(GATHER_SECONDS)  # the calls of the same burst join this statement
+                for _ in range(GATHER_TURNS):  # the calls of the same burst join this statement
+                    await asyncio.sleep(0)
                 heads, link.heads = link.heads, []
                 appends, link.appends = link.appends, []
                 conditional, link.conditional = link.conditional, []
