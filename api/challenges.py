@@ -18,7 +18,7 @@ CHALLENGE_TTL = timedelta(seconds=60)
 
 def issue_challenge(runtime: Runtime, request: Request[Any, Any, Any], body: Challenge) -> dict[str, Any]:
     """Only a caller whose license validates gets a challenge, bound to its key and device."""
-    runtime.ledger.validate_license(client_request(runtime, request, body.license_key, body.product_id, body.hwid))
+    runtime.ledger.validate_license(client_request(runtime, request.scope, body.license_key, body.product_id, body.hwid))
     challenge = new_challenge()
     runtime.ephemeral.put("challenge:" + challenge, f"{body.license_key.upper()}|{body.hwid}",
                           CHALLENGE_TTL.total_seconds())
@@ -27,7 +27,7 @@ def issue_challenge(runtime: Runtime, request: Request[Any, Any, Any], body: Cha
 
 def verify_challenge(runtime: Runtime, request: Request[Any, Any, Any], body: Challenge) -> Granted:
     """A wrong, reused or late answer is a SECURITY_VIOLATION, and is recorded as one."""
-    call = client_request(runtime, request, body.license_key, body.product_id, body.hwid)
+    call = client_request(runtime, request.scope, body.license_key, body.product_id, body.hwid)
     issued_for = runtime.ephemeral.take("challenge:" + (body.challenge or ""))
     granted = runtime.ledger.validate_license(call)
     secret = runtime.ledger.client_secret(granted.product.id) or ""

@@ -11,10 +11,11 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response
+from litestar import Response
 from litestar.enums import MediaType
 from litestar.response.base import ASGIResponse
 from litestar.serialization import encode_json
+from litestar.types import HTTPScope
 
 from domain.client_call import ClientRequest
 from domain.product import Product
@@ -34,18 +35,17 @@ def epoch_ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
-def parse_body(runtime: Runtime, request: Request[Any, Any, Any], raw: Any, schema: type[T], action: str) -> T:
+def parse_body(runtime: Runtime, scope: HTTPScope, raw: Any, schema: type[T], action: str) -> T:
     """The request as `schema`, decrypting it first when it arrives in the envelope."""
     if is_sealed(raw):
-        raw = _open(runtime, request, raw, action)
+        raw = _open(runtime, scope, raw, action)
     return msgspec.convert(raw, schema, strict=True)
 
 
-async def parse_body_async(runtime: Runtime, request: Request[Any, Any, Any], raw: Any, schema: type[T],
-                           action: str) -> T:
+async def parse_body_async(runtime: Runtime, scope: HTTPScope, raw: Any, schema: type[T], action: str) -> T:
     """`parse_body` on an event loop: an envelope is opened in a thread (product lookup, replay cache)."""
     if is_sealed(raw):
-        return await asyncio.to_thread(parse_body, runtime, request, raw, schema, action)
+        return await asyncio.to_thread(parse_body, runtime, scope, raw, schema, action)
     return msgspec.convert(raw, schema, strict=True)
 
 
@@ -53,20 +53,20 @@ def is_sealed(raw: Any) -> bool:
     return isinstance(raw, dict) and raw.get("encrypted") is True
 
 
-def _open(runtime: Runtime, request: Request[Any, Any, Any], envelope: dict[str, Any], action: str) -> Any:
+def _open(runtime: Runtime, scope: HTTPScope, envelope: dict[str, Any], action: str) -> Any:
     product_id = _uuid(envelope.get("product_id"))
     secret = runtime.ledger.client_secret(product_id)
     if secret is None:
         raise UnknownProductError()
-    _seal_answers(request, (secret, str(product_id)))
+    _seal_answers(scope, (secret, str(product_id)))
     try:
         payload = open_envelope(secret, envelope, epoch_ms(runtime.clock()))
     except EnvelopeError as error:
-        _seal_answers(request, None)
-        _refuse(runtime, request, action, product_id, SecurityViolationError(str(error), error.security_event_type))
+        _seal_answers(scope, None)
+        _refuse(runtime, scope, action, product_id, SecurityViolationError(str(error), error.security_event_type))
     if not runtime.ephemeral.claim("replay:" + replay_key(envelope), REPLAY_WINDOW_SECONDS):
-        _seal_answers(request, None)
-        _refuse(runtime, request, action, product_id,
+        _seal_answers(scope, None)
+        _refuse(runtime, scope, action, product_id,
                 SecurityViolationError("Request was already used", security_event="replay_attack"))
     if has_nul(payload):  # what api/requests.py refuses in a plain body (domain/text.py)
         raise msgspec.ValidationError("Text may not contain the NUL character (\\u0000)")
@@ -79,13 +79,13 @@ SEALED_WITH = "keyledger.sealed_with"
 Read straight off the ASGI scope's state dict: building `request.state` costs more than the rest of `answer`."""
 
 
-def _seal_answers(request: Request[Any, Any, Any], secret: tuple[str, str] | None) -> None:
-    request.scope.setdefault("state", {})[SEALED_WITH] = secret
+def _seal_answers(scope: HTTPScope, secret: tuple[str, str] | None) -> None:
+    scope.setdefault("state", {})[SEALED_WITH] = secret  # type: ignore[misc]
 
 
-def _refuse(runtime: Runtime, request: Request[Any, Any, Any], action: str, product_id: UUID | None,
+def _refuse(runtime: Runtime, scope: HTTPScope, action: str, product_id: UUID | None,
             refusal: SecurityViolationError) -> None:
-    runtime.ledger.record_refusal(action, client_request(runtime, request, "", product_id, None), refusal)
+    runtime.ledger.record_refusal(action, client_request(runtime, scope, "", product_id, None), refusal)
     raise refusal
 
 
@@ -96,18 +96,20 @@ def _uuid(value: Any) -> UUID | None:
         return None
 
 
-def client_request(runtime: Runtime, request: Request[Any, Any, Any], license_key: str,
-                   product_id: UUID | None, hwid: str | None, client_data: dict[str, Any] | None = None
-                   ) -> ClientRequest:
-    """The domain's view of a call: who (ip, user agent), what (key, product, device), when."""
-    client = request.scope.get("client")
-    return ClientRequest(license_key, product_id, hwid, client[0] if client else None, _user_agent(request),
+def client_request(runtime: Runtime, scope: HTTPScope, license_key: str, product_id: UUID | None,
+                   hwid: str | None, client_data: dict[str, Any] | None = None) -> ClientRequest:
+    """The domain's view of a call: who (ip, user agent), what (key, product, device), when.
+
+    Everything the client protocol needs of a request is in its ASGI scope, so that the direct
+    validation path (api/direct.py) can use it without a Litestar request."""
+    client = scope.get("client")
+    return ClientRequest(license_key, product_id, hwid, client[0] if client else None, _user_agent(scope),
                          runtime.clock(), client_data)
 
 
-def _user_agent(request: Request[Any, Any, Any]) -> str | None:
+def _user_agent(scope: HTTPScope) -> str | None:
     """The User-Agent header, read straight off the ASGI scope (building `request.headers` costs more)."""
-    for name, value in request.scope["headers"]:
+    for name, value in scope["headers"]:
         if name == b"user-agent":
             return value.decode("latin-1")[:500] or None
     return None
@@ -130,18 +132,18 @@ def _bound(runtime: Runtime, product: Product, data: dict[str, Any], request: An
     return key, data
 
 
-def signed_answer(runtime: Runtime, request: Request[Any, Any, Any], product: Product, data: dict[str, Any],
+def signed_answer(runtime: Runtime, scope: HTTPScope, product: Product, data: dict[str, Any],
                   body: Any) -> ASGIResponse:
     """The success envelope around signed `data`, sealed when the request was."""
-    return success(runtime, request, signed(runtime, product, data, body))
+    return success(runtime, scope, signed(runtime, product, data, body))
 
 
-async def signed_answer_async(runtime: Runtime, request: Request[Any, Any, Any], product: Product,
-                              data: dict[str, Any], body: Any) -> ASGIResponse:
+async def signed_answer_async(runtime: Runtime, scope: HTTPScope, product: Product, data: dict[str, Any],
+                              body: Any) -> ASGIResponse:
     """`signed_answer` on an event loop: an RSA signature is made off the loop (api/signer.py)."""
     key, data = _bound(runtime, product, data, body)
     signature = await runtime.signer.sign(key, answer_message(data))
-    return success(runtime, request, {**data, "signature": signature})
+    return success(runtime, scope, {**data, "signature": signature})
 
 
 def license_view(license: Any) -> dict[str, Any]:
@@ -152,21 +154,20 @@ def device_watermark(runtime: Runtime, license_id: UUID, hwid: str) -> str:
     return watermark(runtime.master_key, str(license_id), hwid)
 
 
-def answer(runtime: Runtime, request: Request[Any, Any, Any], body: dict[str, Any], status_code: int = 200
-           ) -> Response[Any]:
+def answer(runtime: Runtime, scope: HTTPScope, body: dict[str, Any], status_code: int = 200) -> Response[Any]:
     """Send `body`, sealed in the envelope when the request came in one (what the error handlers answer)."""
-    return Response(_sealed(runtime, request, body), status_code=status_code)
+    return Response(_sealed(runtime, scope, body), status_code=status_code)
 
 
-def success(runtime: Runtime, request: Request[Any, Any, Any], data: dict[str, Any]) -> ASGIResponse:
+def success(runtime: Runtime, scope: HTTPScope, data: dict[str, Any]) -> ASGIResponse:
     """The success envelope around `data`, sealed when the request was, encoded here: a handler returning it
     skips Litestar's response machinery (measured: 3 % of a validation's instructions)."""
-    return ASGIResponse(body=encode_json(_sealed(runtime, request, {"success": True, "data": data})),
+    return ASGIResponse(body=encode_json(_sealed(runtime, scope, {"success": True, "data": data})),
                         media_type=MediaType.JSON)
 
 
-def _sealed(runtime: Runtime, request: Request[Any, Any, Any], body: dict[str, Any]) -> dict[str, Any]:
-    sealed_with = request.scope.get("state", {}).get(SEALED_WITH)
+def _sealed(runtime: Runtime, scope: HTTPScope, body: dict[str, Any]) -> dict[str, Any]:
+    sealed_with = scope.get("state", {}).get(SEALED_WITH)
     if sealed_with:
         secret, product_id = sealed_with
         body = seal_envelope(secret, product_id, body, epoch_ms(runtime.clock()))

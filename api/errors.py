@@ -81,7 +81,7 @@ def client_refusal_response(request: Request[Any, Any, Any], exc: ClientRefusedE
     if isinstance(exc, BlacklistedError):
         body |= {"security_blocked": True,
                  "security_details": {"reason": "blacklist_hit", "type": exc.blacklist_type}}
-    return answer(request.app.state.runtime, request, body, CLIENT_STATUS[exc.code])
+    return answer(request.app.state.runtime, request.scope, body, CLIENT_STATUS[exc.code])
 
 
 def lockence_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -117,7 +117,7 @@ def http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> 
 def schema_error_response(request: Request[Any, Any, Any], exc: msgspec.ValidationError) -> Response[Any]:
     """A client body that fails its schema; sealed when it arrived in an envelope that opened."""
     body = {"success": False, "message": str(exc), "error_code": "VALIDATION_ERROR"}
-    return answer(request.app.state.runtime, request, body, 400)
+    return answer(request.app.state.runtime, request.scope, body, 400)
 
 
 def read_models_behind_response(request: Request[Any, Any, Any], exc: ReadModelsBehindError) -> Response[Any]:

@@ -5,7 +5,9 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, JSONBody
+from litestar.middleware.base import DefineMiddleware
 from litestar.response.base import ASGIResponse
+from litestar.types import HTTPScope
 
 from api.challenges import issue_challenge, verify_challenge
 from api.client_protocol import (
@@ -19,6 +21,7 @@ from api.client_protocol import (
     success,
 )
 from api.deps import RuntimeDep
+from api.direct import DirectRoute
 from api.envelope import ok
 from api.schemas.client import Challenge, Heartbeat, LicenseCheck
 from commands.client import Granted
@@ -29,65 +32,73 @@ from projections.base import iso
 AnyBody = JSONBody[Any]
 
 
-def _call(runtime: Runtime, request: Request[Any, Any, Any], body: LicenseCheck) -> Any:
+def _call(runtime: Runtime, scope: HTTPScope, body: LicenseCheck) -> Any:
     client_data = body.client_data and {"vm_indicators": body.client_data.vm_indicators,
                                         "debug_indicators": body.client_data.debug_indicators}
-    return client_request(runtime, request, body.license_key, body.product_id, body.hwid, client_data)
+    return client_request(runtime, scope, body.license_key, body.product_id, body.hwid, client_data)
 
 
 def _licensed(runtime: Runtime, granted: Granted, hwid: str) -> dict[str, Any]:
     return {"license": license_view(granted.license), "watermark": device_watermark(runtime, granted.license.id, hwid)}
 
 
+async def _validation(scope: HTTPScope, body: LicenseCheck) -> ASGIResponse:
+    """The hot path, served on the event loop: the ledger answers from memory and waits for its record's
+    commit without holding a thread (commands/client_view.py, commands/call_log.py)."""
+    runtime: Runtime = scope["litestar_app"].state.runtime
+
+    async def signed(granted: Granted) -> ASGIResponse:  # made while the call's record commits
+        payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
+        return await signed_answer_async(runtime, scope, granted.product, payload, body)
+
+    return await runtime.ledger.validate_license_async(_call(runtime, scope, body), signed)  # type: ignore[return-value]
+
+
 class ClientController(Controller):
     path = "/client"
     tags = ["client"]
 
-    @post("/validate", status_code=200)
+    @post("/validate", status_code=200,
+          middleware=[DefineMiddleware(DirectRoute, schema=LicenseCheck, answer=_validation)])
     async def validate(self, request: Request[Any, Any, Any], data: AnyBody) -> ASGIResponse:
-        """The hot path, served on the event loop: the ledger answers from memory and waits for its record's
-        commit without holding a thread (commands/client_view.py, commands/call_log.py)."""
+        """A plain body of the schema is answered by the route's middleware without coming here (api/direct.py);
+        this handler answers the rest (envelopes, bodies in parts) the same way, and refuses bad ones."""
         runtime = request.app.state.runtime
-        body = await parse_body_async(runtime, request, data, LicenseCheck, "validation")
-
-        async def signed(granted: Granted) -> ASGIResponse:  # made while the call's record commits
-            payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
-            return await signed_answer_async(runtime, request, granted.product, payload, body)
-
-        return await runtime.ledger.validate_license_async(_call(runtime, request, body), signed)  # type: ignore[return-value]
+        return await _validation(request.scope, await parse_body_async(runtime, request.scope, data, LicenseCheck,
+                                                                       "validation"))
 
     @post("/activate", status_code=200, sync_to_thread=True)
     def activate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
-        body = parse_body(runtime, request, data, LicenseCheck, "activation")
-        granted = runtime.ledger.activate_license(_call(runtime, request, body))
+        body = parse_body(runtime, request.scope, data, LicenseCheck, "activation")
+        granted = runtime.ledger.activate_license(_call(runtime, request.scope, body))
         session = {"token": granted.session_token, "expires_at": iso(granted.session.expires_at)}  # type: ignore[union-attr]
         payload = {"activated": True, "session": session, **_licensed(runtime, granted, body.hwid)}
-        return signed_answer(runtime, request, granted.product, payload, body)
+        return signed_answer(runtime, request.scope, granted.product, payload, body)
 
     @post("/deactivate", status_code=200, sync_to_thread=True)
     def deactivate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
-        body = parse_body(runtime, request, data, LicenseCheck, "deactivation")
-        granted = runtime.ledger.deactivate_license(_call(runtime, request, body))
+        body = parse_body(runtime, request.scope, data, LicenseCheck, "deactivation")
+        granted = runtime.ledger.deactivate_license(_call(runtime, request.scope, body))
         payload = {"deactivated": True, "current_uses": len(granted.license.devices)}
-        return signed_answer(runtime, request, granted.product, payload, body)
+        return signed_answer(runtime, request.scope, granted.product, payload, body)
 
     @post("/heartbeat", status_code=200, sync_to_thread=True)
     def heartbeat(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
-        body = parse_body(runtime, request, data, Heartbeat, "heartbeat")
-        call = client_request(runtime, request, body.license_key, body.product_id, body.hwid)
+        body = parse_body(runtime, request.scope, data, Heartbeat, "heartbeat")
+        call = client_request(runtime, request.scope, body.license_key, body.product_id, body.hwid)
         granted = runtime.ledger.keep_session_alive(call, body.session_token)
         payload = {"valid": True, "new_token": granted.session_token,
                    "expires_at": iso(granted.session.expires_at)}  # type: ignore[union-attr]
-        return signed_answer(runtime, request, granted.product, payload, body)
+        return signed_answer(runtime, request.scope, granted.product, payload, body)
 
     @post("/challenge", status_code=200, sync_to_thread=True)
     def challenge(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
-        body = parse_body(runtime, request, data, Challenge, "challenge")
+        body = parse_body(runtime, request.scope, data, Challenge, "challenge")
         if body.challenge is None and body.response is None:
-            return success(runtime, request, issue_challenge(runtime, request, body))
+            return success(runtime, request.scope, issue_challenge(runtime, request, body))
         granted = verify_challenge(runtime, request, body)
         payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
-        return signed_answer(runtime, request, granted.product, payload, body)
+        return signed_answer(runtime, request.scope, granted.product, payload, body)
 
     @get("/public-key", sync_to_thread=True)
     def public_key(self, runtime: RuntimeDep, product_id: FromQuery[UUID | None] = None) -> Response[Any]:

@@ -26,7 +26,7 @@ def _session_answer(granted: Granted, message: str, with_token: bool) -> Respons
 def _call(runtime: Runtime, request: Request[Any, Any, Any], api_key: str, license_key: str = "",
           hwid: str | None = None) -> Any:
     product = runtime.ledger.find_product_by_secret(api_key)
-    return client_request(runtime, request, license_key, product.id, hwid)
+    return client_request(runtime, request.scope, license_key, product.id, hwid)
 
 
 class LockenceController(Controller):
