@@ -25,8 +25,8 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from domain.text import json_has_nul
 
 
-Answer = Callable[[HTTPScope, Any], Awaitable[Callable[[Scope, Receive, Send], Awaitable[None]]]]
-"""Builds the ASGI response to a request whose body decoded as the schema."""
+Answer = Callable[[HTTPScope, Any], Awaitable[bytes]]
+"""The encoded JSON answer (200) to a request whose body decoded as the schema; refusals raise."""
 
 
 async def whole_body(receive: Receive, limit: int | None) -> tuple[bytes | None, Receive]:
@@ -67,8 +67,11 @@ class DirectRoute:
         if decoded is None:
             await self.app(scope, receive, send)
             return
-        response = await self._answer(scope, decoded)  # type: ignore[arg-type]
-        await response(scope, receive, send)
+        answer = await self._answer(scope, decoded)  # type: ignore[arg-type]
+        # What Litestar's ASGIResponse sends for a JSON body, without building one (a tenth of the call's CPU).
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(answer))]})
+        await send({"type": "http.response.body", "body": answer})
 
     def _decoded(self, body: bytes) -> Any:
         try:

@@ -13,6 +13,7 @@ from api.challenges import issue_challenge, verify_challenge
 from api.client_protocol import (
     client_request,
     device_watermark,
+    json_response,
     license_view,
     parse_body,
     parse_body_async,
@@ -42,12 +43,13 @@ def _licensed(runtime: Runtime, granted: Granted, hwid: str) -> dict[str, Any]:
     return {"license": license_view(granted.license), "watermark": device_watermark(runtime, granted.license.id, hwid)}
 
 
-async def _validation(scope: HTTPScope, body: LicenseCheck) -> ASGIResponse:
+async def _validation(scope: HTTPScope, body: LicenseCheck) -> bytes:
     """The hot path, served on the event loop: the ledger answers from memory and waits for its record's
-    commit without holding a thread (commands/client_view.py, commands/call_log.py)."""
+    commit without holding a thread (commands/client_view.py, commands/call_log.py). Returns the encoded
+    answer, which the route's middleware sends as it is (api/direct.py)."""
     runtime: Runtime = scope["litestar_app"].state.runtime
 
-    async def signed(granted: Granted) -> ASGIResponse:  # made while the call's record commits
+    async def signed(granted: Granted) -> bytes:  # made while the call's record commits
         payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
         return await signed_answer_async(runtime, scope, granted.product, payload, body)
 
@@ -63,9 +65,8 @@ class ClientController(Controller):
     async def validate(self, request: Request[Any, Any, Any], data: AnyBody) -> ASGIResponse:
         """A plain body of the schema is answered by the route's middleware without coming here (api/direct.py);
         this handler answers the rest (envelopes, bodies in parts) the same way, and refuses bad ones."""
-        runtime = request.app.state.runtime
-        return await _validation(request.scope, await parse_body_async(runtime, request.scope, data, LicenseCheck,
-                                                                       "validation"))
+        body = await parse_body_async(request.app.state.runtime, request.scope, data, LicenseCheck, "validation")
+        return json_response(await _validation(request.scope, body))
 
     @post("/activate", status_code=200, sync_to_thread=True)
     def activate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
