@@ -7,8 +7,8 @@ are measured in the same run:
 - a bare Litestar JSON endpoint (one async POST route answering an envelope of about the size of
   a validation answer) served by uvicorn with the same host, worker count and log level as
   `keyledger serve`, benchmarked with the same wrk settings;
-- the rate at which one core signs RSA-4096 (PKCS#1 v1.5, SHA-256), in a fresh process, at the
-  start and at the end of the run (the better of the two counts).
+- the rate at which one core signs RSA-4096 (PKCS#1 v1.5, SHA-256), in a fresh process, measured
+  for 2 s just before each RSA round (and, for the record, at the start and end of the run).
 
 Targets: Ed25519 validate >= 50% of the bare endpoint's rate at the same connection count;
 RSA-4096 validate >= 80% of (one core's RSA-4096 signing rate x API processes). A run with any
@@ -18,7 +18,8 @@ this machine's speed drifts by a fifth from minute to minute, and a drift then t
 baseline and the measured endpoint alike instead of landing on one of them. The Ed25519 target
 is judged on the median of the per-round ratios (each Ed25519 round over the bare round run just
 before it, seconds apart), not on the ratio of the two medians: a slow or fast spell that hits
-one bare round then moves one ratio, not the baseline of them all.
+one bare round then moves one ratio, not the baseline of them all. The RSA target is judged the
+same way, each RSA round over the signing rate measured just before it.
 
 Beside each run the table shows where the machine's CPU went while it ran (in cores): the
 server's processes (each API process apart), wrk, and everything else on the machine, so a run
@@ -62,6 +63,7 @@ POSTGRES_PORT = urlparse(POSTGRES_URL).port or 5432
 REDIS_URL = os.environ.get("KEYLEDGER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 ALGORITHMS = ("ed25519", "rsa-4096")
 WRK_THREADS = 2
+SIGN_RATE_SECONDS = 2.0  # the signing rate measured before each RSA round, its baseline
 WRK_TIMEOUT = "10s"  # wrk's default 2 s would drop (and hide) the slow tail of the RSA runs at 128 connections
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LUA = """wrk.method = "POST"
@@ -315,6 +317,7 @@ class Run:
     db_cores: float = 0.0
     other_cores: float = 0.0
     projector_cores: float | None = None  # None: projections run inside the server
+    sign_rate: float | None = None  # RSA rounds: one core's RSA-4096 signing rate, measured just before
 
     @property
     def errors(self) -> int:
@@ -699,15 +702,19 @@ def run_config(name: str, workers: int, database_url: str | None, redis_url: str
                 for _ in range(rounds):  # interleaved: a drift in the machine's speed touches every kind alike
                     for kind in urls:
                         settle([server, *([projector] if projector else [])])
-                        rounds_of[kind].append(measure(urls[kind], body_of[kind], connections, seconds, groups,
-                                                       targets[kind], projector, script_dir))
+                        sign_rate = rsa_sign_rate(SIGN_RATE_SECONDS) if kind == "rsa-4096" else None
+                        run = measure(urls[kind], body_of[kind], connections, seconds, groups, targets[kind],
+                                      projector, script_dir)
+                        rounds_of[kind].append(replace(run, sign_rate=sign_rate))
                 for kind in urls:
                     run = median_run(rounds_of[kind])
                     endpoint = "bare litestar" if kind == "bare" else f"validate {kind}"
                     rows.append(Row(name, endpoint, connections, run, kind, rounds_of[kind]))
                     print(f"  {endpoint:17} c={connections:<4} {run.rps:8,.0f} req/s  p50 {run.p50_ms:7.1f} ms  "
                           f"p99 {run.p99_ms:7.1f} ms  errors {run.errors}  other load {run.other_cores:.2f} cores  "
-                          f"(rounds: {', '.join(f'{r.rps:,.0f}' for r in rounds_of[kind])})", flush=True)
+                          f"(rounds: {', '.join(f'{r.rps:,.0f}' for r in rounds_of[kind])})"
+                          + (f"; one core signed {', '.join(f'{r.sign_rate:,.0f}' for r in rounds_of[kind])} RSA/s"
+                             " just before each" if kind == "rsa-4096" else ""), flush=True)
             if profile_dir is not None:
                 slug = "postgres" if separate_projector else "embedded"
                 for kind in urls:
@@ -755,8 +762,10 @@ def table(rows: list[Row], workers_of: dict[str, int], sign_rate: float) -> tupl
             target, needed = 0.5 * baseline.run.rps, 0.5
             share = paired_share(row.rounds, baseline.rounds)
         elif row.kind == "rsa-4096":
-            target, needed = 0.8 * sign_rate * workers_of[row.config], 0.8
-            share = run.rps / (sign_rate * workers_of[row.config])
+            workers = workers_of[row.config]
+            rates = [r.sign_rate or sign_rate for r in row.rounds]
+            target, needed = 0.8 * _median(rates) * workers, 0.8
+            share = paired_share(row.rounds, [rate * workers for rate in rates])
         errors = str(run.errors) if not run.errors else f"{run.errors} !"
         met = "-"
         if share is not None and needed is not None:
@@ -773,13 +782,17 @@ def table(rows: list[Row], workers_of: dict[str, int], sign_rate: float) -> tupl
     return lines, misses
 
 
-def paired_share(measured: list[Run], baseline: list[Run]) -> float:
+def paired_share(measured: list[Run], baseline: list[Run] | list[float]) -> float:
     """The median over rounds of measured rate / the baseline's rate in the same round (run seconds before)."""
-    shares = sorted(run.rps / base.rps for run, base in zip(measured, baseline, strict=True) if base.rps)
-    if not shares:
-        return 0.0
-    middle = len(shares) // 2
-    return shares[middle] if len(shares) % 2 else (shares[middle - 1] + shares[middle]) / 2
+    rates = [base if isinstance(base, float) else base.rps for base in baseline]
+    shares = [run.rps / rate for run, rate in zip(measured, rates, strict=True) if rate]
+    return _median(shares) if shares else 0.0
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def print_table(lines: list[list[str]]) -> None:
@@ -845,8 +858,8 @@ def main() -> int:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     rates.append(rsa_sign_rate(3.0))
     sign_rate = max(rates)
-    print(f"\none core signs {rates[0]:,.0f} (start) / {rates[1]:,.0f} (end) RSA-4096 signatures/s; "
-          f"target uses {sign_rate:,.0f}; load average {os.getloadavg()[0]:.2f} at the end\n")
+    print(f"\none core signs {rates[0]:,.0f} (start) / {rates[1]:,.0f} (end) RSA-4096 signatures/s; each RSA round is "
+          f"judged against the rate measured just before it; load average {os.getloadavg()[0]:.2f} at the end\n")
     lines, misses = table(rows, workers_of, sign_rate)
     print_table(lines)
     print("\nCPU columns: cores busy during the run. server: each API process of the measured server, busiest first, with the connections it held half-way; proj: the `keyledger project` process; "
