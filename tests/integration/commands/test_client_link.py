@@ -78,29 +78,57 @@ def test_what_is_due_while_a_round_trip_runs_shares_the_next_one_and_reads_a_fre
     assert head >= position > 0
 
 
+def backend_pids(link) -> set[int]:
+    return {lane.connection.info.backend_pid for loop_link in link._loops.values() for lane in loop_link.lanes
+            if lane.connection is not None}
+
+
 def test_a_failed_round_trip_reaches_its_callers_and_the_next_one_reconnects(runtime):
     link = runtime.ledger.calls.store.link
 
     async def scenario():
         await link.append([a_row("warm")])
-        backend_pid = next(iter(link._loops.values())).connection.info.backend_pid
+        (backend_pid,) = backend_pids(link)
         held = TableHeld(schema_of(runtime))
-        stuck = asyncio.ensure_future(link.append([a_row("lost")]))
-        head = asyncio.ensure_future(link.head())
+        stuck = asyncio.ensure_future(link.append([a_row("lost"), a_row("lost too")]))
         await asyncio.sleep(0.2)
         with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:  # the server drops the link's connection
             admin.execute("SELECT pg_terminate_backend(%s)", (backend_pid,))
-        outcomes = await asyncio.gather(stuck, head, return_exceptions=True)
+        outcome = await asyncio.gather(stuck, return_exceptions=True)
         held.release()
         await link.append([a_row("after")])
-        return outcomes
+        return outcome[0]
 
-    stuck, head = asyncio.run(scenario())
-    # Check every caller of the failed statement (the append and the head read it carried) hears of it:
-    # no answer goes out for a record that was not kept...
-    assert isinstance(stuck, psycopg.OperationalError) and isinstance(head, psycopg.OperationalError)
+    stuck = asyncio.run(scenario())
+    # Check the caller of the failed statement hears of it: no answer goes out for a record that was not kept...
+    assert isinstance(stuck, psycopg.OperationalError)
     # ...and the next statement, on a new connection, keeps its record.
     assert rows_by_transaction(runtime) == [["warm"], ["after"]]
+
+
+def test_calls_due_while_a_statement_is_in_flight_go_out_on_a_second_connection_and_no_third(runtime):
+    link = runtime.ledger.calls.store.link
+
+    async def scenario():
+        await link.append([a_row("warm")])
+        held = TableHeld(schema_of(runtime))
+        first = asyncio.ensure_future(link.append([a_row("a")]))
+        await asyncio.sleep(0.1)  # the first statement waits for the table
+        second = asyncio.ensure_future(link.append([a_row("b")]))
+        await asyncio.sleep(0.1)  # so does the second, on a connection of its own: it did not wait for the first
+        pids_in_flight = backend_pids(link)
+        third = [asyncio.ensure_future(link.append([a_row(name)])) for name in "cd"]
+        head = asyncio.ensure_future(link.head())  # needs no table, yet waits: both connections are busy
+        await asyncio.sleep(0.1)
+        waited = not head.done()
+        held.release()
+        await asyncio.gather(first, second, *third)
+        return pids_in_flight, waited, await head
+
+    pids_in_flight, head_waited, head = asyncio.run(scenario())
+    assert len(pids_in_flight) == 2  # two statements in flight at once, one per connection...
+    assert head_waited and head >= 0  # ...and never a third: what comes next waits for one of them
+    assert rows_by_transaction(runtime) == [["warm"], ["a"], ["b"], ["c", "d"]]
 
 
 def test_event_loops_in_different_threads_each_get_their_own_connection(runtime):
