@@ -1,7 +1,8 @@
 """The Litestar application: routes under /api, the spec's envelopes, OpenAPI at /api/schema."""
 
 from litestar import Litestar, Router
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.routes import HTTPRoute
 
 from api.controllers.admin import AdminController
 from api.controllers.auth import AuthController
@@ -12,6 +13,7 @@ from api.controllers.notifications import NotificationController
 from api.controllers.products import ProductController
 from api.controllers.stats import StatsController
 from api.deps import DEPENDENCIES
+from api.envelope import ErrorEnvelope
 from api.errors import EXCEPTION_HANDLERS
 from api.requests import LedgerRequest
 from keyledger.wiring import Runtime
@@ -36,4 +38,18 @@ def create_app(runtime: Runtime) -> Litestar:
         debug=False,
     )
     app.state.runtime = runtime
+    _document_error_envelope(app)
     return app
+
+
+BAD_REQUEST = ResponseSpec(ErrorEnvelope, generate_examples=False,
+                           description="Refused input, in the error envelope (`error_code` VALIDATION_ERROR)")
+
+
+def _document_error_envelope(app: Litestar) -> None:
+    """Show the 400 every route may answer in the envelope it is sent in (api/errors.py), instead of the
+    exception shape Litestar documents by default, which no route ever sends."""
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                handler.responses = {400: BAD_REQUEST, **(handler.responses or {})}
