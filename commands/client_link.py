@@ -132,9 +132,11 @@ class ClientLink:
         options = f"{connect_kwargs.get('options', '')} -c jit=off".strip()  # a JIT compile costs 100x the statement
         self._kwargs = {**connect_kwargs, "autocommit": True, "options": options}
         width = len(columns.split(","))
-        self._insert = sql.SQL(insert_json(table, columns))  # type: ignore[arg-type]
+        # Each statement is rendered to bytes once: psycopg would render a composed one on every execute.
+        self._insert = sql.SQL(insert_json(table, columns)).as_bytes()  # type: ignore[arg-type]
         self._events = events
-        self._head = None if events is None else sql.SQL("SELECT MAX(notification_id) FROM {}").format(events)
+        self._head = None if events is None else sql.SQL("SELECT MAX(notification_id) FROM {}").format(
+            events).as_bytes()
         self._both = None if events is None else sql.SQL(  # type: ignore[arg-type]
             "WITH batch AS (SELECT r, n FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS b(r, n)),"
             " recent AS MATERIALIZED (SELECT originator_id, notification_id FROM {events}"
@@ -146,7 +148,7 @@ class ClientLink:
             " WHERE n NOT IN (SELECT n FROM stale) ORDER BY n)"
             " SELECT (SELECT MAX(notification_id) FROM {events}), ARRAY(SELECT n FROM stale)"
         ).format(events=events, after=sql.Literal(width), ids=sql.Literal(width + 1), table=sql.SQL(table),
-                 columns=sql.SQL(columns), fields=sql.SQL(_row_fields(columns)))
+                 columns=sql.SQL(columns), fields=sql.SQL(_row_fields(columns))).as_bytes()
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopLink] = weakref.WeakKeyDictionary()
 
     @property
