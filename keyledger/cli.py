@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from keyledger.settings import Settings
 from keyledger.wiring import build_runtime, system_clock
+from workers.projector import RebuildRefusedError
 
 SERVE_FLAGS = ("host", "port", "data_dir", "database_url", "redis_url", "workers", "jwt_secret", "master_key")
 
@@ -82,11 +83,17 @@ def _until_stopped() -> None:
         pass
 
 
-def _rebuild(args: argparse.Namespace) -> None:
+def _rebuild(args: argparse.Namespace) -> int:
     runtime = build_runtime(Settings.from_env(), start_projector=False, start_workers=False)
-    count = runtime.projector.rebuild(args.names or None)
+    try:
+        count = runtime.projector.rebuild(args.names or None)
+    except RebuildRefusedError as refused:
+        print(f"keyledger rebuild: {refused}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
     print(f"rebuilt from {count} events")
-    runtime.close()
+    return 0
 
 
 def _promote(args: argparse.Namespace) -> None:

@@ -19,6 +19,7 @@ from keys.files import load_or_create
 from keys.passwords import Passwords
 from keys.secrets import decode_master_key, new_master_key
 from keys.signing import SigningKey, load_or_create_signing_key
+from projections.feeding import AdvisoryFeedingLock, FeedingLock, FileFeedingLock
 from projections.db import PostgresReadStore, ReadStore, SQLiteReadStore
 from projections.registry import build_projections
 from workers.projector import Projector
@@ -141,6 +142,14 @@ def postgres_conninfo(settings: Settings) -> str:
     return conninfo
 
 
+def feeding_lock(settings: Settings) -> FeedingLock:
+    """What keeps a rebuild and the projectors of other processes apart (projections/feeding.py)."""
+    if settings.is_postgres:
+        schema = postgres_parts(settings.database_url or "")["schema"]
+        return AdvisoryFeedingLock(postgres_conninfo(settings), schema or None)
+    return FileFeedingLock(settings.sqlite_path.with_name(settings.sqlite_path.stem + ".projecting.lock"))
+
+
 def build_read_store(settings: Settings) -> ReadStore:
     if settings.is_postgres:
         schema = postgres_parts(settings.database_url or "")["schema"]
@@ -206,7 +215,7 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
     with schema_lock(settings):  # each creates its tables if they do not exist yet
         ledger = Ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile))
         store = build_read_store(settings)
-        projector = Projector(ledger, build_projections(store))
+        projector = Projector(ledger, build_projections(store), feeding=feeding_lock(settings))
     if settings.run_projections if start_projector is None else start_projector:
         projector.start()
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),

@@ -18,6 +18,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.utils import get_topic
 
 from projections.base import ReadModelProjection
+from projections.feeding import FeedingLock
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,17 @@ stop this read model for every tenant, and every vendor write would wait for it 
 Batch = list[tuple[Any, Tracking]]
 
 
+class RebuildRefusedError(RuntimeError):
+    """Another process is projecting into the read models a rebuild would drop (projections/feeding.py)."""
+
+
 class Projector:
     """Keeps a set of projections up to date with one application."""
 
-    def __init__(self, app: Application[Any], projections: Sequence[ReadModelProjection], poll: float = 0.05) -> None:
+    def __init__(self, app: Application[Any], projections: Sequence[ReadModelProjection], poll: float = 0.05,
+                 feeding: FeedingLock | None = None) -> None:
         self.app = app
+        self._feeding = feeding  # held shared while this projector runs; None: no other process to keep out
         self.projections = list(projections)
         self.poll = poll
         self._positions_known: dict[str, int] = {}  # projection -> position, as last recorded
@@ -50,13 +57,21 @@ class Projector:
     def catch_up(self) -> int:
         """Process everything recorded so far; returns how many notifications were read.
 
-        Stops when a round moves no projection (another projector process holds the batch).
+        Stops when a round moves no projection (another projector process holds the batch). Called
+        where no projector runs (a command-line process), it holds the feeding lock meanwhile.
         """
         with self._lock:
-            total = 0
-            while (count := self._feed()) > 0:
-                total += count
-            return total
+            borrowed = self._feeding is not None and self._feeding.state == "none"
+            if borrowed:
+                self._feeding.share()  # type: ignore[union-attr]
+            try:
+                total = 0
+                while (count := self._feed()) > 0:
+                    total += count
+                return total
+            finally:
+                if borrowed:
+                    self._feeding.back_to("none")  # type: ignore[union-attr]
 
     def _events(self, after: int) -> Batch:
         notifications = self.app.recorder.select_notifications(start=after, limit=BATCH, inclusive_of_start=False)
@@ -166,6 +181,8 @@ class Projector:
         self._thread.start()
 
     def run_forever(self) -> None:
+        if self._feeding is not None:
+            self._feeding.share()  # waits while another process rebuilds
         while not self._stop.is_set():
             try:
                 self.catch_up()
@@ -180,13 +197,27 @@ class Projector:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._feeding is not None:
+            self._feeding.close()
 
     def rebuild(self, names: Sequence[str] | None = None) -> int:
-        """Drop the named read models (all by default) and replay the whole store into them."""
+        """Drop the named read models (all by default) and replay the whole store into them.
+
+        Refused (RebuildRefusedError) while a projector in another process runs: it would write into
+        the new tables past its old position, and the replay would then skip everything before."""
         with self._lock:
-            self._positions_known.clear()
-            for projection in self.projections:
-                if names is None or projection.name in names:
-                    projection.drop_tables()
-                    projection.create_tables()
-            return self.catch_up()
+            held = self._feeding.state if self._feeding is not None else "none"
+            if self._feeding is not None and not self._feeding.try_exclusive():
+                raise RebuildRefusedError(
+                    "Another process is projecting into these read models (keyledger project, or keyledger serve"
+                    " with projections on): stop it, rebuild, then start it again")
+            try:
+                self._positions_known.clear()
+                for projection in self.projections:
+                    if names is None or projection.name in names:
+                        projection.drop_tables()
+                        projection.create_tables()
+                return self.catch_up()
+            finally:
+                if self._feeding is not None:
+                    self._feeding.back_to(held)

@@ -1,0 +1,143 @@
+"""Who may write the read models: every projector process at once, or one rebuild alone.
+
+Projectors in several processes share the work safely (each event's tracking row commits with
+its read-model rows, so an event lands once). A rebuild cannot share: it drops the tables and
+replays from the first event, while a projector in another process still believes the tables
+hold everything up to its last position, writes past it into the new empty tables, and the
+rebuild then starts from there and skips everything before. So a projector holds this lock
+shared for as long as it runs, and `keyledger rebuild` takes it exclusively or refuses.
+
+On PostgreSQL it is a session advisory lock (keyed by the schema, so that databases' schemas do
+not lock each other), held on a connection of its own; on SQLite, `flock` on a file beside the
+database, since everything writing one SQLite file runs on one host. A lock holder's own
+rebuild (the embedded server's) is serialised with its projector by the projector's own lock;
+the lock here only has to keep other processes out.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+PROJECTION_LOCK = 0x4B4C_5052  # "KLPR"; the second key is the schema's hash
+
+
+class FeedingLock(ABC):
+    """Shared while projecting, exclusive while rebuilding; one holder per Projector."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self.state = "none"  # "none", "shared", "exclusive" or "closed"
+
+    def share(self) -> None:
+        """Hold it shared, waiting while a rebuild in another process holds it."""
+        with self._mutex:
+            if self.state == "none":
+                self._acquire(shared=True, wait=True)
+                self.state = "shared"
+
+    def try_exclusive(self) -> bool:
+        """Hold it alone, if no other process projects or rebuilds; converts a shared hold."""
+        with self._mutex:
+            if not self._acquire(shared=False, wait=False):
+                return False
+            self.state = "exclusive"
+            return True
+
+    def back_to(self, state: str) -> None:
+        """Return to `state` ("none" or "shared", what it was) after `try_exclusive`."""
+        with self._mutex:
+            if state == "shared":
+                self._downgrade()
+            else:
+                self._release()
+            self.state = state
+
+    def close(self) -> None:
+        """Let go and close; closing twice (a runtime closed by its app and by its owner) is harmless."""
+        with self._mutex:
+            if self.state == "closed":
+                return
+            self._release()
+            self.state = "closed"
+            self._close()
+
+    @abstractmethod
+    def _acquire(self, shared: bool, wait: bool) -> bool: ...
+
+    @abstractmethod
+    def _downgrade(self) -> None:
+        """From exclusive back to the shared hold it was converted from."""
+
+    @abstractmethod
+    def _release(self) -> None: ...
+
+    @abstractmethod
+    def _close(self) -> None: ...
+
+
+class FileFeedingLock(FeedingLock):
+    """`flock` on a file: converting a hold on the same descriptor never conflicts with itself."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def _acquire(self, shared: bool, wait: bool) -> bool:
+        flags = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB)
+        try:
+            fcntl.flock(self._fd, flags)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _downgrade(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_SH)
+
+    def _release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _close(self) -> None:
+        os.close(self._fd)
+
+
+class AdvisoryFeedingLock(FeedingLock):
+    """A PostgreSQL session advisory lock: a session's own holds never conflict with its requests, so
+    taking it exclusively while holding it shared waits only for other sessions."""
+
+    def __init__(self, conninfo: str, schema: str | None) -> None:
+        super().__init__()
+        self._conninfo = conninfo
+        self._schema = schema or "public"
+        self._conn: Any = None
+
+    def _connection(self) -> Any:
+        import psycopg
+
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self._conninfo, autocommit=True)
+        return self._conn
+
+    def _acquire(self, shared: bool, wait: bool) -> bool:
+        function = {(True, True): "pg_advisory_lock_shared", (False, False): "pg_try_advisory_lock",
+                    (True, False): "pg_try_advisory_lock_shared", (False, True): "pg_advisory_lock"}[shared, wait]
+        row = self._connection().execute(f"SELECT {function}(%s, hashtext(%s))::text",
+                                         (PROJECTION_LOCK, self._schema)).fetchone()
+        return row[0] != "false"  # the waiting forms answer void (""); the trying forms true or false
+
+    def _downgrade(self) -> None:
+        self._connection().execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (PROJECTION_LOCK, self._schema))
+
+    def _release(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self._conn.execute("SELECT pg_advisory_unlock_all()")
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
