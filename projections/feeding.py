@@ -8,8 +8,9 @@ rebuild then starts from there and skips everything before. So a projector holds
 shared for as long as it runs, and `keyledger rebuild` takes it exclusively or refuses.
 
 On PostgreSQL it is a session advisory lock (keyed by the schema, so that databases' schemas do
-not lock each other), held on a connection of its own; on SQLite, `flock` on a file beside the
-database, since everything writing one SQLite file runs on one host. A lock holder's own
+not lock each other), held on a connection of its own, and taken again should PostgreSQL drop
+that session (`ensure`, each projector round); on SQLite, `flock` on a file beside the database,
+since everything writing one SQLite file runs on one host. A lock holder's own
 rebuild (the embedded server's) is serialised with its projector by the projector's own lock;
 the lock here only has to keep other processes out.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -47,6 +49,9 @@ class FeedingLock(ABC):
                 return False
             self.state = "exclusive"
             return True
+
+    def ensure(self) -> None:
+        """Hold again what was held, should the hold have been lost (only a database session can lose it)."""
 
     def back_to(self, state: str) -> None:
         """Return to `state` ("none" or "shared", what it was) after `try_exclusive`."""
@@ -123,6 +128,24 @@ class AdvisoryFeedingLock(FeedingLock):
             self._conn = psycopg.connect(self._conninfo, autocommit=True)
         return self._conn
 
+    def ensure(self) -> None:
+        """Take the shared hold again if PostgreSQL dropped its session (a restart, a terminated backend):
+        an idle session that has something to read has been told it is ending. Costs a poll, not a query."""
+        import psycopg
+
+        with self._mutex:
+            if self.state != "shared" or self._conn is None:
+                return
+            if not select.select([self._conn.pgconn.socket], [], [], 0)[0]:
+                return
+            try:
+                self._conn.execute("SELECT 1")
+                return
+            except psycopg.Error:
+                self._conn.close()
+                self._conn = None
+            self._acquire(shared=True, wait=True)
+
     def _acquire(self, shared: bool, wait: bool) -> bool:
         function = {(True, True): "pg_advisory_lock_shared", (False, False): "pg_try_advisory_lock",
                     (True, False): "pg_try_advisory_lock_shared", (False, True): "pg_advisory_lock"}[shared, wait]
@@ -134,8 +157,14 @@ class AdvisoryFeedingLock(FeedingLock):
         self._connection().execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (PROJECTION_LOCK, self._schema))
 
     def _release(self) -> None:
+        import psycopg
+
         if self._conn is not None and not self._conn.closed:
-            self._conn.execute("SELECT pg_advisory_unlock_all()")
+            try:
+                self._conn.execute("SELECT pg_advisory_unlock_all()")
+            except psycopg.Error:  # the session is gone, and its locks with it
+                self._conn.close()
+                self._conn = None
 
     def _close(self) -> None:
         if self._conn is not None:

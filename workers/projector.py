@@ -185,6 +185,8 @@ class Projector:
             self._feeding.share()  # waits while another process rebuilds
         while not self._stop.is_set():
             try:
+                if self._feeding is not None:
+                    self._feeding.ensure()
                 self.catch_up()
             except Exception:
                 log.exception("projection batch failed; retrying")

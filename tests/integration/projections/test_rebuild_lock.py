@@ -72,3 +72,23 @@ def test_a_rebuild_in_the_process_whose_projector_runs_is_not_refused(runtime, l
     issue(ledger, vendor, product_id, clock())
     settle(runtime)  # and the projector goes on after it
     assert licenses_listed(runtime, vendor) == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_projector_whose_lock_session_was_dropped_takes_the_lock_again(runtime, ledger, vendor, product_id, clock,
+                                                                         other_process):
+    import psycopg
+
+    from tests.conftest import POSTGRES_URL
+
+    settle(runtime)
+    lock_session = runtime.projector._feeding._conn.info.backend_pid
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:  # a restart, an operator's pg_terminate_backend
+        admin.execute("SELECT pg_terminate_backend(%s)", (lock_session,))
+    issue(ledger, vendor, product_id, clock())
+    settle(runtime)  # the projector has gone round again since
+    threading.Event().wait(0.3)
+
+    with pytest.raises(RebuildRefusedError):
+        other_process.projector.rebuild()
