@@ -2,7 +2,7 @@
 
 A route middleware runs after Litestar has routed the request and before it builds the handler's
 request, resolves its parameters and renders its answer: for a validation, a fifth of the API
-process's CPU (measured in process: 164 µs a call through the handler, 129 µs direct). So
+process's CPU (measured in process: 165 µs a call through the handler, 126 µs direct). So
 `validate` carries a middleware that answers the common case itself, a plain JSON body that is
 exactly the route's schema, and hands everything else to the handler untouched: an encrypted
 envelope, a body in several parts or over the size limit, a body that fails the schema. Whatever
@@ -29,13 +29,18 @@ Answer = Callable[[HTTPScope, Any], Awaitable[bytes]]
 """The encoded JSON answer (200) to a request whose body decoded as the schema; refusals raise."""
 
 
-async def whole_body(receive: Receive, limit: int | None) -> tuple[bytes | None, Receive]:
-    """The request's body if it arrived whole in one message of at most `limit` bytes (else None), and a
-    receive that gives whoever reads the request next the message read here, then the rest."""
+async def whole_body(receive: Receive, limit: int | None) -> tuple[bytes | None, Message]:
+    """The request's body if it arrived whole in one message of at most `limit` bytes (else None), and the
+    message read."""
     message = await receive()
     body = message.get("body", b"") if message["type"] == "http.request" else None
     if body is not None and (message.get("more_body") or (limit is not None and len(body) > limit)):
         body = None
+    return body, message
+
+
+def replaying(message: Message, receive: Receive) -> Receive:
+    """A receive that gives whoever reads the request next `message`, already read, then the rest."""
     given = False
 
     async def replay() -> Message:
@@ -45,7 +50,7 @@ async def whole_body(receive: Receive, limit: int | None) -> tuple[bytes | None,
         given = True
         return message
 
-    return body, replay  # type: ignore[return-value]
+    return replay  # type: ignore[return-value]
 
 
 class DirectRoute:
@@ -62,10 +67,10 @@ class DirectRoute:
         self._answer = answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body, receive = await whole_body(receive, scope["litestar_app"].request_max_body_size)
+        body, message = await whole_body(receive, scope["litestar_app"].request_max_body_size)
         decoded = None if body is None or json_has_nul(body) else self._decoded(body)
         if decoded is None:
-            await self.app(scope, receive, send)
+            await self.app(scope, replaying(message, receive), send)
             return
         answer = await self._answer(scope, decoded)  # type: ignore[arg-type]
         # What Litestar's ASGIResponse sends for a JSON body, without building one (a tenth of the call's CPU).

@@ -760,7 +760,7 @@ def table(rows: list[Row], workers_of: dict[str, int], sign_rate: float) -> tupl
         if row.kind == "ed25519" and (row.config, row.connections) in bare:
             baseline = bare[(row.config, row.connections)]
             target, needed = 0.5 * baseline.run.rps, 0.5
-            share = paired_share(row.rounds, baseline.rounds)
+            share = paired_share(row.rounds, [base.rps for base in baseline.rounds])
         elif row.kind == "rsa-4096":
             workers = workers_of[row.config]
             rates = [r.sign_rate or sign_rate for r in row.rounds]
@@ -782,10 +782,9 @@ def table(rows: list[Row], workers_of: dict[str, int], sign_rate: float) -> tupl
     return lines, misses
 
 
-def paired_share(measured: list[Run], baseline: list[Run] | list[float]) -> float:
-    """The median over rounds of measured rate / the baseline's rate in the same round (run seconds before)."""
-    rates = [base if isinstance(base, float) else base.rps for base in baseline]
-    shares = [run.rps / rate for run, rate in zip(measured, rates, strict=True) if rate]
+def paired_share(measured: list[Run], baseline_rates: list[float]) -> float:
+    """The median over rounds of measured rate / the baseline's rate in the same round (measured seconds before)."""
+    shares = [run.rps / rate for run, rate in zip(measured, baseline_rates, strict=True) if rate]
     return _median(shares) if shares else 0.0
 
 

@@ -115,6 +115,14 @@ class _LoopLink:
     def due(self) -> bool:
         return bool(self.heads or self.appends or self.conditional)
 
+    def take_lane(self) -> _Lane:
+        """An idle lane, or a new one (its connection opens with its first statement)."""
+        if self.idle:
+            return self.idle.pop()
+        lane = _Lane()
+        self.lanes.append(lane)
+        return lane
+
 
 class ClientLink:
     """Head reads and call-log appends of each event loop, sent together: one round trip, one statement.
@@ -207,7 +215,7 @@ class ClientLink:
         heads: list[asyncio.Future[int]] = []
         appends: list[tuple[Sequence[Row], asyncio.Future[Any]]] = []
         conditional: list[tuple[Row, asyncio.Future[tuple[bool, int]]]] = []
-        lane = link.idle.pop() if link.idle else self._new_lane(link)
+        lane = link.take_lane()
         try:
             while True:
                 for _ in range(GATHER_TURNS):  # the calls of the same burst join this statement
@@ -242,12 +250,6 @@ class ClientLink:
             raise
         finally:
             link.idle.append(lane)
-
-    @staticmethod
-    def _new_lane(link: _LoopLink) -> _Lane:
-        lane = _Lane()
-        link.lanes.append(lane)
-        return lane
 
     async def _round_trip(self, lane: _Lane, rows: list[Row]) -> tuple[int, frozenset[int]]:
         """One statement: the rows appended (the conditional ones unless stale), and the head whenever the
