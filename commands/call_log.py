@@ -39,7 +39,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from commands.batches import BatchThread
-from commands.client_link import IDLE_CHECK_SECONDS, ClientLink, insert_json, rows_json
+from commands.client_link import ClientLink, insert_json, rows_json
 from domain.client_call import CallRecord
 from domain.instants import utc_text
 
@@ -56,6 +56,9 @@ TABLE_DDL = ("CREATE TABLE IF NOT EXISTS client_calls (position {position}, at T
              " ip TEXT, hwid TEXT, user_agent TEXT, details TEXT NOT NULL)")
 INDEX_DDL = "CREATE INDEX IF NOT EXISTS client_calls_license ON client_calls (license_id, at, position)"
 Row = tuple[Any, ...]
+IDLE_CHECK_SECONDS = 2.0
+"""The writer thread's connection, unused this long, is checked before its next batch (the server may have
+dropped it). The client link needs no such check: its sockets' readers notice (commands/client_link.py)."""
 
 
 class CallStore(Protocol):
