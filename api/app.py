@@ -13,6 +13,7 @@ from api.controllers.notifications import NotificationController
 from api.controllers.products import ProductController
 from api.controllers.stats import StatsController
 from api.deps import DEPENDENCIES
+from api.direct import DirectApp
 from api.envelope import ErrorEnvelope
 from api.errors import EXCEPTION_HANDLERS
 from api.requests import LedgerRequest
@@ -27,7 +28,7 @@ CONTROLLERS = [AuthController, ProductController, LicenseController, StatsContro
 def create_app(runtime: Runtime) -> Litestar:
     """Build the app around a runtime; closing the app closes the runtime."""
     api = Router(path="/api", route_handlers=CONTROLLERS)
-    app = Litestar(
+    app = DirectApp(
         route_handlers=[api],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -8,7 +8,8 @@ are measured in the same run:
   a validation answer) served by uvicorn with the same host, worker count and log level as
   `keyledger serve`, benchmarked with the same wrk settings;
 - the rate at which one core signs RSA-4096 (PKCS#1 v1.5, SHA-256), in a fresh process, measured
-  for 2 s just before each RSA round (and, for the record, at the start and end of the run).
+  for 2 s just before and 2 s just after each RSA round (and, for the record, at the start and end
+  of the run).
 
 Targets: Ed25519 validate >= 50% of the bare endpoint's rate at the same connection count;
 RSA-4096 validate >= 80% of (one core's RSA-4096 signing rate x API processes). A run with any
@@ -19,7 +20,7 @@ baseline and the measured endpoint alike instead of landing on one of them. The 
 is judged on the median of the per-round ratios (each Ed25519 round over the bare round run just
 before it, seconds apart), not on the ratio of the two medians: a slow or fast spell that hits
 one bare round then moves one ratio, not the baseline of them all. The RSA target is judged the
-same way, each RSA round over the signing rate measured just before it.
+same way, each RSA round over the mean of the signing rates measured just before and just after it.
 
 Beside each run the table shows where the machine's CPU went while it ran (in cores): the
 server's processes (each API process apart), wrk, and everything else on the machine, so a run
@@ -63,7 +64,7 @@ POSTGRES_PORT = urlparse(POSTGRES_URL).port or 5432
 REDIS_URL = os.environ.get("KEYLEDGER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 ALGORITHMS = ("ed25519", "rsa-4096")
 WRK_THREADS = 2
-SIGN_RATE_SECONDS = 2.0  # the signing rate measured before each RSA round, its baseline
+SIGN_RATE_SECONDS = 2.0  # the signing rate, measured just before and just after each RSA round: its baseline
 WRK_TIMEOUT = "10s"  # wrk's default 2 s would drop (and hide) the slow tail of the RSA runs at 128 connections
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LUA = """wrk.method = "POST"
@@ -317,7 +318,7 @@ class Run:
     db_cores: float = 0.0
     other_cores: float = 0.0
     projector_cores: float | None = None  # None: projections run inside the server
-    sign_rate: float | None = None  # RSA rounds: one core's RSA-4096 signing rate, measured just before
+    sign_rate: float | None = None  # RSA rounds: one core's RSA-4096 signing rate, the mean of just before and after
 
     @property
     def errors(self) -> int:
@@ -702,9 +703,11 @@ def run_config(name: str, workers: int, database_url: str | None, redis_url: str
                 for _ in range(rounds):  # interleaved: a drift in the machine's speed touches every kind alike
                     for kind in urls:
                         settle([server, *([projector] if projector else [])])
-                        sign_rate = rsa_sign_rate(SIGN_RATE_SECONDS) if kind == "rsa-4096" else None
+                        before = rsa_sign_rate(SIGN_RATE_SECONDS) if kind == "rsa-4096" else None
                         run = measure(urls[kind], body_of[kind], connections, seconds, groups, targets[kind],
                                       projector, script_dir)
+                        # The machine's speed drifts within seconds: the rates on both sides of the round bracket it.
+                        sign_rate = None if before is None else (before + rsa_sign_rate(SIGN_RATE_SECONDS)) / 2
                         rounds_of[kind].append(replace(run, sign_rate=sign_rate))
                 for kind in urls:
                     run = median_run(rounds_of[kind])
@@ -714,7 +717,7 @@ def run_config(name: str, workers: int, database_url: str | None, redis_url: str
                           f"p99 {run.p99_ms:7.1f} ms  errors {run.errors}  other load {run.other_cores:.2f} cores  "
                           f"(rounds: {', '.join(f'{r.rps:,.0f}' for r in rounds_of[kind])})"
                           + (f"; one core signed {', '.join(f'{r.sign_rate:,.0f}' for r in rounds_of[kind])} RSA/s"
-                             " just before each" if kind == "rsa-4096" else ""), flush=True)
+                             " around each" if kind == "rsa-4096" else ""), flush=True)
             if profile_dir is not None:
                 slug = "postgres" if separate_projector else "embedded"
                 for kind in urls:
@@ -858,7 +861,7 @@ def main() -> int:
     rates.append(rsa_sign_rate(3.0))
     sign_rate = max(rates)
     print(f"\none core signs {rates[0]:,.0f} (start) / {rates[1]:,.0f} (end) RSA-4096 signatures/s; each RSA round is "
-          f"judged against the rate measured just before it; load average {os.getloadavg()[0]:.2f} at the end\n")
+          f"judged against the mean of the rates measured just before and just after it; load average {os.getloadavg()[0]:.2f} at the end\n")
     lines, misses = table(rows, workers_of, sign_rate)
     print_table(lines)
     print("\nCPU columns: cores busy during the run. server: each API process of the measured server, busiest first, with the connections it held half-way; proj: the `keyledger project` process; "

@@ -5,7 +5,6 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, JSONBody
-from litestar.middleware.base import DefineMiddleware
 from litestar.response.base import ASGIResponse
 from litestar.types import HTTPScope
 
@@ -22,7 +21,7 @@ from api.client_protocol import (
     success,
 )
 from api.deps import RuntimeDep
-from api.direct import DirectRoute
+from api.direct import Direct
 from api.envelope import ok
 from api.schemas.client import Challenge, Heartbeat, LicenseCheck
 from commands.client import Granted
@@ -46,7 +45,7 @@ def _licensed(runtime: Runtime, granted: Granted, hwid: str) -> dict[str, Any]:
 async def _validation(scope: HTTPScope, body: LicenseCheck) -> bytes:
     """The hot path, served on the event loop: the ledger answers from memory and waits for its record's
     commit without holding a thread (commands/client_view.py, commands/call_log.py). Returns the encoded
-    answer, which the route's middleware sends as it is (api/direct.py)."""
+    answer, which the application sends as it is (api/direct.py)."""
     runtime: Runtime = scope["litestar_app"].state.runtime
 
     async def signed(granted: Granted) -> bytes:  # made while the call's record commits
@@ -60,10 +59,9 @@ class ClientController(Controller):
     path = "/client"
     tags = ["client"]
 
-    @post("/validate", status_code=200,
-          middleware=[DefineMiddleware(DirectRoute, schema=LicenseCheck, answer=_validation)])
+    @post("/validate", status_code=200, opt={"direct": Direct(LicenseCheck, _validation)})
     async def validate(self, request: Request[Any, Any, Any], data: AnyBody) -> ASGIResponse:
-        """A plain body of the schema is answered by the route's middleware without coming here (api/direct.py);
+        """A plain body of the schema is answered before routing and never comes here (api/direct.py);
         this handler answers the rest (envelopes, bodies in parts) the same way, and refuses bad ones."""
         body = await parse_body_async(request.app.state.runtime, request.scope, data, LicenseCheck, "validation")
         return json_response(await _validation(request.scope, body))

@@ -1,8 +1,8 @@
 """`POST /api/client/validate` has two ways in (api/direct.py): a plain body of the schema is answered
-by the route's middleware, everything else by the documented handler. A client must not be able to
+before routing, everything else by the documented handler. A client must not be able to
 tell them apart: the same request gets the same answer, refusal and record whichever way it went.
 
-The handler is reached here by sending the body in two parts, which the middleware passes on."""
+The handler is reached here by sending the body in two parts, which the direct way passes on."""
 
 import json
 from typing import Any
@@ -46,7 +46,7 @@ def post_raw(client, path: str, parts: list[bytes], headers: dict[str, str] | No
 
 @pytest.fixture
 def handled(monkeypatch) -> list[int]:
-    """One entry per request the documented handler parsed (the middleware never calls it)."""
+    """One entry per request the documented handler parsed (the direct way never calls it)."""
     calls: list[int] = []
     parse = client_controller.parse_body_async
 
@@ -125,7 +125,7 @@ def test_a_refusal_answers_and_is_recorded_alike_on_both_paths(client, vendor_to
     b'{"license_key": "K", "hwid": "h"',
     b'[]',
 ])
-def test_a_body_the_middleware_passes_over_is_refused_by_the_route(client, runtime, body):
+def test_a_body_the_direct_way_passes_over_is_refused_by_the_route(client, runtime, body):
     position = runtime.ledger.calls.store.head()
 
     status, _, answer = post_raw(client, "/api/client/validate", [body])
@@ -137,3 +137,29 @@ def test_a_body_the_middleware_passes_over_is_refused_by_the_route(client, runti
 def test_a_body_over_the_size_limit_is_the_handlers_413(client, handled):
     status, _, answer = post_raw(client, "/api/client/validate", [b'{"license_key": "' + b"K" * (2 << 20) + b'"}'])
     assert status == 413 and answer["success"] is False and handled == []  # refused while reading, before parsing
+
+
+def test_an_unexpected_failure_on_the_direct_way_is_the_applications_500_envelope(client, runtime, monkeypatch, caplog):
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(runtime.ledger, "validate_license_async", broken)
+    body = b'{"license_key": "K", "hwid": "h", "product_id": "3f2a6c1e-0000-4000-8000-000000000000"}'
+
+    status, headers, answer = post_raw(client, "/api/client/validate", [body])
+
+    # Check the failure is answered as every route's is (api/errors.py), logged, and its detail kept in.
+    assert status == 500 and headers["content-type"].startswith("application/json")
+    assert answer == {"success": False, "message": "Internal server error", "error_code": "INTERNAL_ERROR"}
+    assert "the database went away" in caplog.text
+
+
+def test_the_path_spelt_with_a_trailing_slash_is_validated_by_the_handler(client, vendor_token, handled):
+    product = create_product(client, vendor_token, signing_algorithm="ed25519")
+    license = create_license(client, vendor_token, product["id"])
+    body = {"license_key": license["license_key"], "hwid": "device-1", "product_id": product["id"]}
+    assert client.post("/api/client/activate", json=body).status_code == 200
+
+    status, _, answer = post_raw(client, "/api/client/validate/", [json.dumps(body).encode()])
+
+    assert status == 200 and answer["data"]["valid"] is True and handled == [1]

@@ -1,6 +1,6 @@
-"""The validate route's middleware (api/direct.py) decodes a body straight into the schema; the handler
+"""The direct way to validate (api/direct.py) decodes a body straight into the schema; the handler
 reads it as Litestar does (JSON, then the NUL check, then `msgspec.convert`). For any body, the two
-must agree: what the middleware accepts is exactly what the handler would accept, field for field, so
+must agree: what the direct way accepts is exactly what the handler would accept, field for field, so
 the two ways in answer alike (tests/api/test_direct_validation.py checks the answers themselves)."""
 
 import json
@@ -13,7 +13,7 @@ from litestar.exceptions import SerializationException
 from litestar.serialization import decode_json
 
 from api.client_protocol import is_sealed
-from api.direct import DirectRoute
+from api.direct import Direct, DirectRoute
 from api.schemas.client import LicenseCheck
 from domain.text import json_has_nul
 
@@ -56,8 +56,7 @@ def handler_reading(body: bytes) -> LicenseCheck | None:
 
 
 def direct_reading(body: bytes) -> LicenseCheck | None:
-    route = DirectRoute(app=None, schema=LicenseCheck, answer=None)  # type: ignore[arg-type]
-    return None if json_has_nul(body) else route._decoded(body)
+    return DirectRoute(Direct(LicenseCheck, None)).decoded(body)  # type: ignore[arg-type]
 
 
 @settings(max_examples=400, deadline=None)
@@ -65,5 +64,5 @@ def direct_reading(body: bytes) -> LicenseCheck | None:
 @example(b'{"license_key": "K", "hwid": "a", "hwid": "b", "product_id": "3f2a6c1e-0000-4000-8000-000000000000"}')
 @example(b'{"license_key": "K", "hwid": "h", "product_id": "3f2a6c1e-0000-4000-8000-000000000000", "encrypted": true}')
 @example(b'{"license_key": "K", "hwid": "h", "product_id": "3f2a6c1e-0000-4000-8000-000000000000", "client_data": {}}')
-def test_the_middleware_accepts_exactly_what_the_handler_accepts(body: bytes) -> None:
+def test_the_direct_way_accepts_exactly_what_the_handler_accepts(body: bytes) -> None:
     assert direct_reading(body) == handler_reading(body)
