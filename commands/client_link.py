@@ -25,7 +25,7 @@ serialised by a table lock (eventsourcing), so no event below the head can still
 stale call decides again from the log up to the head it was given, and appends plainly.
 
 Plain appends (`append`) and head reads (`head`) ride in the same statements. Rows travel as
-one JSON array: one parameter for psycopg to pass, whatever the batch holds. A caller that
+one JSON array: one parameter to pass, whatever the batch holds. A caller that
 has work to do meanwhile (the API signs its answer) hears once its row's statement has been
 sent, so that work overlaps the round trip instead of delaying the statement.
 
