@@ -121,11 +121,13 @@ def signed(runtime: Runtime, product: Product, data: dict[str, Any], request: An
     return {**data, "signature": sign(key.private_key, answer_message(data))}
 
 
-def _bound(runtime: Runtime, product: Product, data: dict[str, Any], request: Any) -> tuple[SigningKey, dict[str, Any]]:
+def _bound(runtime: Runtime, product: Product, data: dict[str, Any], request: Any,
+           at: datetime | None = None) -> tuple[SigningKey, dict[str, Any]]:
     """The answer as signed: naming the product, license key and HWID inside it means a proxy cannot hand a
-    client the genuinely signed answer for some other license it owns; time and nonce stop replays."""
+    client the genuinely signed answer for some other license it owns; time and nonce stop replays. Its
+    time is `at`, else now."""
     key = runtime.signing_keys[product.signing_algorithm]
-    data = {**data, "timestamp": iso(runtime.clock()), "key_id": key.key_id, "product_id": str(product.id),
+    data = {**data, "timestamp": iso(at or runtime.clock()), "key_id": key.key_id, "product_id": str(product.id),
             "license_key": request.license_key, "hwid": request.hwid}
     if request.nonce is not None:
         data["nonce"] = request.nonce
@@ -139,10 +141,10 @@ def signed_answer(runtime: Runtime, scope: HTTPScope, product: Product, data: di
 
 
 async def signed_answer_async(runtime: Runtime, scope: HTTPScope, product: Product, data: dict[str, Any],
-                              body: Any) -> bytes:
+                              body: Any, at: datetime | None = None) -> bytes:
     """`signed_answer` on an event loop, encoded (`success_body`): an RSA signature is made off the loop
-    (api/signer.py)."""
-    key, data = _bound(runtime, product, data, body)
+    (api/signer.py). Its time is `at`, else now."""
+    key, data = _bound(runtime, product, data, body, at)
     signature = await runtime.signer.sign(key, answer_message(data))
     return success_body(runtime, scope, {**data, "signature": signature})
 

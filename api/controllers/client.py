@@ -47,12 +47,14 @@ async def _validation(scope: HTTPScope, body: LicenseCheck) -> bytes:
     commit without holding a thread (commands/client_view.py, commands/call_log.py). Returns the encoded
     answer, which the application sends as it is (api/direct.py)."""
     runtime: Runtime = scope["litestar_app"].state.runtime
+    call = _call(runtime, scope, body)
 
     async def signed(granted: Granted) -> bytes:  # made while the call's record commits
         payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
-        return await signed_answer_async(runtime, scope, granted.product, payload, body)
+        # Stamped with the instant the call was decided at, the one its record carries (formatted once).
+        return await signed_answer_async(runtime, scope, granted.product, payload, body, at=call.at)
 
-    return await runtime.ledger.validate_license_async(_call(runtime, scope, body), signed)  # type: ignore[return-value]
+    return await runtime.ledger.validate_license_async(call, signed)  # type: ignore[return-value]
 
 
 class ClientController(Controller):
