@@ -18,6 +18,7 @@ from litestar.serialization import encode_json
 from litestar.types import HTTPScope
 
 from domain.client_call import ClientRequest
+from domain.ids import id_text
 from domain.product import Product
 from domain.refusals import SecurityViolationError, UnknownProductError
 from domain.text import has_nul
@@ -127,7 +128,7 @@ def _bound(runtime: Runtime, product: Product, data: dict[str, Any], request: An
     client the genuinely signed answer for some other license it owns; time and nonce stop replays. Its
     time is `at`, else now."""
     key = runtime.signing_keys[product.signing_algorithm]
-    data = {**data, "timestamp": iso(at or runtime.clock()), "key_id": key.key_id, "product_id": str(product.id),
+    data = {**data, "timestamp": iso(at or runtime.clock()), "key_id": key.key_id, "product_id": id_text(product.id),
             "license_key": request.license_key, "hwid": request.hwid}
     if request.nonce is not None:
         data["nonce"] = request.nonce
@@ -154,7 +155,7 @@ def license_view(license: Any) -> dict[str, Any]:
 
 
 def device_watermark(runtime: Runtime, license_id: UUID, hwid: str) -> str:
-    return watermark(runtime.master_key, str(license_id), hwid)
+    return watermark(runtime.master_key, id_text(license_id), hwid)
 
 
 def answer(runtime: Runtime, scope: HTTPScope, body: dict[str, Any], status_code: int = 200) -> Response[Any]:

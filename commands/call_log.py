@@ -41,6 +41,7 @@ from uuid import UUID
 from commands.batches import BatchThread
 from commands.client_link import ClientLink, insert_json, rows_json
 from domain.client_call import CallRecord
+from domain.ids import id_text
 from domain.instants import utc_text
 
 COLUMNS = "at, action, license_id, product_id, error_code, security_event, ip, hwid, user_agent, details"
@@ -88,7 +89,7 @@ def from_row(row: Sequence[Any]) -> tuple[int, CallRecord]:
 
 
 def _text(value: UUID | None) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else id_text(value)
 
 
 def _uuid(value: str | None) -> UUID | None:

@@ -39,6 +39,12 @@ def _license_id_if_well_formed(key: str) -> UUID | None:
     return license_id_for_key(key) if is_well_formed_license_key(key) else None
 
 
+@lru_cache(maxsize=16384)  # a client call writes its license's and product's ids three times; str() is Python code
+def id_text(value: UUID) -> str:
+    """`str(value)`, memoised: the canonical hyphenated lowercase text of an id."""
+    return str(value)
+
+
 def email_index_id(email: str) -> UUID:
     return uuid5(NAMESPACE, f"email:{normalise_email(email)}")
 
