@@ -75,7 +75,9 @@ validations, the same at 128. What comes while both are in flight shares the nex
 Row = Sequence[Any]
 _encode = msgspec.json.Encoder().encode
 
-_CONNECTION_OK = 0  # libpq's CONNECTION_OK (psycopg.pq.ConnStatus.OK), without importing psycopg here
+# libpq's statuses (psycopg.pq.ConnStatus.OK; ExecStatus.COMMAND_OK, TUPLES_OK), without importing psycopg here
+_CONNECTION_OK = 0
+_SUCCEEDED = frozenset({1, 2})
 _HEAD, _INSERT, _BOTH = b"keyledger_link_head", b"keyledger_link_insert", b"keyledger_link_both"
 """The link's prepared statements: the head alone, plain appends, appends unless changed with the head."""
 
@@ -137,8 +139,6 @@ class _Lane:
         return await self._request(self.pgconn.send_query_prepared, name, None if parameter is None else [parameter])
 
     async def _request(self, send: Any, *arguments: Any) -> Any:
-        from psycopg import pq
-
         try:
             send(*arguments)
             self.answer = self.loop.create_future()  # type: ignore[union-attr]
@@ -150,7 +150,7 @@ class _Lane:
             self.close()  # whatever state it was left in dies with it
             raise
         for result in results:
-            if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+            if result.status not in _SUCCEEDED:
                 self.close()
                 raise _error_of(result)
         return results[-1] if results else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from datetime import datetime, timezone
 
 import psycopg
@@ -115,12 +116,17 @@ def test_a_connection_the_server_drops_while_idle_is_replaced_before_the_next_st
         (dropped,) = backend_pids(link)
         with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:  # a server restart, an idle timeout
             admin.execute("SELECT pg_terminate_backend(%s)", (dropped,))
-        await asyncio.sleep(0.3)  # no statement in flight: only the connection's socket hears of it
+        deadline = time.monotonic() + 10
+        while backend_pids(link) == {dropped} and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # no statement in flight: only the connection's socket hears of it
+        noticed = backend_pids(link) == set()
         await link.append([a_row("after")])
-        return dropped, backend_pids(link)
+        return dropped, noticed, backend_pids(link)
 
-    dropped, now = asyncio.run(scenario())
-    # Check the record after the drop was kept, on a new connection, with no failed call in between.
+    dropped, noticed, now = asyncio.run(scenario())
+    # Check the link let the dead connection go by itself, before anything was sent on it...
+    assert noticed
+    # ...and the record after the drop was kept, on a new connection, with no failed call in between.
     assert rows_by_transaction(runtime) == [["before"], ["after"]]
     assert dropped not in now and len(now) == 1
 
