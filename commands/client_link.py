@@ -109,7 +109,9 @@ class _Lane:
     __slots__ = ("connection", "pgconn", "loop", "fileno", "prepared", "answer", "results", "flushing")
 
     def __init__(self) -> None:
-        self.connection: Any = None  # the psycopg connection that connected it, kept for its backend's pid
+        # The psycopg connection that connected it: kept while it is open (psycopg warns of one dropped open)
+        # and for its `info` (the tests read its backend's pid).
+        self.connection: Any = None
         self.pgconn: Any = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.fileno = -1
