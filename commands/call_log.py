@@ -57,6 +57,8 @@ TABLE_DDL = ("CREATE TABLE IF NOT EXISTS client_calls (position {position}, at T
              " ip TEXT, hwid TEXT, user_agent TEXT, details TEXT NOT NULL)")
 INDEX_DDL = "CREATE INDEX IF NOT EXISTS client_calls_license ON client_calls (license_id, at, position)"
 Row = tuple[Any, ...]
+READ_CONNECTIONS = 2
+"""The PostgreSQL log's read pool (pages of license logs, the stats' counts): each read is one short query."""
 IDLE_CHECK_SECONDS = 2.0
 """The writer thread's connection, unused this long, is checked before its next batch (the server may have
 dropped it). The client link needs no such check: its sockets' readers notice (commands/client_link.py)."""
@@ -180,7 +182,7 @@ class PostgresCallStore(_Reads):
             self._kwargs["options"] = f"-c search_path={schema}"
             with psycopg.connect(conninfo, autocommit=True) as conn:
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, kwargs=self._kwargs, open=True,
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=READ_CONNECTIONS, kwargs=self._kwargs, open=True,
                                     check=ConnectionPool.check_connection)
         with self._pool.connection() as conn:
             conn.execute(self.DDL)

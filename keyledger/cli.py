@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from keyledger.settings import Settings
+from keyledger.settings import Settings, SettingsError
 from keyledger.wiring import build_runtime, system_clock
 from workers.projector import RebuildRefusedError
 
@@ -20,7 +20,11 @@ SERVE_FLAGS = ("host", "port", "data_dir", "database_url", "redis_url", "workers
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except SettingsError as error:
+        print(f"keyledger: {error}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:

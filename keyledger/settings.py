@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 
 DEFAULT_PORT = 47293
+
+
+class SettingsError(ValueError):
+    """A KEYLEDGER_* variable holds a value its setting cannot take."""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,6 +33,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     run_workers: bool = True
     sweep_interval: float = 60.0
     consistency_timeout: float = 5.0
+    database_pool: Annotated[int, msgspec.Meta(ge=1)] = 6
+    """On PostgreSQL, the most connections each of a process's two pools opens: the event store's and the
+    read models'. A process opens at most 2 x this + 6 (keyledger/wiring.py, CONNECTIONS_BESIDE_POOLS)."""
     log_level: str = "info"
     password_profile: str = "RFC_9106_LOW_MEMORY"
     """An argon2-cffi profile name; tests use CHEAPEST. Existing hashes verify under any profile."""
@@ -41,7 +50,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if value not in (None, ""):
                 raw[field] = value
         raw.update({k: v for k, v in overrides.items() if v is not None})
-        return msgspec.convert(raw, cls, strict=False)
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as error:  # "... - at `$.port`" names the variable instead
+            raise SettingsError(re.sub(r"`\$\.(\w+)`", lambda field: f"KEYLEDGER_{field[1].upper()}",
+                                       str(error))) from None
 
     @property
     def data_path(self) -> Path:

@@ -117,14 +117,25 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     return {**CACHE_ENV, **_store_env(settings)}
 
 
+KEPT_OPEN = 2
+"""Connections the event store's pool keeps open while idle; it opens more, up to `database_pool`, as needed."""
+CONNECTIONS_BESIDE_POOLS = 6
+"""What a process opens on PostgreSQL beside its two pools: the call log's reads (2) and writer thread (1), the
+client link's lanes (commands/client_link.py IN_FLIGHT, 2), the projection lock (projections/feeding.py, 1)."""
+
+
 def _store_env(settings: Settings) -> dict[str, str]:
     if settings.is_postgres:
         pg = postgres_parts(settings.database_url or "")
+        # Appends to the event store are serialised by its table lock, so connections past a few buy a
+        # process no throughput; past the pool, a caller waits for a connection (POSTGRES_CONNECT_TIMEOUT,
+        # 30 s) instead of PostgreSQL refusing one at max_connections.
+        kept = min(KEPT_OPEN, settings.database_pool)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": pg["dbname"], "POSTGRES_HOST": pg["host"], "POSTGRES_PORT": pg["port"],
-            "POSTGRES_USER": pg["user"], "POSTGRES_PASSWORD": pg["password"], "POSTGRES_POOL_SIZE": "10",
-            "POSTGRES_MAX_OVERFLOW": "20", "POSTGRES_LOCK_TIMEOUT": "5",
+            "POSTGRES_USER": pg["user"], "POSTGRES_PASSWORD": pg["password"], "POSTGRES_POOL_SIZE": str(kept),
+            "POSTGRES_MAX_OVERFLOW": str(settings.database_pool - kept), "POSTGRES_LOCK_TIMEOUT": "5",
         }
         if pg["schema"]:
             env["POSTGRES_SCHEMA"] = pg["schema"]
@@ -153,7 +164,7 @@ def feeding_lock(settings: Settings) -> FeedingLock:
 def build_read_store(settings: Settings) -> ReadStore:
     if settings.is_postgres:
         schema = postgres_parts(settings.database_url or "")["schema"]
-        return PostgresReadStore(postgres_conninfo(settings), schema=schema or None)
+        return PostgresReadStore(postgres_conninfo(settings), schema=schema or None, max_size=settings.database_pool)
     return SQLiteReadStore(settings.sqlite_path.with_name(settings.sqlite_path.stem + ".read.sqlite3"))
 
 
