@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from api.ephemeral import EphemeralStore, MemoryStore, RedisStore
 from api.signer import AnswerSigner
+from commands import call_log, client_link
 from commands.ledger import Ledger
 from domain.product import SigningAlgorithm
 from keyledger.settings import Settings
@@ -119,9 +120,9 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
 
 KEPT_OPEN = 2
 """Connections the event store's pool keeps open while idle; it opens more, up to `database_pool`, as needed."""
-CONNECTIONS_BESIDE_POOLS = 6
-"""What a process opens on PostgreSQL beside its two pools: the call log's reads (2) and writer thread (1), the
-client link's lanes (commands/client_link.py IN_FLIGHT, 2), the projection lock (projections/feeding.py, 1)."""
+CONNECTIONS_BESIDE_POOLS = call_log.READ_CONNECTIONS + 1 + client_link.IN_FLIGHT + 1
+"""What a process opens on PostgreSQL beside its two pools (6): the call log's reads and its writer thread's one,
+the client link's lanes, the projection lock's one (projections/feeding.py)."""
 
 
 def _store_env(settings: Settings) -> dict[str, str]:
