@@ -147,11 +147,11 @@ def _store_env(settings: Settings) -> dict[str, str]:
 
 
 def postgres_conninfo(settings: Settings) -> str:
+    from psycopg.conninfo import make_conninfo
+
     pg = postgres_parts(settings.database_url or "")
-    conninfo = f"dbname={pg['dbname']} host={pg['host']} port={pg['port']} user={pg['user']}"
-    if pg["password"]:
-        conninfo += f" password={pg['password']}"
-    return conninfo
+    return make_conninfo(dbname=pg["dbname"], host=pg["host"], port=pg["port"], user=pg["user"],
+                         password=pg["password"] or None)  # quoted as libpq reads it: spaces, quotes
 
 
 def feeding_lock(settings: Settings) -> FeedingLock:

@@ -1,4 +1,5 @@
-"""On PostgreSQL a process stays within its connection budget under a burst, and the burst is served, not refused."""
+"""How a process connects to PostgreSQL: within its connection budget under a burst (served, not refused), and with
+the credentials it was given."""
 
 from __future__ import annotations
 
@@ -76,3 +77,20 @@ def test_a_burst_of_writes_and_reads_stays_within_the_pools_and_every_call_succe
     # than its two pools and the connections beside them, where it used to open up to 30 for the event store alone.
     assert len(answered) == CALLERS
     assert 0 < peak[0] <= 2 * POOL + CONNECTIONS_BESIDE_POOLS, peak[0]
+
+
+def test_a_password_with_a_space_and_a_quote_reaches_postgresql_intact(settings, clock):
+    # The password travels percent-encoded in the URL and quoted in libpq's conninfo (this server trusts
+    # every local connection, so a mangled conninfo is what would fail: libpq refuses to parse it).
+    url = settings.database_url.replace("postgresql://postgres@", "postgresql://postgres:p%20w%27d@")
+    runtime = build_runtime(msgspec.structs.replace(settings, database_url=url), clock=clock)
+    try:
+        runtime.ledger.register_account("quoted@example.com", "secret123", "Quoted", clock())
+        runtime.wait_for(runtime.ledger.position())
+        record = CallRecord("validate", None, None, None, None, "127.0.0.1", "device", "quoted", {}, clock())
+        runtime.ledger.calls.append(record)
+        # Check all three stores answer: the event store, the read models, the call log.
+        assert runtime.store.query("SELECT email FROM accounts") == [{"email": "quoted@example.com"}]
+        assert runtime.ledger.calls.store.head() == 1
+    finally:
+        runtime.close()
