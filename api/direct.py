@@ -79,7 +79,7 @@ class DirectRoute:
             return None
         try:
             return self.decode(body)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
             return None
 
 

@@ -208,6 +208,8 @@ class ClientCommands(CommandsBase):
     @retry_on_conflict
     def end_session(self, request: ClientRequest, session_token: str) -> Session:
         session = self._session(session_token)
+        if request.product_id not in (None, session.product_id):  # another product's key proves nothing here
+            raise SessionExpiredError()
         license = self._client_license(session.license_id)
         session.require_live(token_hash(session_token), request.hwid, license, request.at)
         session.end(EndReason.LOGOUT, request.at)
@@ -216,10 +218,11 @@ class ClientCommands(CommandsBase):
         return session
 
     def _live_session(self, request: ClientRequest, session_token: str) -> Granted:
-        """The session's license passes every rule (from the session's device), then the session itself."""
+        """The license the call names passes every rule (from the session's device), then the session, which
+        must be one of that license's. A call naming no key (Lockence) names the session's license."""
         session = self._session(session_token)
-        attempt = self._attempt(request, license_id=session.license_id, hwid=request.hwid or session.hwid,
-                                read_only=True)
+        license_id = self._license_id(request.license_key) if request.license_key else session.license_id
+        attempt = self._attempt(request, license_id=license_id, hwid=request.hwid or session.hwid, read_only=True)
         check_attempt(attempt)
         license: License = attempt.license  # type: ignore[assignment]
         try:

@@ -45,13 +45,16 @@ class Session(Aggregate):
         self.rotated_at = at
 
     def require_live(self, token_hash: str, hwid: str | None, license: License, now: datetime) -> None:
-        """Guards, most decisive first: ended, lapsed, unbound or revoked → SESSION_EXPIRED; other device → hijack.
+        """Guards, most decisive first: unknown token, another license's, ended, lapsed, unbound or revoked →
+        SESSION_EXPIRED; other device → hijack.
 
         A session lives only while its device is still bound to the license and it began after the
         license's last revoke, so a deactivation, HWID reset or revoke ends it on the very next call.
         """
-        if not self._holds_token(token_hash, now) or license.id != self.license_id:
+        if not self._holds_token(token_hash, now):
             raise SessionExpiredError()
+        if license.id != self.license_id:  # a live token shown with another license's key: to be signed for it
+            raise SessionExpiredError("Session belongs to another license", security_event="tamper_detected")
         if self.ended or self.expires_at <= now or not license.holds_session(self.hwid, self.started_at):
             raise SessionExpiredError()
         if hwid is not None and hwid != self.hwid:

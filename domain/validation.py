@@ -54,17 +54,22 @@ def not_blacklisted(attempt: Attempt) -> None:
         raise BlacklistedError(attempt.blacklist_hit.value)
 
 
+def product_live(attempt: Attempt) -> None:
+    """The product the call names exists and is enabled, before its keys are looked at: so an unknown product
+    is unknown whatever the key, as it is to an encrypted call, which cannot be opened without its product.
+    A call naming none (a challenge may) is judged by its key's product, once the key is known."""
+    if attempt.product_id is None and attempt.license is None:
+        return  # license_exists answers
+    product = attempt.product
+    if product is None or product.is_deleted or not product.is_active:
+        raise UnknownProductError()
+
+
 def license_exists(attempt: Attempt) -> None:
     """A deleted key, or a key of another product, is as unknown as a key never issued."""
     license = attempt.license
     if license is None or license.is_deleted or (attempt.product_id not in (None, license.product_id)):
         raise UnknownLicenseError()
-
-
-def product_live(attempt: Attempt) -> None:
-    product = attempt.product
-    if product is None or product.is_deleted or not product.is_active:
-        raise UnknownProductError()
 
 
 def not_suspended(attempt: Attempt) -> None:
@@ -105,8 +110,8 @@ def environment_allowed(attempt: Attempt) -> None:
 
 LICENSE_GUARDS: tuple[Callable[[Attempt], None], ...] = (
     not_blacklisted,
-    license_exists,
     product_live,
+    license_exists,
     not_suspended,
     not_expired,
     device_matches,

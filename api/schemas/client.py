@@ -12,7 +12,7 @@ Token = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Indicators = Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=50)]
 
 
-class ClientData(msgspec.Struct):
+class ClientData(msgspec.Struct, forbid_unknown_fields=True):
     platform: Annotated[str, msgspec.Meta(max_length=100)] | None = None
     os_version: Annotated[str, msgspec.Meta(max_length=100)] | None = None
     vm_indicators: Indicators = msgspec.field(default_factory=list)

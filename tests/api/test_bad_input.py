@@ -121,3 +121,12 @@ def test_a_nul_inside_an_encrypted_request_is_a_sealed_400(client, product, runt
     response = client.post("/api/client/activate", json=seal_envelope(product["secret_key"], product["id"], body, now))
     answer = open_envelope(product["secret_key"], response.json(), now)
     assert response.status_code == 400 and answer["error_code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize("path", ["/api/products", "/api/client/validate", "/api/client/activate", "/api/v1/init"])
+@pytest.mark.parametrize("field", ["license_key", "client_data"])
+def test_json_nested_too_deep_is_a_400_not_a_500(client, vendor_token, path, field):
+    body = b'{"%s": ' % field.encode() + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = client.post(path, content=body, headers={**auth(vendor_token), "Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error_code"] == "VALIDATION_ERROR"

@@ -121,6 +121,41 @@ def test_unknown_malformed_and_foreign_keys_are_not_found(client, vendor_token, 
         assert (response.status_code, response.json()["error_code"]) == (404, "LICENSE_NOT_FOUND"), case
 
 
+def test_an_unknown_or_deleted_product_is_not_found_whatever_the_key(client, vendor_token, license):
+    gone = create_product(client, vendor_token, "Gone")
+    gone_license = create_license(client, vendor_token, gone["id"])
+    client.delete(f"/api/products/{gone['id']}", headers=auth(vendor_token))
+    cases = [
+        {**license, "product_id": "00000000-0000-4000-8000-000000000000"},  # a good key, a product never made
+        gone_license,
+    ]
+    for case in cases:
+        response = call(client, "validate", case)
+        assert (response.status_code, response.json()["error_code"]) == (404, "PRODUCT_NOT_FOUND"), case
+
+
+def test_a_heartbeat_is_answered_only_for_the_license_its_session_belongs_to(client, vendor_token, product, license,
+                                                                             runtime):
+    token = call(client, "activate", license, hwid="shared-pc").json()["data"]["session"]["token"]
+    other = create_license(client, vendor_token, product["id"])
+    call(client, "activate", other, hwid="shared-pc")
+    suspended = create_license(client, vendor_token, product["id"])
+    client.put(f"/api/licenses/{suspended['id']}", json={"status": "suspended"}, headers=auth(vendor_token))
+
+    # Check the token signs nothing for a key it was not issued to: a made-up key, a suspended one, another live one.
+    made_up = call(client, "heartbeat", {**license, "license_key": "ANY-STRING-I-LIKE"}, hwid="shared-pc",
+                   session_token=token)
+    assert (made_up.status_code, made_up.json()["error_code"]) == (404, "LICENSE_NOT_FOUND")
+    frozen = call(client, "heartbeat", suspended, hwid="shared-pc", session_token=token)
+    assert (frozen.status_code, frozen.json()["error_code"]) == (403, "LICENSE_SUSPENDED")
+    borrowed = call(client, "heartbeat", other, hwid="shared-pc", session_token=token)
+    assert (borrowed.status_code, borrowed.json()["error_code"]) == (401, "SESSION_EXPIRED")
+    assert runtime.ledger.calls.store.history(other["id"], 1)[0][7] == "tamper_detected"
+    # ...and still heartbeats for its own license.
+    own = call(client, "heartbeat", license, hwid="shared-pc", session_token=token)
+    assert own.status_code == 200 and own.json()["data"]["license_key"] == license["license_key"]
+
+
 def test_heartbeat_rotates_the_token_and_the_old_one_dies(client, license, clock):
     token = call(client, "activate", license).json()["data"]["session"]["token"]
     beat = call(client, "heartbeat", license, session_token=token).json()["data"]
@@ -202,6 +237,8 @@ def test_bad_client_input_is_a_400_that_changes_nothing(client, license, runtime
         {"license_key": license["license_key"], "hwid": "h", "product_id": "nope"},
         {"license_key": license["license_key"], "hwid": "h", "product_id": license["product_id"],
          "client_data": {"vm_indicators": ["x"] * 500}},
+        {"license_key": license["license_key"], "hwid": "h", "product_id": license["product_id"],
+         "client_data": {"vm_indicator": ["VirtualBox"]}},  # misspelt: it would silently detect nothing
         [1, 2],
     ]
     for body in bodies:

@@ -57,8 +57,12 @@ def test_rotated_secret_stops_the_old_api_key(client, vendor_token, product, lic
     assert init(client, product, license).status_code == 401
 
 
-def test_session_of_another_product_is_not_found(client, vendor_token, product, license):
+@pytest.mark.parametrize("action", ["validate", "heartbeat", "logout"])
+def test_session_of_another_product_is_not_found(client, vendor_token, product, license, action):
     other = create_product(client, vendor_token, "Other")
     token = init(client, product, license).json()["session_token"]
-    response = client.post("/api/v1/validate", json={"api_key": other["secret_key"], "session_token": token})
+    response = client.post(f"/api/v1/{action}", json={"api_key": other["secret_key"], "session_token": token})
     assert response.status_code == 404
+    # Check another vendor's key changed nothing: the session still answers to its own product's key.
+    assert client.post("/api/v1/validate", json={"api_key": product["secret_key"], "session_token": token}
+                       ).status_code == 200
