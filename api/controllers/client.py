@@ -23,7 +23,16 @@ from api.client_protocol import (
 from api.deps import RuntimeDep
 from api.direct import Direct
 from api.envelope import ok
+from api.schemas.answers import (
+    ActivationAnswer,
+    DeactivationAnswer,
+    IssuedChallengeAnswer,
+    PublicKeyAnswer,
+    RenewalAnswer,
+    ValidationAnswer,
+)
 from api.schemas.client import Challenge, Heartbeat, LicenseCheck
+from api.schemas.openapi import answer, plain_or_sealed, sealed_answer
 from commands.client import Granted
 from domain.product import ProductNotFoundError, SigningAlgorithm
 from keyledger.wiring import Runtime
@@ -61,14 +70,17 @@ class ClientController(Controller):
     path = "/client"
     tags = ["client"]
 
-    @post("/validate", status_code=200, opt={"direct": Direct(LicenseCheck, _validation)})
+    @post("/validate", status_code=200, opt={"direct": Direct(LicenseCheck, _validation)},
+          operation_class=plain_or_sealed(LicenseCheck),
+          responses=sealed_answer(ValidationAnswer, "The license is valid on this device; `data` is signed."))
     async def validate(self, request: Request[Any, Any, Any], data: AnyBody) -> ASGIResponse:
         """A plain body of the schema is answered before routing and never comes here (api/direct.py);
         this handler answers the rest (envelopes, bodies in parts) the same way, and refuses bad ones."""
         body = await parse_body_async(request.app.state.runtime, request.scope, data, LicenseCheck, "validation")
         return json_response(await _validation(request.scope, body))
 
-    @post("/activate", status_code=200, sync_to_thread=True)
+    @post("/activate", status_code=200, sync_to_thread=True, operation_class=plain_or_sealed(LicenseCheck),
+          responses=sealed_answer(ActivationAnswer, "The device holds a seat and a session; `data` is signed."))
     def activate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
         body = parse_body(runtime, request.scope, data, LicenseCheck, "activation")
         granted = runtime.ledger.activate_license(_call(runtime, request.scope, body))
@@ -76,14 +88,16 @@ class ClientController(Controller):
         payload = {"activated": True, "session": session, **_licensed(runtime, granted, body.hwid)}
         return signed_answer(runtime, request.scope, granted.product, payload, body)
 
-    @post("/deactivate", status_code=200, sync_to_thread=True)
+    @post("/deactivate", status_code=200, sync_to_thread=True, operation_class=plain_or_sealed(LicenseCheck),
+          responses=sealed_answer(DeactivationAnswer, "The device gave its seat back; `data` is signed."))
     def deactivate(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
         body = parse_body(runtime, request.scope, data, LicenseCheck, "deactivation")
         granted = runtime.ledger.deactivate_license(_call(runtime, request.scope, body))
         payload = {"deactivated": True, "current_uses": len(granted.license.devices)}
         return signed_answer(runtime, request.scope, granted.product, payload, body)
 
-    @post("/heartbeat", status_code=200, sync_to_thread=True)
+    @post("/heartbeat", status_code=200, sync_to_thread=True, operation_class=plain_or_sealed(Heartbeat),
+          responses=sealed_answer(RenewalAnswer, "The session lives on under `new_token`; `data` is signed."))
     def heartbeat(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
         body = parse_body(runtime, request.scope, data, Heartbeat, "heartbeat")
         call = client_request(runtime, request.scope, body.license_key, body.product_id, body.hwid)
@@ -92,7 +106,10 @@ class ClientController(Controller):
                    "expires_at": iso(granted.session.expires_at)}  # type: ignore[union-attr]
         return signed_answer(runtime, request.scope, granted.product, payload, body)
 
-    @post("/challenge", status_code=200, sync_to_thread=True)
+    @post("/challenge", status_code=200, sync_to_thread=True, operation_class=plain_or_sealed(Challenge),
+          responses=sealed_answer(IssuedChallengeAnswer | ValidationAnswer,
+                                  "Without `challenge`/`response`: a challenge, unsigned. With both: the "
+                                  "signed validation."))
     def challenge(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
         body = parse_body(runtime, request.scope, data, Challenge, "challenge")
         if body.challenge is None and body.response is None:
@@ -101,7 +118,8 @@ class ClientController(Controller):
         payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
         return signed_answer(runtime, request.scope, granted.product, payload, body)
 
-    @get("/public-key", sync_to_thread=True)
+    @get("/public-key", sync_to_thread=True,
+         responses=answer(PublicKeyAnswer, "The signing key of the product's algorithm (RSA-4096 without one)."))
     def public_key(self, runtime: RuntimeDep, product_id: FromQuery[UUID | None] = None) -> Response[Any]:
         algorithm = SigningAlgorithm.RSA
         if product_id is not None:

@@ -8,7 +8,9 @@ from litestar.params import JSONBody
 from api.client_protocol import client_request
 from api.deps import RuntimeDep
 from api.errors import lockence_error_response
+from api.schemas.answers import LockenceAnswer, LockenceSessionAnswer, LockenceTokenAnswer
 from api.schemas.client import LockenceInit, LockenceSession
+from api.schemas.openapi import answer
 from commands.client import Granted
 from domain.errors import DomainError
 from keyledger.wiring import Runtime
@@ -34,25 +36,28 @@ class LockenceController(Controller):
     tags = ["lockence"]
     exception_handlers = {DomainError: lockence_error_response}
 
-    @post("/init", status_code=200, sync_to_thread=True)
+    @post("/init", status_code=200, sync_to_thread=True,
+          responses=answer(LockenceTokenAnswer, "Authenticated: a session for this device."))
     def init(self, request: Request[Any, Any, Any], data: JSONBody[LockenceInit], runtime: RuntimeDep) -> Response[Any]:
         granted = runtime.ledger.activate_license(_call(runtime, request, data.api_key, data.license_key, data.hwid))
         return _session_answer(granted, "Authentication successful", with_token=True)
 
-    @post("/validate", status_code=200, sync_to_thread=True)
+    @post("/validate", status_code=200, sync_to_thread=True,
+          responses=answer(LockenceSessionAnswer, "The session is valid."))
     def validate(self, request: Request[Any, Any, Any], data: JSONBody[LockenceSession],
                  runtime: RuntimeDep) -> Response[Any]:
         granted = runtime.ledger.check_session(_call(runtime, request, data.api_key), data.session_token)
         return _session_answer(granted, "Session is valid", with_token=False)
 
-    @post("/heartbeat", status_code=200, sync_to_thread=True)
+    @post("/heartbeat", status_code=200, sync_to_thread=True,
+          responses=answer(LockenceTokenAnswer, "The session is extended; its token stays the same."))
     def heartbeat(self, request: Request[Any, Any, Any], data: JSONBody[LockenceSession],
                   runtime: RuntimeDep) -> Response[Any]:
         call = _call(runtime, request, data.api_key)
         granted = runtime.ledger.keep_session_alive(call, data.session_token, rotate=False)
         return _session_answer(granted, "Heartbeat received", with_token=True)
 
-    @post("/logout", status_code=200, sync_to_thread=True)
+    @post("/logout", status_code=200, sync_to_thread=True, responses=answer(LockenceAnswer, "The session is ended."))
     def logout(self, request: Request[Any, Any, Any], data: JSONBody[LockenceSession],
                runtime: RuntimeDep) -> Response[Any]:
         runtime.ledger.end_session(_call(runtime, request, data.api_key), data.session_token)
