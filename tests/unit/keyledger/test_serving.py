@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import uvicorn
-import uvloop
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.server import ServerState
@@ -17,9 +16,9 @@ from keyledger import cli
 from keyledger.serving import NoDelayHTTP, listening_sockets
 
 
-def nagle_off_on_accepted(protocol: type[asyncio.Protocol], loop_factory: Any = None) -> bool:
-    """Serve `protocol` on a listening socket bound the way `uvicorn --workers` binds it, on the event loop
-    `loop_factory` makes (asyncio's own by default); TCP_NODELAY of one accepted connection."""
+def nagle_off_on_accepted(protocol: type[asyncio.Protocol]) -> bool:
+    """Serve `protocol` on a listening socket bound the way `uvicorn --workers` binds it; TCP_NODELAY of one
+    accepted connection."""
 
     async def accept_one() -> bool:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # proto 0, as uvicorn's Config.bind_socket
@@ -48,8 +47,7 @@ def nagle_off_on_accepted(protocol: type[asyncio.Protocol], loop_factory: Any = 
             writer.close()
             server.close()
 
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(accept_one())
+    return asyncio.run(accept_one())
 
 
 def test_uvicorn_alone_leaves_nagle_on_for_multi_worker_sockets():
@@ -61,12 +59,6 @@ def test_keyledgers_protocol_turns_nagle_off():
     assert nagle_off_on_accepted(NoDelayHTTP) is True
 
 
-def test_keyledgers_protocol_turns_nagle_off_on_uvloop_too():
-    # uvloop is the loop `keyledger serve` runs on (uvicorn's loop="auto" takes it when it imports); its
-    # transports hand out a pseudo-socket, on which the protocol must still set the option without failing.
-    assert nagle_off_on_accepted(NoDelayHTTP, uvloop.new_event_loop) is True
-
-
 def test_serve_runs_one_process_under_uvicorn_with_that_protocol(monkeypatch, tmp_path):
     ran: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: ran.update(kwargs, app=app))
@@ -74,7 +66,7 @@ def test_serve_runs_one_process_under_uvicorn_with_that_protocol(monkeypatch, tm
 
     cli.main(["serve", "--data-dir", str(tmp_path), "--workers", "1", "--port", "0"])
 
-    assert ran["app"] == "keyledger.asgi:create" and ran["http"] is NoDelayHTTP and ran["loop"] == "auto"
+    assert ran["app"] == "keyledger.asgi:create" and ran["http"] is NoDelayHTTP and ran["loop"] == "asyncio"
 
 
 def test_several_processes_get_a_listening_socket_each_on_one_port():
