@@ -235,16 +235,20 @@ class PostgresCallStore(_Reads):
         self._pool.close()
 
 
+def conninfo_of(env: dict[str, str]) -> str:
+    """The libpq conninfo of an eventsourcing PostgreSQL env, quoted as libpq reads it (spaces, quotes)."""
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(**{name: env[key] for name, key in (
+        ("dbname", "POSTGRES_DBNAME"), ("host", "POSTGRES_HOST"), ("port", "POSTGRES_PORT"),
+        ("user", "POSTGRES_USER"), ("password", "POSTGRES_PASSWORD")) if env.get(key)})
+
+
 def call_store_for(env: dict[str, str], events: Any = None) -> CallStore:
     """The call log beside the event store that this eventsourcing env configures (on PostgreSQL,
     `events` names the event store's table, for the client link)."""
     if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
-        from psycopg.conninfo import make_conninfo
-
-        conninfo = make_conninfo(**{name: env[key] for name, key in (  # quoted as libpq reads it: spaces, quotes
-            ("dbname", "POSTGRES_DBNAME"), ("host", "POSTGRES_HOST"), ("port", "POSTGRES_PORT"),
-            ("user", "POSTGRES_USER"), ("password", "POSTGRES_PASSWORD")) if env.get(key)})
-        return PostgresCallStore(conninfo, env.get("POSTGRES_SCHEMA") or None, events)
+        return PostgresCallStore(conninfo_of(env), env.get("POSTGRES_SCHEMA") or None, events)
     dbname = env.get("SQLITE_DBNAME", ":memory:")
     if "memory" in dbname:
         return SQLiteCallStore(":memory:")

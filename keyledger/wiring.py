@@ -147,11 +147,9 @@ def _store_env(settings: Settings) -> dict[str, str]:
 
 
 def postgres_conninfo(settings: Settings) -> str:
-    from psycopg.conninfo import make_conninfo
-
-    pg = postgres_parts(settings.database_url or "")
-    return make_conninfo(dbname=pg["dbname"], host=pg["host"], port=pg["port"], user=pg["user"],
-                         password=pg["password"] or None)  # quoted as libpq reads it: spaces, quotes
+    """The conninfo every PostgreSQL connection of ours uses: the event store's own settings, as the call log
+    reads them (commands/call_log.py)."""
+    return call_log.conninfo_of(_store_env(settings))
 
 
 def feeding_lock(settings: Settings) -> FeedingLock:
