@@ -2,7 +2,9 @@
 
 Built on eventsourcing's `Projection`, `Tracking` and `TrackingRecorder`: a projection
 applies a batch of events and records the last one's position in the same transaction,
-so a crash either keeps both or neither (exactly once), and a redelivered batch is refused.
+so a crash either keeps both or neither. The transaction first locks the tracking row and
+reads the position there, so any number of projector processes take turns and each event
+is applied exactly once (docs/decisions/0001-exactly-once-projections.md).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -48,23 +50,39 @@ class ProjectionView(TrackingRecorder):
 
     def insert_tracking(self, tracking: Tracking) -> None:
         with self.store.transaction() as cursor:
+            if self.claim_position(cursor, tracking.application_name) >= tracking.notification_id:
+                raise IntegrityError(f"{self.projection_name} already at or past {tracking.notification_id}")
             self.record_tracking(cursor, tracking)
 
-    def record_tracking(self, cursor: Cursor, tracking: Tracking) -> None:
-        """Advance the position; refuse (roll the batch back) if another worker got there first."""
-        cursor.execute(
-            "INSERT INTO projection_tracking (projection, application_name, notification_id) VALUES (?, ?, ?)"
-            " ON CONFLICT (projection, application_name) DO UPDATE SET notification_id = excluded.notification_id"
-            " WHERE projection_tracking.notification_id < excluded.notification_id",
-            (self.projection_name, tracking.application_name, tracking.notification_id),
-        )
-        if cursor.rowcount != 1:
-            raise IntegrityError(f"{self.projection_name} already past {tracking.notification_id}")
+    def claim_position(self, cursor: Cursor, application_name: str) -> int:
+        """Lock this read model's tracking row until the transaction ends, and return its position.
 
-    def quarantine(self, tracking: Tracking, topic: str, error: str, at: datetime) -> None:
+        Projectors in other processes wait here for each other, so each reads the position the last
+        one committed and applies only what lies past it: every event lands exactly once."""
+        cursor.execute(
+            "INSERT INTO projection_tracking (projection, application_name, notification_id) VALUES (?, ?, 0)"
+            " ON CONFLICT (projection, application_name)"
+            " DO UPDATE SET notification_id = projection_tracking.notification_id RETURNING notification_id",
+            (self.projection_name, application_name),
+        )
+        return int(cursor.fetchone()["notification_id"])
+
+    def record_tracking(self, cursor: Cursor, tracking: Tracking) -> None:
+        """Move the position claimed in this transaction (`claim_position`) to `tracking`."""
+        cursor.execute(
+            "UPDATE projection_tracking SET notification_id = ? WHERE projection = ? AND application_name = ?",
+            (tracking.notification_id, self.projection_name, tracking.application_name),
+        )
+
+    def quarantine(self, tracking: Tracking, after: int, topic: str, error: str, at: datetime) -> int:
         """Pass over an event this read model cannot apply: its position moves past it, and the event,
-        with the error, is kept in `projection_quarantine` until a rebuild applies it (one transaction)."""
+        with the error, is kept in `projection_quarantine` until a rebuild applies it (one transaction).
+        Returns the position afterwards (another process may have got past the event first)."""
         with self.store.transaction() as cursor:
+            position = self.claim_position(cursor, tracking.application_name)
+            if position >= tracking.notification_id:
+                return position
+            _require_contiguous(self.projection_name, position, after)
             cursor.execute(
                 "INSERT INTO projection_quarantine (projection, application_name, notification_id, topic, error, at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (projection, application_name, notification_id) DO NOTHING",
@@ -73,6 +91,7 @@ class ProjectionView(TrackingRecorder):
             )
             self.record_tracking(cursor, tracking)
         self.notify_advanced()
+        return tracking.notification_id
 
     def quarantined(self, application_name: str) -> list[dict[str, Any]]:
         """The events this read model passed over, oldest first."""
@@ -136,21 +155,42 @@ class ReadModelProjection(Projection[ProjectionView]):
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.process_batch([(domain_event, tracking)])
 
-    def process_batch(self, batch: Iterable[tuple[Any, Tracking]]) -> None:
-        """Apply every event and record the last position, all in one transaction."""
-        last: Tracking | None = None
+    def process_batch(self, batch: Sequence[tuple[Any, Tracking]], after: int | None = None) -> int:
+        """Apply the events past this read model's position and record the last one, in one transaction;
+        returns the position afterwards.
+
+        Events another process applied meanwhile are skipped. `after` is the position the batch was
+        read from: a recorded position behind it would leave a gap, so the batch is refused instead."""
+        if not batch:
+            return after or 0
+        application_name = batch[0][1].application_name
         with self.view.store.transaction() as cursor:
-            for domain_event, tracking in batch:
+            position = self.view.claim_position(cursor, application_name)
+            if after is not None:
+                _require_contiguous(self.name, position, after)
+            pending = [item for item in batch if item[1].notification_id > position]
+            for domain_event, tracking in pending:
                 self.position = tracking.notification_id
                 self.apply(cursor, domain_event)
-                last = tracking
-            if last is not None:
-                self.view.record_tracking(cursor, last)
+            if pending:
+                self.view.record_tracking(cursor, pending[-1][1])
+                position = pending[-1][1].notification_id
         self.view.notify_advanced()
+        return position
 
     def apply(self, cursor: Cursor, event: Any) -> None:
         """Upsert the rows this event changes; events the model ignores fall through."""
         raise NotImplementedError
+
+
+class PositionBehindError(IntegrityError):
+    """Raised when a read model's recorded position is behind where its batch was read from (it was dropped
+    for a rebuild meanwhile): applying the batch would skip the events in between."""
+
+
+def _require_contiguous(name: str, position: int, after: int) -> None:
+    if position < after:
+        raise PositionBehindError(f"{name} is at {position}, behind the batch read after {after}")
 
 
 def iso(at: datetime | None) -> str | None:

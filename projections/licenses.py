@@ -47,7 +47,7 @@ class LicenseListProjection(ReadModelProjection):
             case License.HwidReset():
                 self.set_columns(cursor, event, devices="[]", current_uses=0)
             case License.ActivatedOnDevice():
-                self.change_devices(cursor, event, lambda devices: [*devices, event.hwid])
+                self.change_devices(cursor, event, lambda devices: [*(d for d in devices if d != event.hwid), event.hwid])
             case License.DeactivatedOnDevice():
                 self.change_devices(cursor, event, lambda devices: [d for d in devices if d != event.hwid])
             case License.UsernameChanged():

@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
-from projections.base import ReadModelProjection
+from projections.base import PositionBehindError, ReadModelProjection
 from projections.feeding import FeedingLock
 
 log = logging.getLogger(__name__)
@@ -80,9 +80,8 @@ class Projector:
     def _positions(self, projections: Sequence[ReadModelProjection]) -> dict[str, int]:
         """Each projection's position: remembered from its last batch, read once otherwise.
 
-        Another projector process moving a projection on is caught by the tracking record itself:
-        the stale batch is refused whole (IntegrityError) and the position read again.
-        """
+        Only a hint of where to read from: each batch reads the recorded position again, under a lock,
+        and skips what another projector process applied meanwhile (projections/base.py)."""
         known = self._positions_known
         for p in projections:
             if p.name not in known:
@@ -108,34 +107,35 @@ class Projector:
         return len(batch) if moved else 0
 
     def _apply(self, projection: ReadModelProjection, pending: Batch, position: int) -> bool:
-        """Apply one batch; whether the projection's position moved (by this batch or by another process).
+        """Apply one batch read after `position`; whether the projection's position moved (by this batch or
+        by another process).
 
         A batch that fails is applied again one event at a time, so the events before the failing
         one land; that one raises until its QUARANTINE_AFTER-th attempt, and is then passed over."""
         try:
-            projection.process_batch(pending)
-        except IntegrityError:
-            return self._recorded_elsewhere(projection, position)
+            reached = projection.process_batch(pending, after=position)
+        except PositionBehindError:
+            return self._forget(projection)
         except Exception as error:
             if len(pending) > 1:
                 return self._apply_singly(projection, pending, position)
             return self._failed(projection, pending[0], position, error)
-        self._positions_known[projection.name] = pending[-1][1].notification_id
-        return True
+        self._positions_known[projection.name] = reached
+        return reached != position
 
-    def _recorded_elsewhere(self, projection: ReadModelProjection, position: int) -> bool:
-        # Another projector process recorded this batch first: ours rolled back whole.
-        log.info("projection %s: batch already recorded elsewhere", projection.name)
-        del self._positions_known[projection.name]
-        return self._positions([projection])[projection.name] != position
+    def _forget(self, projection: ReadModelProjection) -> bool:
+        """The recorded position went back (the model was dropped for a rebuild): read it again next round."""
+        log.warning("projection %s: its position went back; reading it again", projection.name)
+        self._positions_known.pop(projection.name, None)
+        return True
 
     def _apply_singly(self, projection: ReadModelProjection, pending: Batch, position: int) -> bool:
         for item in pending:
+            if item[1].notification_id <= position:  # another process applied it meanwhile
+                continue
             if not self._apply(projection, [item], position):
                 return False
-            position = self._positions_known[projection.name]
-            if position >= pending[-1][1].notification_id:  # another process moved it past the rest
-                break
+            position = self._positions_known.get(projection.name, position)
         return True
 
     def _failed(self, projection: ReadModelProjection, item: tuple[Any, Tracking], position: int,
@@ -151,11 +151,11 @@ class Projector:
                   " projection_quarantine until a rebuild applies it", projection.name, tracking.notification_id,
                   topic, attempts, exc_info=error)
         try:
-            projection.view.quarantine(tracking, topic, f"{type(error).__name__}: {error}",
-                                       datetime.now(timezone.utc))
-        except IntegrityError:
-            return self._recorded_elsewhere(projection, position)
-        self._positions_known[projection.name] = tracking.notification_id
+            reached = projection.view.quarantine(tracking, position, topic, f"{type(error).__name__}: {error}",
+                                                 datetime.now(timezone.utc))
+        except PositionBehindError:
+            return self._forget(projection)
+        self._positions_known[projection.name] = reached
         return True
 
     def quarantined(self) -> dict[str, list[dict[str, Any]]]:
