@@ -19,6 +19,7 @@ from api.deps import DEPENDENCIES
 from api.direct import DirectApp
 from api.envelope import ErrorEnvelope
 from api.errors import EXCEPTION_HANDLERS
+from api.idempotency import IdempotencyMiddleware
 from api.requests import LedgerRequest
 from api.schemas.openapi import ClientOperation, body_schemas
 from keyledger.wiring import Runtime
@@ -38,6 +39,7 @@ def create_app(runtime: Runtime) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         request_class=LedgerRequest,
+        middleware=[IdempotencyMiddleware()],
         openapi_config=OpenAPIConfig(title="KeyLedger", version="0.1.0", path="/api/schema"),
         on_shutdown=[runtime.close],
         debug=False,

@@ -60,3 +60,16 @@ def require_admin(account: dict[str, Any]) -> dict[str, Any]:
     if account["role"] != "admin":
         raise Forbidden("Admin access required")
     return account
+
+
+def account_id_of(runtime: Runtime, scope: Any) -> uuid.UUID | None:
+    """The account a request's bearer token names, if the token is genuine and current; None otherwise
+    (the route's own authentication then answers)."""
+    header = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
+    scheme, _, token = header.decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        return uuid.UUID(str(_claims(runtime, token.strip())["sub"]))
+    except (Unauthorized, ValueError):
+        return None

@@ -56,7 +56,8 @@ class RedisStore:
     def __init__(self, url: str, prefix: str = "keyledger:") -> None:
         import redis
 
-        self._redis = redis.Redis.from_url(url, decode_responses=True)
+        # Bounded waits: a Redis that hangs answers 503 (api/errors.py) instead of holding the call forever.
+        self._redis = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=2, socket_timeout=2)
         self._prefix = prefix
 
     def claim(self, key: str, ttl_seconds: float) -> bool:

@@ -1,18 +1,30 @@
 """The one map from exceptions to (status, error_code) in the spec's error envelope."""
 
 import logging
+import sqlite3
 from typing import Any
 
 import msgspec
+import psycopg
+import redis.exceptions
+from eventsourcing.persistence import InterfaceError, OperationalError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from psycopg_pool import PoolTimeout
 
 from api.client_protocol import answer
 from api.envelope import error
+from api.idempotency import (
+    REPLAYED,
+    IdempotencyKeyReusedError,
+    InvalidIdempotencyKeyError,
+    kept_answer_for,
+)
 from commands.accounts import InvalidCredentialsError
-from commands.retry import ContentionError
+from commands.retry import ContentionError, OutcomeUnknownError, StoreUnavailableError
 from domain.account import AccountDeactivatedError, AccountNotFoundError, EmailAlreadyRegisteredError
 from domain.errors import ConflictError, DomainError, InvalidValueError, NotFoundError
+from domain.idempotency import IdempotencyKeyUsedError
 from domain.license import LicenseNotFoundError, MaxUsesBelowActivationsError
 from domain.product import ProductNotFoundError
 from domain.refusals import BlacklistedError, ClientRefusedError, UnknownProductError
@@ -129,6 +141,46 @@ def read_models_behind_response(request: Request[Any, Any, Any], exc: ReadModels
     return response
 
 
+def unavailable_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The database or Redis cannot be reached: nothing was recorded, so the request may be sent again."""
+    log.warning("%s %s: a service is unreachable: %s: %s", request.method, request.url.path,
+                type(exc).__name__, exc)
+    response = error(503, "The service cannot reach its storage right now; send the request again in a moment",
+                     "SERVICE_UNAVAILABLE")
+    response.headers["Retry-After"] = "2"
+    return response
+
+
+def outcome_unknown_response(request: Request[Any, Any, Any], exc: OutcomeUnknownError) -> Response[Any]:
+    """A write was sent, and the store could not then tell whether it was recorded."""
+    log.error("%s %s: outcome unknown: %s", request.method, request.url.path, exc.__cause__ or exc)
+    response = error(503, "The change may or may not have been recorded: send it again with the same"
+                     " Idempotency-Key, or check before repeating it", "OUTCOME_UNKNOWN")
+    response.headers["Retry-After"] = "2"
+    return response
+
+
+def idempotency_key_used_response(request: Request[Any, Any, Any], exc: IdempotencyKeyUsedError) -> Response[Any]:
+    """A retry whose key already recorded its write: the first answer again, or 409 while there is none."""
+    kept = kept_answer_for(request.app.state.runtime, exc)
+    if kept is not None:
+        return Response(kept.body, status_code=kept.status, media_type="application/json",
+                        headers={REPLAYED[0].decode(): REPLAYED[1].decode()})
+    response = error(409, "A request with this Idempotency-Key recorded its change, and its answer is not"
+                     " available (yet): retry in a moment, or read what it recorded", "IDEMPOTENCY_KEY_IN_USE",
+                     recorded_ids=[str(recorded) for recorded in exc.recorded_ids])
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+def idempotency_key_reused_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    return error(422, "This Idempotency-Key was sent with a different request", "IDEMPOTENCY_KEY_REUSED")
+
+
+def invalid_idempotency_key_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    return error(400, str(exc), "VALIDATION_ERROR")
+
+
 def internal_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error(500, "Internal server error", "INTERNAL_ERROR")
@@ -140,8 +192,19 @@ def _validation_message(exc: ValidationException) -> str:
     return "; ".join(details) or exc.detail or "Invalid request"
 
 
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    StoreUnavailableError, OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError,
+    PoolTimeout, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, sqlite3.OperationalError,
+)
+"""What a database or Redis that cannot be reached raises, however it reaches the API."""
+
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     DomainError: domain_error_response,
+    IdempotencyKeyUsedError: idempotency_key_used_response,
+    IdempotencyKeyReusedError: idempotency_key_reused_response,
+    InvalidIdempotencyKeyError: invalid_idempotency_key_response,
+    OutcomeUnknownError: outcome_unknown_response,
+    **dict.fromkeys(UNAVAILABLE, unavailable_response),
     HTTPException: http_error_response,
     msgspec.ValidationError: schema_error_response,
     ReadModelsBehindError: read_models_behind_response,

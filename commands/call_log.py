@@ -193,15 +193,24 @@ class PostgresCallStore(_Reads):
         self.link = ClientLink(conninfo, self._kwargs, "client_calls", COLUMNS, events)
 
     def append(self, rows: Sequence[Row]) -> None:
+        """Append in one statement; one that fails on a lost connection is sent again on a fresh one."""
+        import psycopg
+
         with self._write_lock:
-            writer = self._writing_connection()
             try:
-                writer.execute(INSERT_JSON, (rows_json(rows),))  # one statement: its own transaction
-            except BaseException:
-                writer.close()  # whatever state the connection was left in dies with it
-                self._writer = None
-                raise
-            self._written_at = time.monotonic()
+                self._append(rows)
+            except psycopg.OperationalError:
+                self._append(rows)
+
+    def _append(self, rows: Sequence[Row]) -> None:
+        writer = self._writing_connection()
+        try:
+            writer.execute(INSERT_JSON, (rows_json(rows),))  # one statement: its own transaction
+        except BaseException:
+            writer.close()  # whatever state the connection was left in dies with it
+            self._writer = None
+            raise
+        self._written_at = time.monotonic()
 
     def append_soon(self, rows: Sequence[Row]) -> asyncio.Future[None]:
         """`append` from the event loop, through the client link: no thread, so no hand-over of the GIL

@@ -8,6 +8,7 @@ changes state records its events first and its outcome once they are committed.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
@@ -29,6 +30,8 @@ from domain.session import SESSION_TTL, EndReason, Session
 from domain.validation import Attempt, check_attempt, check_identity
 from keys.secrets import unseal
 from keys.tokens import new_session_token, session_id_of, token_hash
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -169,7 +172,7 @@ class ClientCommands(CommandsBase):
         newly_bound = license.activate_device(request.hwid or "", request.at)
         session, token = self._start_session(license, request)
         self.record(license, session)
-        self.calls.append(record_call("activation", request, license.id, security_event=attempt.detected,
+        self._log_change(record_call("activation", request, license.id, security_event=attempt.detected,
                                       details={"new_device": newly_bound}))
         return Granted(license, attempt.product, session, token)  # type: ignore[arg-type]
 
@@ -182,7 +185,7 @@ class ClientCommands(CommandsBase):
         license: License = attempt.license  # type: ignore[assignment]
         license.deactivate_device(request.hwid or "", request.at)
         self.record(license)
-        self.calls.append(record_call("deactivation", request, license.id))
+        self._log_change(record_call("deactivation", request, license.id))
         return Granted(license, attempt.product)  # type: ignore[arg-type]
 
     @records_refusals("heartbeat")
@@ -194,7 +197,7 @@ class ClientCommands(CommandsBase):
         token = new_session_token(session.id) if rotate else session_token
         session.keep_alive(token_hash(token), request.at)
         self.record(session)
-        self.calls.append(record_call("heartbeat", request, live.license.id))
+        self._log_change(record_call("heartbeat", request, live.license.id))
         return live._replace(session_token=token)
 
     @records_refusals("session_validation")
@@ -214,7 +217,7 @@ class ClientCommands(CommandsBase):
         session.require_live(token_hash(session_token), request.hwid, license, request.at)
         session.end(EndReason.LOGOUT, request.at)
         self.record(session)
-        self.calls.append(record_call("logout", request, license.id))
+        self._log_change(record_call("logout", request, license.id))
         return session
 
     def _live_session(self, request: ClientRequest, session_token: str) -> Granted:
@@ -232,6 +235,14 @@ class ClientCommands(CommandsBase):
                 self.end_hijacked_session(session.id, request.at)
             raise
         return Granted(license, attempt.product, session, session_token)  # type: ignore[arg-type]
+
+    def _log_change(self, record: CallRecord) -> None:
+        """Append the outcome of a call whose change is already recorded: the change stands, and is answered
+        as such, even when its log line cannot be written (the event log shows the change anyway)."""
+        try:
+            self.calls.append(record)
+        except Exception:  # noqa: BLE001 - whatever the log's store raised, the change is recorded
+            log.exception("a %s was recorded, but its call record could not be", record.action)
 
     def record_refusal(self, action: str, request: ClientRequest, refusal: ClientRefusedError) -> None:
         """Append the outcome of a refused call (also used by the API for envelope failures)."""

@@ -355,7 +355,7 @@ class ClientLink:
                 rows += [row for row, _ in conditional]
                 head, stale, error = 0, frozenset[int](), None
                 try:
-                    head, stale = await self._round_trip(lane, rows)
+                    head, stale = await self._round_trip_again_if_dropped(lane, rows)
                 except Exception as exc:  # everyone of this round trip learns its fate
                     error = exc
                 settle([*((done, head) for done in heads), *((done, None) for _, done in appends),
@@ -374,6 +374,19 @@ class ClientLink:
             raise
         finally:
             link.idle.append(lane)
+
+    async def _round_trip_again_if_dropped(self, lane: _Lane, rows: list[Row]) -> tuple[int, frozenset[int]]:
+        """`_round_trip`, sent once more on a new connection when the server dropped the one it went out on
+        (a restart, a terminated backend): the statement was not committed then, but for the instant
+        between a commit and its answer, where a record may be appended twice."""
+        import psycopg
+
+        try:
+            return await self._round_trip(lane, rows)
+        except psycopg.OperationalError:
+            if lane.is_open:  # the connection lives: the statement itself failed
+                raise
+            return await self._round_trip(lane, rows)
 
     async def _round_trip(self, lane: _Lane, rows: list[Row]) -> tuple[int, frozenset[int]]:
         """One statement: the rows appended (the conditional ones unless stale), and the head whenever the

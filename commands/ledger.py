@@ -6,21 +6,30 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import (
+    InterfaceError,
+    JSONTranscoder,
+    OperationalError,
+    RecordConflictError,
+    Recording,
+    Transcoding,
+)
 
 from commands.accounts import AccountCommands
 from commands.blacklist import BlacklistCommands
 from commands.client_view import ClientView, head_reader
 from commands.call_log import CallLog, call_store_for
 from commands.client import ClientCommands
+from commands.idempotency import CLAIM, key_for
 from commands.inbox import InboxCommands
 from commands.licenses import LicenseCommands
 from commands.products import ProductCommands
-from commands.retry import KeyedLocks
+from commands.retry import KeyedLocks, OutcomeUnknownError
 from commands.sessions import SessionCommands
 from domain.account import Role
 from domain.blacklist import BlacklistType, Severity
+from domain.idempotency import IdempotencyKey
 from domain.license import LicenseType
 from domain.product import Product, SigningAlgorithm
 from domain.license import License
@@ -53,6 +62,10 @@ def _events_table(recorder: Any) -> Any:
     return sql.Identifier(schema, table)
 
 
+class _RecordedAlready(Exception):
+    """The store holds the events a save reported as failed: the write happened."""
+
+
 class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, ClientCommands, BlacklistCommands,
              SessionCommands, Application[UUID]):
     """The write side of KeyLedger. Construct with an eventsourcing env and the master key."""
@@ -76,9 +89,42 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
             transcoder.register(EnumAsValue(enum_type))
 
     def record(self, *aggregates: Any) -> int:
-        """Save every changed aggregate atomically and return the last notification id."""
-        recordings: list[Recording[UUID]] = self.save(*aggregates)
-        return recordings[-1].notification.id if recordings else self.recorder.max_notification_id() or 0
+        """Save every changed aggregate atomically and return the last notification id.
+
+        Under an idempotency claim (commands/idempotency.py) the key's aggregate is saved with them,
+        or IdempotencyKeyUsedError is raised when the key already recorded a write."""
+        claim = CLAIM.get()
+        if claim is not None and any(getattr(aggregate, "pending_events", None) for aggregate in aggregates):
+            existing = self._optional(claim.key_id, IdempotencyKey)
+            aggregates = (*aggregates, key_for(existing, claim, aggregates))
+        try:
+            recordings: list[Recording[UUID]] = self.save(*aggregates)
+        except _RecordedAlready:
+            return self.position()
+        return recordings[-1].notification.id if recordings else self.position()
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Put the events in the store. When it failed to answer (a connection dropped as the commit went
+        out, so eventsourcing's own retry then met the events already there), the store is asked whether
+        they are in it: a write whose outcome is known is answered as such, never recorded twice."""
+        try:
+            return super()._record(processing_event)
+        except (RecordConflictError, OperationalError, InterfaceError):
+            if self._stored_already(processing_event.events):
+                raise _RecordedAlready from None
+            raise
+
+    def _stored_already(self, events: list[Any]) -> bool:
+        """Whether these very events (same originator, version and bytes) are in the store."""
+        try:
+            for stored in map(self.mapper.to_stored_event, events):
+                found = self.recorder.select_events(stored.originator_id, gt=stored.originator_version - 1,
+                                                    lte=stored.originator_version)
+                if not found or found[0].state != stored.state or found[0].topic != stored.topic:
+                    return False
+        except (OperationalError, InterfaceError) as error:
+            raise OutcomeUnknownError("the store could not say whether the write was recorded") from error
+        return bool(events)
 
     def position(self) -> int:
         return self.recorder.max_notification_id() or 0

@@ -10,8 +10,9 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from keyledger.preflight import StartupError, reach_database, redis_warning
 from keyledger.settings import Settings, SettingsError
-from keyledger.wiring import build_runtime, system_clock
+from keyledger.wiring import Runtime, build_runtime, system_clock
 from workers.projector import RebuildRefusedError
 
 SERVE_FLAGS = ("host", "port", "data_dir", "database_url", "redis_url", "workers", "jwt_secret", "master_key")
@@ -22,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return int(args.run(args) or 0)
-    except SettingsError as error:
+    except (SettingsError, StartupError) as error:
         print(f"keyledger: {error}", file=sys.stderr)
         return 2
 
@@ -59,20 +60,34 @@ def _serve(args: argparse.Namespace) -> None:
             os.environ[f"KEYLEDGER_{flag.upper()}"] = str(value)
     settings = Settings.from_env()
     settings.data_path.mkdir(parents=True, exist_ok=True)
+    _preflight(settings)
     print(f"KeyLedger listening on http://{settings.host}:{settings.port}/api (data in {settings.data_path})",
           flush=True)
     serve("keyledger.asgi:create", settings.host, settings.port, settings.workers, settings.log_level)
 
 
+def _preflight(settings: Settings) -> None:
+    """Wait (bounded) for the database; warn once of a Redis that does not answer."""
+    reach_database(settings)
+    warning = redis_warning(settings)
+    if warning:
+        logging.getLogger("keyledger").warning(warning)
+
+
+def _started(settings: Settings) -> Runtime:
+    _preflight(settings)
+    return build_runtime(settings, start_projector=False, start_workers=False)
+
+
 def _project(_: argparse.Namespace) -> None:
-    runtime = build_runtime(Settings.from_env(), start_projector=False, start_workers=False)
+    runtime = _started(Settings.from_env())
     runtime.projector.start()
     _until_stopped()
     runtime.close()
 
 
 def _worker(_: argparse.Namespace) -> None:
-    runtime = build_runtime(Settings.from_env(), start_projector=False, start_workers=False)
+    runtime = _started(Settings.from_env())
     runtime.start_workers()
     _until_stopped()
     runtime.close()
@@ -88,7 +103,7 @@ def _until_stopped() -> None:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    runtime = build_runtime(Settings.from_env(), start_projector=False, start_workers=False)
+    runtime = _started(Settings.from_env())
     try:
         count = runtime.projector.rebuild(args.names or None)
     except RebuildRefusedError as refused:
@@ -101,7 +116,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> None:
-    runtime = build_runtime(Settings.from_env(), start_projector=False, start_workers=False)
+    runtime = _started(Settings.from_env())
     runtime.ledger.promote_account(args.email, system_clock())
     runtime.projector.catch_up()
     print(f"{args.email} is now an admin")

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, unquote, urlparse
 
+from adapters.answers import AnswerTable
 from api.ephemeral import EphemeralStore, MemoryStore, RedisStore
 from api.signer import AnswerSigner
 from commands import call_log, client_link
@@ -21,7 +22,7 @@ from keys.passwords import Passwords
 from keys.secrets import decode_master_key, new_master_key
 from keys.signing import SigningKey, load_or_create_signing_key
 from projections.feeding import AdvisoryFeedingLock, FeedingLock, FileFeedingLock
-from projections.db import PostgresReadStore, ReadStore, SQLiteReadStore
+from projections.db import PostgresReadStore, ReadStore, SQLiteReadStore, unreachable
 from projections.registry import build_projections
 from workers.projector import Projector
 
@@ -60,6 +61,7 @@ class Runtime:
         self.signing_keys = signing_keys
         self.ephemeral = ephemeral
         self.clock = clock
+        self.answers = AnswerTable(store)
         self.signer = AnswerSigner(settings.workers)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -86,6 +88,11 @@ class Runtime:
             log.warning("read models have not reached position %s in %ss", position,
                         self.settings.consistency_timeout)
             raise ReadModelsBehindError(position) from None
+        except Exception as error:
+            if not unreachable(error):
+                raise
+            log.warning("read models unreachable after position %s: %s", position, error)
+            raise ReadModelsBehindError(position) from error  # the change is recorded all the same
 
     def close(self) -> None:
         self._stop.set()

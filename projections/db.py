@@ -88,6 +88,17 @@ class SQLiteReadStore:
         self._local = threading.local()
 
 
+def unreachable(error: BaseException) -> bool:
+    """Whether `error` says the database could not be reached or was busy (worth trying again), rather than
+    that a statement was wrong."""
+    if isinstance(error, sqlite3.OperationalError):
+        return any(word in str(error) for word in ("locked", "busy", "disk I/O", "unable to open"))
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError | PoolTimeout)
+
+
 @lru_cache(maxsize=1024)
 def to_pyformat(sql: str) -> str:
     """`?` placeholders to psycopg's `%s` (our statements never contain a literal `%` or `?`)."""
@@ -147,11 +158,27 @@ class PostgresReadStore:
 
     @contextmanager
     def transaction(self) -> Iterator[_PgCursor]:
-        with self._pool.connection() as conn, conn.pipeline() as pipeline, conn.transaction(), \
-                conn.cursor() as cursor:
-            yield _PgCursor(cursor, pipeline)
+        try:
+            with self._pool.connection() as conn, conn.pipeline() as pipeline, conn.transaction(), \
+                    conn.cursor() as cursor:
+                yield _PgCursor(cursor, pipeline)
+        except Exception as error:
+            if unreachable(error):
+                self._pool.check()  # its other idle connections may be gone with this one
+            raise
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Rows of a read; one that fails on a lost connection is read again on a fresh one, once the pool
+        has let go of every connection the server dropped (a restart, terminated backends)."""
+        try:
+            return self._query(sql, params)
+        except Exception as error:
+            if not unreachable(error):
+                raise
+            self._pool.check()
+            return self._query(sql, params)
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[Row]:
         with self._pool.connection() as conn:
             rows = conn.execute(to_pyformat(sql), tuple(params)).fetchall()
             conn.rollback()

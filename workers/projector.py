@@ -18,6 +18,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
 from projections.base import PositionBehindError, ReadModelProjection
+from projections.db import unreachable
 from projections.feeding import FeedingLock
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,8 @@ class Projector:
         except PositionBehindError:
             return self._forget(projection)
         except Exception as error:
+            if unreachable(error):  # the database, not the event: it is tried again, and never passed over
+                raise
             if len(pending) > 1:
                 return self._apply_singly(projection, pending, position)
             return self._failed(projection, pending[0], position, error)
@@ -188,9 +191,9 @@ class Projector:
                 if self._feeding is not None:
                     self._feeding.ensure()
                 self.catch_up()
-            except Exception:
+            except Exception as error:
                 log.exception("projection batch failed; retrying")
-                self._stop.wait(1.0)
+                self._stop.wait(0.1 if unreachable(error) else 1.0)  # a dropped connection is soon replaced
             self._wake.wait(self.poll)
             self._wake.clear()
 

@@ -1,0 +1,63 @@
+"""The first answers to vendor writes sent with an `Idempotency-Key`, kept for replay (api/idempotency.py).
+
+A table beside the read models (same database), not a read model: nothing projects into it and
+a rebuild leaves it alone. Rows outlive their key's retention by nothing: each write removes the
+rows past their time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from domain.instants import utc_text
+from projections.db import ReadStore
+
+DDL = (
+    "CREATE TABLE IF NOT EXISTS idempotent_answers (id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
+    " status INTEGER NOT NULL, body TEXT NOT NULL, expires_at TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS idempotent_answers_expiry ON idempotent_answers (expires_at)",
+)
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """What a write with a key answered: its request's fingerprint, the status and the JSON body."""
+
+    fingerprint: str
+    status: int
+    body: bytes
+
+
+class Answer(Protocol):
+    fingerprint: str
+    status: int
+    body: bytes
+
+
+class AnswerTable:
+    """Stored answers in the read models' database, keyed by the idempotency key's id."""
+
+    def __init__(self, store: ReadStore) -> None:
+        self._store = store
+        with store.transaction() as cursor:
+            for statement in DDL:
+                cursor.execute(statement)
+
+    def get(self, key_id: UUID, now: datetime) -> StoredAnswer | None:
+        rows = self._store.query("SELECT fingerprint, status, body FROM idempotent_answers"
+                                 " WHERE id = ? AND expires_at > ?", (str(key_id), utc_text(now)))
+        if not rows:
+            return None
+        return StoredAnswer(rows[0]["fingerprint"], rows[0]["status"], rows[0]["body"].encode())
+
+    def put(self, key_id: UUID, answer: Answer, now: datetime, expires_at: datetime) -> None:
+        with self._store.transaction() as cursor:
+            cursor.execute("DELETE FROM idempotent_answers WHERE expires_at <= ?", (utc_text(now),))
+            cursor.execute(
+                "INSERT INTO idempotent_answers VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " fingerprint = excluded.fingerprint, status = excluded.status, body = excluded.body,"
+                " expires_at = excluded.expires_at",
+                (str(key_id), answer.fingerprint, answer.status, answer.body.decode(), utc_text(expires_at)))
