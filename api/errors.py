@@ -11,7 +11,7 @@ from api.client_protocol import answer
 from api.envelope import error
 from commands.accounts import InvalidCredentialsError
 from commands.retry import ContentionError
-from domain.account import AccountDeactivatedError, AccountNotFoundError, EmailAlreadyRegisteredError
+from domain.account import AccountDeactivatedError, AccountNotFoundError, EmailAlreadyRegisteredError, LastAdminError
 from domain.errors import ConflictError, DomainError, InvalidValueError, NotFoundError
 from domain.license import LicenseNotFoundError, MaxUsesBelowActivationsError
 from domain.product import ProductNotFoundError
@@ -45,6 +45,7 @@ DOMAIN_ERRORS: list[tuple[type[Exception], int, str, str]] = [
     (AccountDeactivatedError, 403, "ACCOUNT_DEACTIVATED", "Account is deactivated"),
     (Forbidden, 403, "FORBIDDEN", "Insufficient permissions"),
     (EmailAlreadyRegisteredError, 409, "EMAIL_ALREADY_REGISTERED", "Email is already registered"),
+    (LastAdminError, 409, "LAST_ADMIN", "The server must keep at least one active admin"),
     (MaxUsesBelowActivationsError, 409, "MAX_USES_BELOW_ACTIVATIONS",
      "max_uses cannot be lower than the number of activated devices; reset the HWID first"),
     (ContentionError, 409, "CONFLICT", "The resource is busy; retry the request"),
