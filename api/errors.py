@@ -5,10 +5,11 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, MethodNotAllowedException, ValidationException
 
 from api.client_protocol import answer
 from api.envelope import error
+from api.media import method_not_allowed_response
 from commands.accounts import InvalidCredentialsError
 from commands.retry import ContentionError
 from domain.account import AccountDeactivatedError, AccountNotFoundError, EmailAlreadyRegisteredError, LastAdminError
@@ -144,6 +145,7 @@ def _validation_message(exc: ValidationException) -> str:
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     DomainError: domain_error_response,
     HTTPException: http_error_response,
+    MethodNotAllowedException: method_not_allowed_response,
     msgspec.ValidationError: schema_error_response,
     ReadModelsBehindError: read_models_behind_response,
     Exception: internal_error_response,
