@@ -68,7 +68,7 @@ def _serve(args: argparse.Namespace) -> None:
         if value is not None:
             os.environ[f"KEYLEDGER_{flag.upper()}"] = str(value)
     settings = Settings.from_env()
-    settings.data_path.mkdir(parents=True, exist_ok=True)
+    settings.data_path.mkdir(mode=0o700, parents=True, exist_ok=True)  # every API process makes it private
     print(f"KeyLedger listening on http://{settings.host}:{settings.port}/api (data in {settings.data_path})",
           flush=True)
     serve("keyledger.asgi:create", settings.host, settings.port, settings.workers, settings.log_level)
