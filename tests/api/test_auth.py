@@ -1,5 +1,6 @@
 """Auth: register, login, refresh, me; roles; deactivation; token expiry."""
 
+import msgspec
 from argon2 import extract_parameters
 from litestar.testing import TestClient
 
@@ -169,3 +170,24 @@ def test_every_wrong_sign_in_answers_and_costs_alike(client, runtime, admin_toke
     # Check only the right password tells a deactivated account so.
     right = client.post("/api/auth/login", json={"email": "gone@example.com", "password": "secret123"})
     assert (right.status_code, right.json()["error_code"]) == (403, "ACCOUNT_DEACTIVATED")
+
+
+def test_a_refresh_while_the_read_models_lag_still_hands_over_the_new_token(settings, clock):
+    lagging = build_runtime(msgspec.structs.replace(settings, consistency_timeout=0.2), clock=clock,
+                            start_projector=False, start_workers=False)
+    try:
+        lagging.ledger.register_account("john@example.com", "secret123", "John", clock())
+        lagging.projector.catch_up()
+        with TestClient(app=create_app(lagging)) as client:
+            token = client.post("/api/auth/login", json={"email": "john@example.com", "password": "secret123"}).json()[
+                "data"]["token"]
+
+            refreshed = client.post("/api/auth/refresh", headers=auth(token))
+
+            # Check the client is not left without a token, and the old one is refused once the models catch up.
+            assert refreshed.status_code == 200
+            lagging.projector.catch_up()
+            assert client.get("/api/auth/me", headers=auth(token)).status_code == 401
+            assert client.get("/api/auth/me", headers=auth(refreshed.json()["data"]["token"])).status_code == 200
+    finally:
+        lagging.close()
