@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 REGISTERED = get_topic(Account.Registered)
 
+
 class InvalidCredentialsError(DomainError):
     """Raised when an email and password do not match an account."""
 
@@ -91,7 +92,7 @@ class AccountCommands(CommandsBase):
         return self.change_account(account.id, role, is_active, at)
 
     def promote_account(self, email: str, at: datetime) -> Receipt:
-        """Make the account with this email an admin (the CLI's `admin promote`)."""
+        """Make the account with this email an admin."""
         return self.change_account_by_email(email, Role.ADMIN, None, at)
 
     @retry_on_conflict

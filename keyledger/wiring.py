@@ -217,14 +217,14 @@ def _private_paths(settings: Settings) -> Iterator[Path]:
 
 
 def _tighten(path: Path) -> bool:
-    """Take group's and others' permissions off `path` (never a link's target); whether it had any."""
+    """Take group's and others' permissions off `path`, if it is ours and not a link; whether it had any."""
     try:
-        mode = path.lstat().st_mode
+        found = path.lstat()
     except FileNotFoundError:
         return False
-    if stat.S_ISLNK(mode) or not mode & 0o077:
+    if stat.S_ISLNK(found.st_mode) or found.st_uid != os.getuid() or not found.st_mode & 0o077:
         return False
-    path.chmod(stat.S_IMODE(mode) & 0o700)
+    path.chmod(stat.S_IMODE(found.st_mode) & 0o700)
     return True
 
 
