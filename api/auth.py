@@ -1,7 +1,7 @@
 """JWT sessions for vendors: HS256 tokens (pyjwt) checked against the accounts read model."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import jwt
@@ -10,10 +10,12 @@ from litestar.datastructures import State
 
 from api.errors import Forbidden, Unauthorized
 from domain.account import Actor
-from keyledger.wiring import Runtime
+from keyledger.wiring import ReadModelsBehindError, Runtime
 from projections import accounts
 
 ISSUER = "keyledger"
+IAT_LEEWAY_SECONDS = 30
+"""How far ahead of our clock a token's issue time may be (clocks of several API processes differ a little)."""
 
 
 def issue_token(runtime: Runtime, account_id: str, now: datetime) -> str:
@@ -32,24 +34,45 @@ def _bearer(request: Request[Any, Any, Any]) -> str:
 
 
 def _claims(runtime: Runtime, token: str) -> dict[str, Any]:
-    """Verify signature and issuer with pyjwt; expiry against the runtime's clock (time is passed in)."""
+    """Verify signature and issuer with pyjwt; expiry and issue time against the runtime's clock (time is
+    passed in)."""
     try:
         claims = jwt.decode(token, runtime.jwt_secret, algorithms=["HS256"], issuer=ISSUER,
-                            options={"require": ["exp", "iat", "sub"], "verify_exp": False, "verify_iat": False})
+                            options={"require": ["exp", "iat", "sub", "jti"], "verify_exp": False,
+                                     "verify_iat": False})
     except jwt.PyJWTError:
         raise Unauthorized("Invalid token") from None
-    if not isinstance(claims["exp"], int | float) or claims["exp"] <= runtime.clock().timestamp():
+    now = runtime.clock().timestamp()
+    if not isinstance(claims["exp"], int | float) or claims["exp"] <= now:
         raise Unauthorized("Token expired")
+    if not isinstance(claims["iat"], int | float) or claims["iat"] > now + IAT_LEEWAY_SECONDS:
+        raise Unauthorized("Token issued in the future")
     return claims
 
 
 def current_account(request: Request[Any, Any, Any], state: State) -> dict[str, Any]:
-    """The signed-in, still active account (deactivated accounts' tokens stop working)."""
+    """The signed-in, still active account (deactivated accounts' tokens stop working, and so do refreshed
+    tokens)."""
     runtime: Runtime = state.runtime
-    account = accounts.get_account(runtime.store, str(_claims(runtime, _bearer(request))["sub"]))
+    claims = _claims(runtime, _bearer(request))
+    account = accounts.get_account_for_token(runtime.store, str(claims["sub"]), str(claims["jti"]))
     if account is None or not account["is_active"]:
         raise Unauthorized("Account is not active")
+    if account.pop("token_retired"):
+        raise Unauthorized("Token was refreshed; use the new one")
     return account
+
+
+def refresh_token(request: Request[Any, Any, Any], runtime: Runtime, account: dict[str, Any]) -> str:
+    """A new token for the signed-in account; the one presented is retired first, on every API process."""
+    claims, now = _claims(runtime, _bearer(request)), runtime.clock()
+    expires_at = datetime.fromtimestamp(claims["exp"], timezone.utc)
+    receipt = runtime.ledger.retire_token(uuid.UUID(account["id"]), str(claims["jti"]), expires_at, now)
+    try:
+        runtime.wait_for(receipt.position)
+    except ReadModelsBehindError:
+        pass  # the retirement is recorded and takes effect as the read models catch up; a 503 would lose both tokens
+    return issue_token(runtime, account["id"], now)
 
 
 def current_actor(account: dict[str, Any]) -> Actor:

@@ -28,6 +28,7 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 from litestar.types import HTTPScope, Message, Receive, Scope, Send
 
+from api.media import has_json_body_type
 from domain.text import json_has_nul
 
 Answer = Callable[[HTTPScope, Any], Awaitable[bytes]]
@@ -100,7 +101,7 @@ class DirectApp(Litestar):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         route = self._direct.get((scope.get("method"), scope["path"])) if scope["type"] == "http" else None
-        if route is None:
+        if route is None or not has_json_body_type(scope["headers"]):  # the route refuses other bodies (415)
             await super().__call__(scope, receive, send)
             return
         body, message = await whole_body(receive, self.request_max_body_size)

@@ -9,7 +9,7 @@ import psycopg
 import redis.exceptions
 from eventsourcing.persistence import InterfaceError, OperationalError
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, MethodNotAllowedException, ValidationException
 from psycopg_pool import PoolTimeout
 
 from api.client_protocol import answer
@@ -20,9 +20,10 @@ from api.idempotency import (
     InvalidIdempotencyKeyError,
     kept_answer_for,
 )
+from api.media import method_not_allowed_response
 from commands.accounts import InvalidCredentialsError
 from commands.retry import ContentionError, OutcomeUnknownError, StoreUnavailableError
-from domain.account import AccountDeactivatedError, AccountNotFoundError, EmailAlreadyRegisteredError
+from domain.account import AccountDeactivatedError, AccountNotFoundError, EmailAlreadyRegisteredError, LastAdminError
 from domain.errors import ConflictError, DomainError, InvalidValueError, NotFoundError
 from domain.idempotency import IdempotencyKeyUsedError
 from domain.license import LicenseNotFoundError, MaxUsesBelowActivationsError
@@ -57,6 +58,7 @@ DOMAIN_ERRORS: list[tuple[type[Exception], int, str, str]] = [
     (AccountDeactivatedError, 403, "ACCOUNT_DEACTIVATED", "Account is deactivated"),
     (Forbidden, 403, "FORBIDDEN", "Insufficient permissions"),
     (EmailAlreadyRegisteredError, 409, "EMAIL_ALREADY_REGISTERED", "Email is already registered"),
+    (LastAdminError, 409, "LAST_ADMIN", "The server must keep at least one active admin"),
     (MaxUsesBelowActivationsError, 409, "MAX_USES_BELOW_ACTIVATIONS",
      "max_uses cannot be lower than the number of activated devices; reset the HWID first"),
     (ContentionError, 409, "CONFLICT", "The resource is busy; retry the request"),
@@ -206,6 +208,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     OutcomeUnknownError: outcome_unknown_response,
     **dict.fromkeys(UNAVAILABLE, unavailable_response),
     HTTPException: http_error_response,
+    MethodNotAllowedException: method_not_allowed_response,
     msgspec.ValidationError: schema_error_response,
     ReadModelsBehindError: read_models_behind_response,
     Exception: internal_error_response,

@@ -10,7 +10,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import ConflictError, DomainError, NotFoundError
-from domain.ids import email_index_id, first_account_seat_id
+from domain.ids import admin_roster_id, email_index_id, first_account_seat_id
 
 
 class Role(Enum):
@@ -28,6 +28,10 @@ class EmailAlreadyRegisteredError(ConflictError):
 
 class AccountDeactivatedError(DomainError):
     """Raised when a deactivated account tries to sign in or act."""
+
+
+class LastAdminError(ConflictError):
+    """Raised when a change would leave the server without an active admin."""
 
 
 class Account(Aggregate):
@@ -67,9 +71,18 @@ class Account(Aggregate):
     def change_password(self, password_hash: str, at: datetime) -> None:
         self.password_hash = password_hash
 
+    @event("TokenRetired")
+    def retire_token(self, jti: str, expires_at: datetime, at: datetime) -> None:
+        """The token with this id (refreshed) opens nothing any more; the accounts read model keeps the id
+        until `expires_at`, when the token would have lapsed anyway. The account itself keeps nothing."""
+
     def require_active(self) -> None:
         if not self.is_active:
             raise AccountDeactivatedError(self.id)
+
+    @property
+    def is_active_admin(self) -> bool:
+        return self.is_active and self.role is Role.ADMIN
 
 
 class EmailIndex(Aggregate):
@@ -92,6 +105,43 @@ class FirstAccountSeat(Aggregate):
     @staticmethod
     def create_id() -> UUID:
         return first_account_seat_id()
+
+
+class AdminRoster(Aggregate):
+    """The active admins, so that no change leaves the server without one.
+
+    Every command that makes or unmakes an active admin saves the roster with the account: two such
+    changes racing (two admins demoting each other) conflict on its version, and the retry is judged
+    on the roster the winner left.
+    """
+
+    @event("Established")
+    def __init__(self, admin_ids: list[UUID], at: datetime) -> None:
+        self.admin_ids = admin_ids
+
+    @staticmethod
+    def create_id() -> UUID:
+        return admin_roster_id()
+
+    def count(self, account_id: UUID, is_active_admin: bool, at: datetime) -> None:
+        """Take in or let go of an account, after a change that made it an active admin or not."""
+        if is_active_admin and account_id not in self.admin_ids:
+            self._admit(account_id=account_id, at=at)
+        elif not is_active_admin and account_id in self.admin_ids:
+            self._require_another_admin(account_id)
+            self._dismiss(account_id=account_id, at=at)
+
+    def _require_another_admin(self, account_id: UUID) -> None:
+        if not any(admin_id != account_id for admin_id in self.admin_ids):
+            raise LastAdminError(account_id)
+
+    @event("Admitted")
+    def _admit(self, account_id: UUID, at: datetime) -> None:
+        self.admin_ids = [*self.admin_ids, account_id]
+
+    @event("Dismissed")
+    def _dismiss(self, account_id: UUID, at: datetime) -> None:
+        self.admin_ids = [admin_id for admin_id in self.admin_ids if admin_id != account_id]
 
 
 @dataclass(frozen=True)

@@ -60,5 +60,10 @@ def first_account_seat_id() -> UUID:
     return uuid5(NAMESPACE, "first-account")
 
 
+def admin_roster_id() -> UUID:
+    """The singleton that lists the active admins (domain/account.py, AdminRoster)."""
+    return uuid5(NAMESPACE, "admin-roster")
+
+
 def inbox_id(account_id: UUID) -> UUID:
     return uuid5(NAMESPACE, f"inbox:{account_id}")

@@ -1,4 +1,4 @@
-"""The `keyledger` command: serve, project, worker, rebuild, admin promote."""
+"""The `keyledger` command: serve, project, worker, rebuild, admin promote|demote|deactivate|reactivate."""
 
 from __future__ import annotations
 
@@ -10,12 +10,21 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from domain.account import AccountNotFoundError, LastAdminError, Role
 from keyledger.preflight import StartupError, reach_database, redis_warning
 from keyledger.settings import Settings, SettingsError
 from keyledger.wiring import Runtime, build_runtime, system_clock
 from workers.projector import RebuildRefusedError
 
 SERVE_FLAGS = ("host", "port", "data_dir", "database_url", "redis_url", "workers", "jwt_secret", "master_key")
+
+# action: (role, is_active) to set, its help, and what the account is once it is done
+ADMIN_ACTIONS: dict[str, tuple[Role | None, bool | None, str, str]] = {
+    "promote": (Role.ADMIN, None, "make an account an admin", "is now an admin"),
+    "demote": (Role.USER, None, "make an admin an ordinary user", "is now a user"),
+    "deactivate": (None, False, "stop an account signing in (its tokens stop working)", "is now deactivated"),
+    "reactivate": (None, True, "let a deactivated account sign in again", "is now active"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,9 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.set_defaults(run=_rebuild)
     admin = commands.add_parser("admin", help="account administration")
     admin_commands = admin.add_subparsers(required=True, metavar="ACTION")
-    promote = admin_commands.add_parser("promote", help="make an account an admin")
-    promote.add_argument("email")
-    promote.set_defaults(run=_promote)
+    for action, (_, _, help_text, _) in ADMIN_ACTIONS.items():
+        command = admin_commands.add_parser(action, help=help_text)
+        command.add_argument("email")
+        command.set_defaults(run=_admin, action=action)
     return parser
 
 
@@ -59,7 +69,7 @@ def _serve(args: argparse.Namespace) -> None:
         if value is not None:
             os.environ[f"KEYLEDGER_{flag.upper()}"] = str(value)
     settings = Settings.from_env()
-    settings.data_path.mkdir(parents=True, exist_ok=True)
+    settings.data_path.mkdir(mode=0o700, parents=True, exist_ok=True)  # every API process makes it private
     _preflight(settings)
     print(f"KeyLedger listening on http://{settings.host}:{settings.port}/api (data in {settings.data_path})",
           flush=True)
@@ -115,12 +125,23 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
-def _promote(args: argparse.Namespace) -> None:
+def _admin(args: argparse.Namespace) -> int:
+    role, is_active, _, done = ADMIN_ACTIONS[args.action]
     runtime = _started(Settings.from_env())
-    runtime.ledger.promote_account(args.email, system_clock())
-    runtime.projector.catch_up()
-    print(f"{args.email} is now an admin")
-    runtime.close()
+    try:
+        runtime.ledger.change_account_by_email(args.email, role, is_active, system_clock())
+        runtime.projector.catch_up()
+    except AccountNotFoundError:
+        print(f"keyledger admin {args.action}: no account has the email {args.email}", file=sys.stderr)
+        return 1
+    except LastAdminError:
+        print(f"keyledger admin {args.action}: {args.email} is the only active admin; promote or reactivate"
+              " another account first", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    print(f"{args.email} {done}")
+    return 0
 
 
 if __name__ == "__main__":

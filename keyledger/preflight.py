@@ -47,7 +47,7 @@ def reach_database(settings: Settings, sleep: Callable[[float], None] = time.sle
 def _require_writable(settings: Settings) -> None:
     folder = settings.sqlite_path.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         probe = folder / ".keyledger-write-check"
         probe.touch()
         probe.unlink()

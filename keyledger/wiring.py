@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import glob
 import logging
+import os
 import secrets
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 from adapters.answers import AnswerTable
@@ -171,7 +175,64 @@ def build_read_store(settings: Settings) -> ReadStore:
     if settings.is_postgres:
         schema = postgres_parts(settings.database_url or "")["schema"]
         return PostgresReadStore(postgres_conninfo(settings), schema=schema or None, max_size=settings.database_pool)
-    return SQLiteReadStore(settings.sqlite_path.with_name(settings.sqlite_path.stem + ".read.sqlite3"))
+    return SQLiteReadStore(read_models_path(settings))
+
+
+def read_models_path(settings: Settings) -> Path:
+    return settings.sqlite_path.with_name(settings.sqlite_path.stem + ".read.sqlite3")
+
+
+def sqlite_files(settings: Settings) -> list[Path]:
+    """The SQLite databases of the embedded default: the event store, the read models, and the call log
+    (which commands/call_log.py's call_store_for names after the event store)."""
+    store = settings.sqlite_path
+    return [store, read_models_path(settings), store.with_name(store.stem + ".calls" + store.suffix)]
+
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def make_data_private(settings: Settings) -> None:
+    """The data dir holds every license key, password hash and signing key: it is the owner's alone (0700,
+    files 0600). What an earlier start left open to others is tightened, with one line in the log. The SQLite
+    databases are created here, empty and 0600, before SQLite or the eventsourcing library opens them: SQLite
+    gives a database's -wal and -shm files the database's own mode."""
+    settings.data_path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    tightened = [str(path) for path in _private_paths(settings) if _tighten(path)]
+    if tightened:
+        log.warning("made owner-only what others could read: %s", ", ".join(tightened))
+    if not settings.is_postgres:
+        settings.sqlite_path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        for path in sqlite_files(settings):
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+            except FileExistsError:
+                pass
+
+
+def _private_paths(settings: Settings) -> Iterator[Path]:
+    """The data dir, its keys, and every file named after the event store (`events.*`: the databases, their
+    -wal and -shm, the projection lock)."""
+    keys = settings.data_path / "keys"
+    yield settings.data_path
+    if keys.is_dir():
+        yield keys
+        yield from keys.iterdir()
+    store = settings.sqlite_path
+    yield from (Path(name) for name in glob.glob(glob.escape(str(store.with_name(store.stem))) + ".*"))
+
+
+def _tighten(path: Path) -> bool:
+    """Take group's and others' permissions off `path`, if it is ours and not a link; whether it had any."""
+    try:
+        found = path.lstat()
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(found.st_mode) or found.st_uid != os.getuid() or not found.st_mode & 0o077:
+        return False
+    path.chmod(stat.S_IMODE(found.st_mode) & 0o700)
+    return True
 
 
 SCHEMA_LOCK = 0x4B4C_5343  # "KLSC": the advisory lock key under which a process creates its tables
@@ -228,6 +289,7 @@ def ephemeral_store(settings: Settings) -> EphemeralStore:
 def build_runtime(settings: Settings, clock: Clock = system_clock, start_projector: bool | None = None,
                   start_workers: bool | None = None) -> Runtime:
     """Wire one process. Projector and workers run in it unless told otherwise (production runs them apart)."""
+    make_data_private(settings)
     key = master_key(settings)
     with schema_lock(settings):  # each creates its tables if they do not exist yet
         ledger = Ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile))

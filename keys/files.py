@@ -1,4 +1,4 @@
-"""Key files: created once with mode 0600, read back on later starts."""
+"""Key files: created once with mode 0600 in a directory of mode 0700, read back on later starts."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def load_or_create(path: Path, make: Callable[[], bytes]) -> bytes:
     file. Two processes starting at once (the API processes of `keyledger serve --workers N`) may
     both make a key, but only one is linked, and the other process reads and uses that one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         return path.read_bytes()
     except FileNotFoundError:

@@ -1,4 +1,5 @@
-"""Accounts read model: who can sign in, with which role (admin listing, token checks)."""
+"""Accounts read model: who can sign in, with which role, and which tokens are retired (admin listing, token
+checks)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from projections.db import Cursor, ReadStore, Row
 
 
 class AccountListProjection(ReadModelProjection):
-    """One row per account."""
+    """One row per account, and one per retired token until the token would have lapsed anyway."""
 
     name = "accounts"
-    tables = ("accounts",)
+    tables = ("accounts", "retired_tokens")
     ddl = (
         "CREATE TABLE IF NOT EXISTS accounts ("
         " id TEXT PRIMARY KEY, email TEXT NOT NULL, display_name TEXT NOT NULL, role TEXT NOT NULL,"
         " is_active INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, seq BIGINT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS retired_tokens ("
+        " jti TEXT PRIMARY KEY, account_id TEXT NOT NULL, expires_at TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS retired_tokens_by_expiry ON retired_tokens (expires_at)",
     )
 
     def apply(self, cursor: Cursor, event: Any) -> None:
@@ -30,6 +34,8 @@ class AccountListProjection(ReadModelProjection):
                 self.update_account(cursor, event, "is_active = ?", 0)
             case Account.Reactivated():
                 self.update_account(cursor, event, "is_active = ?", 1)
+            case Account.TokenRetired():
+                self.insert_retired_token(cursor, event)
             case _:
                 pass
 
@@ -47,6 +53,13 @@ class AccountListProjection(ReadModelProjection):
         )
 
 
+    def insert_retired_token(self, cursor: Cursor, event: Any) -> None:
+        """Keep the token's id; forget those that have lapsed by now (as of the event, so a rebuild agrees)."""
+        cursor.execute("INSERT INTO retired_tokens VALUES (?, ?, ?) ON CONFLICT (jti) DO NOTHING",
+                       (event.jti, str(event.originator_id), iso(event.expires_at)))
+        cursor.execute("DELETE FROM retired_tokens WHERE expires_at < ?", (iso(event.at),))
+
+
 def _shape(row: Row) -> Row:
     return {**row, "is_active": bool(row["is_active"])}
 
@@ -54,6 +67,14 @@ def _shape(row: Row) -> Row:
 def get_account(store: ReadStore, account_id: str) -> Row | None:
     rows = store.query("SELECT * FROM accounts WHERE id = ?", (account_id,))
     return _shape(rows[0]) if rows else None
+
+
+def get_account_for_token(store: ReadStore, account_id: str, jti: str) -> Row | None:
+    """The account a token names, with `token_retired`: one statement, two primary-key lookups (every
+    authenticated request asks)."""
+    rows = store.query("SELECT accounts.*, EXISTS (SELECT 1 FROM retired_tokens WHERE jti = ?) AS token_retired"
+                       " FROM accounts WHERE id = ?", (jti, account_id))
+    return {**_shape(rows[0]), "token_retired": bool(rows[0]["token_retired"])} if rows else None
 
 
 def list_accounts(store: ReadStore, page: int, limit: int) -> tuple[list[Row], dict[str, int]]:

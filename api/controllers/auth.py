@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody
 
-from api.auth import issue_token
+from api.auth import issue_token, refresh_token
 from api.deps import AccountDep, RuntimeDep
 from api.envelope import ok
 from api.schemas.auth import AccountLogin, AccountRegister, user_view
@@ -29,8 +29,8 @@ class AuthController(Controller):
         return ok(self._session(runtime, str(account.id)))
 
     @post("/refresh", sync_to_thread=True)
-    def refresh(self, account: AccountDep, runtime: RuntimeDep) -> Response[Any]:
-        return ok({"token": issue_token(runtime, account["id"], runtime.clock())})
+    def refresh(self, request: Request[Any, Any, Any], account: AccountDep, runtime: RuntimeDep) -> Response[Any]:
+        return ok({"token": refresh_token(request, runtime, account)})
 
     @get("/me", sync_to_thread=True)
     def me(self, account: AccountDep) -> Response[Any]:

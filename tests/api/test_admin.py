@@ -1,6 +1,9 @@
 """Admin: listing accounts and changing roles is for admins only."""
 
+from uuid import UUID
+
 from tests.conftest import auth, register, settle
+from tests.integration.conftest import race
 
 
 def test_admin_lists_every_account(client, admin_token, vendor_token):
@@ -54,3 +57,46 @@ def test_admin_sees_every_read_model_at_the_head_with_nothing_passed_over(client
     assert {model["name"] for model in data["read_models"]} >= {"products", "licenses", "accounts"}
     assert all(model["behind"] == 0 and model["quarantined"] == [] for model in data["read_models"])
     assert client.get("/api/admin/projections", headers=auth(vendor_token)).status_code == 403
+
+
+def user_id(client, token):
+    return client.get("/api/auth/me", headers=auth(token)).json()["data"]["id"]
+
+
+def test_the_only_admin_can_neither_demote_nor_deactivate_itself(client, admin_token, vendor_token):
+    me = user_id(client, admin_token)
+    for change in ({"role": "user"}, {"is_active": False}, {"role": "user", "is_active": False}):
+        response = client.put(f"/api/admin/users/{me}", json=change, headers=auth(admin_token))
+
+        assert response.status_code == 409, change
+        assert response.json() == {"success": False, "message": "The server must keep at least one active admin",
+                                   "error_code": "LAST_ADMIN"}
+    # Check the admin is still one, and still signed in.
+    assert client.get("/api/auth/me", headers=auth(admin_token)).json()["data"]["role"] == "admin"
+
+
+def test_an_admin_may_step_down_once_another_is_active(client, admin_token, vendor_token):
+    client.put(f"/api/admin/users/{user_id(client, vendor_token)}", json={"role": "admin"}, headers=auth(admin_token))
+
+    response = client.put(f"/api/admin/users/{user_id(client, admin_token)}", json={"role": "user"},
+                          headers=auth(admin_token))
+
+    assert response.status_code == 200 and response.json()["data"]["role"] == "user"
+    assert client.get("/api/admin/users", headers=auth(admin_token)).status_code == 403
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(client, runtime, admin_token, vendor_token):
+    one, two = user_id(client, admin_token), user_id(client, vendor_token)
+    client.put(f"/api/admin/users/{two}", json={"role": "admin"}, headers=auth(admin_token))
+
+    outcomes = race(
+        lambda: client.put(f"/api/admin/users/{two}", json={"role": "user"}, headers=auth(admin_token)),
+        lambda: client.put(f"/api/admin/users/{one}", json={"is_active": False}, headers=auth(vendor_token)),
+    )
+
+    # Check one winner; the loser gets the 409 envelope, not a 500 or a store conflict.
+    statuses = sorted(response.status_code for _, response in outcomes)
+    assert statuses == [200, 409], [response.text for _, response in outcomes]
+    assert [response.json()["error_code"] for _, response in outcomes if response.status_code == 409] == [
+        "LAST_ADMIN"]
+    assert sum(runtime.ledger.get_account(UUID(i)).is_active_admin for i in (one, two)) == 1

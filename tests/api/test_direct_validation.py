@@ -16,7 +16,8 @@ from tests.conftest import auth, create_license, create_product
 UNSIGNED_EACH_TIME = {"timestamp", "signature"}
 
 
-def post_raw(client, path: str, parts: list[bytes], headers: dict[str, str] | None = None) -> tuple[int, dict, Any]:
+def post_raw(client, path: str, parts: list[bytes], headers: dict[str, str] | None = None,
+             content_type: str = "application/json") -> tuple[int, dict, Any]:
     """POST `parts` as the ASGI request's body messages, straight to the app on the test client's loop."""
     messages = [{"type": "http.request", "body": part, "more_body": index < len(parts) - 1}
                 for index, part in enumerate(parts)]
@@ -25,7 +26,7 @@ def post_raw(client, path: str, parts: list[bytes], headers: dict[str, str] | No
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
              "client": ("203.0.113.9", 50000), "server": ("testserver", 80), "state": {},
-             "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
+             "headers": [(b"host", b"testserver"), (b"content-type", content_type.encode()),
                          (b"content-length", str(length).encode()), (b"user-agent", b"sdk/1.0"),
                          *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items())]}
 

@@ -15,7 +15,7 @@ import msgspec
 import pytest
 from hypothesis import strategies as st
 
-from domain.account import Actor, Role
+from domain.account import Actor, LastAdminError, Role
 from domain.client_call import ClientRequest
 from domain.errors import InvalidValueError
 from domain.license import License, LicenseNotFoundError, LicenseStatus, LicenseType, MaxUsesBelowActivationsError
@@ -240,4 +240,6 @@ class Scenario:
         self.dropped_products.add(product_id)
 
     def change_account(self, role: Role | None, is_active: bool | None) -> None:
-        self.ledger.change_account(self.vendor.id, role, is_active, self.clock())
+        """The first example's vendor is the server's first account, its only admin: it may not step down."""
+        self.expect(None, lambda: self.ledger.change_account(self.vendor.id, role, is_active, self.clock()),
+                    LastAdminError)

@@ -12,9 +12,14 @@ from domain.account import (
     Account,
     AccountDeactivatedError,
     AccountNotFoundError,
+    AdminRoster,
     EmailAlreadyRegisteredError,
+    EmailIndex,
+    FirstAccountSeat,
+    LastAdminError,
     Role,
 )
+from keyledger.wiring import build_runtime
 from tests.integration.conftest import race
 
 
@@ -116,3 +121,114 @@ def test_racing_first_registrations_make_exactly_one_admin(ledger, clock):
     assert all(kind == "ok" for kind, _ in outcomes), outcomes
     roles = [ledger.get_account(receipt.id).role for _, receipt in outcomes]
     assert roles.count(Role.ADMIN) == 1 and roles.count(Role.USER) == 9
+
+
+# --- No change leaves the server without an active admin ----------------------------------------
+
+def active_admins(ledger, *account_ids):
+    return [i for i in account_ids if ledger.get_account(i).is_active_admin]
+
+
+@pytest.mark.parametrize("role, is_active", [(Role.USER, None), (None, False), (Role.USER, False)])
+def test_the_only_admin_can_neither_step_down_nor_be_deactivated(ledger, clock, role, is_active):
+    admin = ledger.register_account("admin@example.com", "secret123", "Admin", clock()).id
+    ledger.register_account("vendor@example.com", "secret123", "Vendor", clock())
+    position = ledger.position()
+
+    with pytest.raises(LastAdminError):
+        ledger.change_account(admin, role, is_active, clock())
+
+    # Check nothing was written: the admin is still an active admin.
+    assert ledger.position() == position
+    assert ledger.get_account(admin).is_active_admin
+
+
+def test_an_admin_may_step_down_while_another_remains_active(ledger, clock):
+    first = ledger.register_account("admin@example.com", "secret123", "Admin", clock()).id
+    second = ledger.register_account("second@example.com", "secret123", "Second", clock()).id
+    ledger.promote_account("second@example.com", clock())
+
+    ledger.change_account(first, Role.USER, None, clock())
+
+    assert active_admins(ledger, first, second) == [second]
+    with pytest.raises(LastAdminError):
+        ledger.change_account(second, None, False, clock())
+
+
+def test_a_deactivated_admin_is_not_counted_until_reactivated(ledger, clock):
+    first = ledger.register_account("admin@example.com", "secret123", "Admin", clock()).id
+    second = ledger.register_account("second@example.com", "secret123", "Second", clock()).id
+    ledger.change_account(second, Role.ADMIN, None, clock())
+    ledger.change_account(second, None, False, clock())
+
+    # Check the deactivated admin does not count, and may be demoted while inactive.
+    with pytest.raises(LastAdminError):
+        ledger.change_account(first, Role.USER, None, clock())
+    ledger.change_account(second, Role.USER, None, clock())
+    ledger.change_account_by_email("SECOND@example.com", Role.ADMIN, True, clock())
+    ledger.change_account(first, Role.USER, None, clock())
+    assert active_admins(ledger, first, second) == [second]
+
+
+def legacy_account(ledger, email, role, clock, is_active=True, first=False):
+    """An account as a store written before the admin roster existed holds it: no roster is saved."""
+    account = Account(email, ledger.passwords.hash("secret123"), email, role, clock())
+    account.set_active(is_active, clock())
+    claims = [EmailIndex(email=email, account_id=account.id)] + ([FirstAccountSeat(account_id=account.id)] if first
+                                                                  else [])
+    ledger.save(account, *claims)
+    return account.id
+
+
+def test_a_store_without_a_roster_establishes_it_from_its_accounts(ledger, clock):
+    first = legacy_account(ledger, "first@example.com", Role.ADMIN, clock, first=True)
+    legacy_account(ledger, "user@example.com", Role.USER, clock)
+    legacy_account(ledger, "gone@example.com", Role.ADMIN, clock, is_active=False)
+    second = legacy_account(ledger, "second@example.com", Role.ADMIN, clock)
+    assert AdminRoster.create_id() not in ledger.repository
+
+    ledger.change_account(second, Role.USER, None, clock())
+
+    # Check the roster now counts exactly the accounts that were active admins, less the one demoted.
+    assert ledger.repository.get(AdminRoster.create_id()).admin_ids == [first]
+    with pytest.raises(LastAdminError):
+        ledger.change_account(first, None, False, clock())
+
+
+def test_a_store_left_without_an_admin_gets_one_back_by_reactivation(ledger, clock):
+    legacy_account(ledger, "first@example.com", Role.ADMIN, clock, is_active=False, first=True)
+
+    ledger.change_account_by_email("first@example.com", None, True, clock())
+
+    assert ledger.repository.get(AdminRoster.create_id()).admin_ids == [ledger.authenticate(
+        "first@example.com", "secret123").id]
+
+
+@pytest.fixture
+def other_process(settings, clock):
+    """A second Ledger on the same store, as another API process has: it shares no lock or cache with ours."""
+    runtime = build_runtime(settings, clock=clock, start_projector=False, start_workers=False)
+    yield runtime.ledger
+    runtime.close()
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["roster", "roster-not-yet-established"])
+@pytest.mark.parametrize("round_", range(3))
+def test_two_admins_demoting_each_other_at_once_leave_one(ledger, other_process, clock, legacy, round_):
+    if legacy:
+        one = legacy_account(ledger, "one@example.com", Role.ADMIN, clock, first=True)
+        two = legacy_account(ledger, "two@example.com", Role.ADMIN, clock)
+    else:
+        one = ledger.register_account("one@example.com", "secret123", "One", clock()).id
+        two = ledger.register_account("two@example.com", "secret123", "Two", clock()).id
+        ledger.promote_account("two@example.com", clock())
+
+    outcomes = race(lambda: ledger.change_account(two, Role.USER, None, clock()),
+                    lambda: other_process.change_account(one, None, False, clock()))
+
+    # Check one winner, and the loser gets the domain's refusal (not a store conflict).
+    kinds = sorted(kind for kind, _ in outcomes)
+    assert kinds == ["error", "ok"], outcomes
+    assert [type(value) for kind, value in outcomes if kind == "error"] == [LastAdminError]
+    assert len(active_admins(ledger, one, two)) == 1
+    assert ledger.repository.get(AdminRoster.create_id()).admin_ids == active_admins(ledger, one, two)

@@ -22,6 +22,7 @@ def history(runtime, ledger, clock):
     vendor_id = ledger.register_account("vendor@example.com", "secret123", "Vendor", clock()).id
     other_id = ledger.register_account("other@example.com", "secret123", "Other", clock()).id
     ledger.change_account(other_id, None, False, clock())
+    ledger.retire_token(vendor_id, "lapses-before-the-next", clock() + timedelta(days=1), clock())
     vendor, other = Actor(vendor_id), Actor(other_id)
     product = ledger.create_product(vendor, "App", "d", SigningAlgorithm.ED25519, clock()).id
     doomed_product = ledger.create_product(other, "Doomed", "", SigningAlgorithm.RSA, clock()).id
@@ -48,6 +49,7 @@ def history(runtime, ledger, clock):
     ledger.delete_license(vendor, license_ids[2], clock())
     ledger.delete_product(other, doomed_product, clock())
     ledger.expire_license(license_ids[0], clock.advance(days=15))
+    ledger.retire_token(vendor_id, "still-retired", clock() + timedelta(days=1), clock())
     settle(runtime)
     sweep_sessions(ledger, runtime.store, clock())  # ends the three sessions above
     ledger.activate_license(on_license_3("device-d"))  # and one runs on
@@ -74,6 +76,7 @@ def test_snapshot_covers_every_model_it_claims(runtime, history):
     assert before["licenses"][vendor][1]["total"] == 3
     assert sum(page["total"] for _, page in before["license_logs"].values()) >= 10
     assert set(before["tables"]) >= {"accounts", "products", "licenses", "license_changes", "sessions"}
+    assert [dict(row)["jti"] for row in before["tables"]["retired_tokens"]] == ["still-retired"]
     listed, _, active = before["sessions"]
     assert sorted((s["hwid"], s["end_reason"]) for s in listed[0]) == [
         ("device-a", "deactivated"), ("device-b", "deactivated"), ("device-c", "expired"), ("device-d", None)]
@@ -113,6 +116,9 @@ def test_queries_read_the_rebuilt_tables(runtime, history):
 
     assert [p["name"] for p in products.list_products(runtime.store, str(vendor.id))] == ["App 2"]
     assert accounts.list_accounts(runtime.store, 1, 10)[1]["total"] == 3
+    vendor_id = str(vendor.id)
+    assert accounts.get_account_for_token(runtime.store, vendor_id, "still-retired")["token_retired"] is True
+    assert accounts.get_account_for_token(runtime.store, vendor_id, "never-retired")["token_retired"] is False
     assert licenses.list_licenses(runtime.store, None, runtime.clock())[1]["total"] == 3
     logs, _ = license_logs.list_license_logs(runtime.store, runtime.ledger.calls.store, str(history["licenses"][0]), 1,
                                              50)

@@ -8,8 +8,16 @@ from uuid import uuid4
 
 import pytest
 
-from domain.account import Account, AccountDeactivatedError, EmailIndex, FirstAccountSeat, Role
-from domain.ids import email_index_id, first_account_seat_id
+from domain.account import (
+    Account,
+    AccountDeactivatedError,
+    AdminRoster,
+    EmailIndex,
+    FirstAccountSeat,
+    LastAdminError,
+    Role,
+)
+from domain.ids import admin_roster_id, email_index_id, first_account_seat_id
 
 AT = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
 
@@ -19,7 +27,7 @@ def registered(role: Role = Role.USER) -> tuple[Account, list[Any]]:
     return account, account.collect_events()
 
 
-def replay(events: list[Any]) -> Account:
+def replay(events: list[Any]) -> Any:
     aggregate = None
     for domain_event in events:
         aggregate = domain_event.mutate(aggregate)
@@ -27,7 +35,7 @@ def replay(events: list[Any]) -> Account:
     return aggregate
 
 
-def state(aggregate: Account) -> dict[str, Any]:
+def state(aggregate: Any) -> dict[str, Any]:
     return {name: value for name, value in vars(aggregate).items() if name != "_pending_events"}
 
 
@@ -120,3 +128,65 @@ def test_first_account_seat_is_a_singleton():
     other = FirstAccountSeat(account_id=uuid4())
 
     assert seat.id == other.id == first_account_seat_id()
+
+
+def test_retired_token_is_recorded_with_its_expiry_and_changes_no_state():
+    account, history = registered()
+    expires_at = AT + timedelta(hours=24)
+    kept = {name for name in state(account) if not name.startswith("_")}
+
+    account.retire_token("a" * 32, expires_at, AT)
+
+    events = account.collect_events()
+    assert [type(e) for e in events] == [Account.TokenRetired]
+    assert (events[0].jti, events[0].expires_at, events[0].at) == ("a" * 32, expires_at, AT)
+    # Check the account keeps no list of retired tokens (the read model does).
+    assert {name for name in state(account) if not name.startswith("_")} == kept
+    assert state(replay(history + events)) == state(account)
+
+
+def test_only_an_active_admin_counts_as_one():
+    account, _ = registered(Role.ADMIN)
+    assert account.is_active_admin
+    account.set_active(False, AT)
+    assert not account.is_active_admin
+    assert not registered(Role.USER)[0].is_active_admin
+
+
+def test_roster_admits_a_new_admin_and_dismisses_one_of_two():
+    first, second = uuid4(), uuid4()
+    roster = AdminRoster(admin_ids=[first], at=AT)
+    history = roster.collect_events()
+
+    roster.count(second, True, AT)
+    roster.count(second, True, AT)  # already counted: nothing more
+    roster.count(first, False, AT + timedelta(minutes=1))
+
+    events = roster.collect_events()
+    assert [type(e) for e in events] == [AdminRoster.Admitted, AdminRoster.Dismissed]
+    assert [e.account_id for e in events] == [second, first]
+    assert roster.admin_ids == [second]
+    assert roster.id == admin_roster_id()
+    assert state(replay(history + events)) == state(roster)
+
+
+def test_roster_refuses_to_dismiss_the_last_admin():
+    only = uuid4()
+    roster = AdminRoster(admin_ids=[only], at=AT)
+    roster.collect_events()
+
+    with pytest.raises(LastAdminError):
+        roster.count(only, False, AT)
+
+    # Check nothing was recorded and the admin is still counted.
+    assert roster.collect_events() == []
+    assert roster.admin_ids == [only]
+
+
+def test_roster_ignores_accounts_it_does_not_count():
+    roster = AdminRoster(admin_ids=[], at=AT)
+    roster.collect_events()
+
+    roster.count(uuid4(), False, AT)  # a user deactivated, or a deactivated admin demoted
+
+    assert roster.collect_events() == []
