@@ -13,7 +13,7 @@ from typing import Protocol
 from uuid import UUID
 
 from domain.instants import utc_text
-from projections.db import ReadStore
+from projections.db import ReadStore, unreachable
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS idempotent_answers (id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
@@ -54,6 +54,15 @@ class AnswerTable:
         return StoredAnswer(rows[0]["fingerprint"], rows[0]["status"], rows[0]["body"].encode())
 
     def put(self, key_id: UUID, answer: Answer, now: datetime, expires_at: datetime) -> None:
+        """Keep `answer`; sent again once should the first try meet a connection the server dropped."""
+        try:
+            self._put(key_id, answer, now, expires_at)
+        except Exception as error:
+            if not unreachable(error):
+                raise
+            self._put(key_id, answer, now, expires_at)
+
+    def _put(self, key_id: UUID, answer: Answer, now: datetime, expires_at: datetime) -> None:
         with self._store.transaction() as cursor:
             cursor.execute("DELETE FROM idempotent_answers WHERE expires_at <= ?", (utc_text(now),))
             cursor.execute(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from commands.idempotency import CLAIM, Claim, claimed
 from domain.idempotency import RETENTION, IdempotencyKeyUsedError
+
+log = logging.getLogger(__name__)
 
 HEADER = b"idempotency-key"
 REPLAYED = (b"idempotent-replayed", b"true")
@@ -89,9 +92,17 @@ class IdempotencyMiddleware(ASGIMiddleware):
         with claimed(claim):
             await next_app(scope, _replaying(body), answer.send)
         if 200 <= answer.status < 300 and not answer.replayed:
-            kept = KeptAnswer(claim.fingerprint, answer.status, answer.body)
-            await asyncio.to_thread(answers.put, claim.key_id, kept, claim.at, claim.at + RETENTION)
+            await _keep(answers, claim, KeptAnswer(claim.fingerprint, answer.status, answer.body))
         await answer.flush()
+
+
+async def _keep(answers: AnswerStore, claim: Claim, kept: KeptAnswer) -> None:
+    """Keep the answer for retries. Should that fail, the write still stands and is answered: a retry then
+    hears 409 with what it recorded, and writes nothing (the key is saved with the write)."""
+    try:
+        await asyncio.to_thread(answers.put, claim.key_id, kept, claim.at, claim.at + RETENTION)
+    except Exception:  # noqa: BLE001 - whatever the store raised, the answer goes out
+        log.warning("the answer to a write with an Idempotency-Key could not be kept", exc_info=True)
 
 
 def fingerprint(scope: Scope, body: bytes) -> str:
