@@ -59,10 +59,11 @@ class Size:
     requests: int
     clients: int
     events: int
+    lag_seconds: float
 
 
-FULL = Size(requests=50, clients=4, events=100_000)
-QUICK = Size(requests=5, clients=4, events=2_000)
+FULL = Size(requests=50, clients=4, events=100_000, lag_seconds=15)
+QUICK = Size(requests=5, clients=4, events=2_000, lag_seconds=3)
 
 
 @dataclass(frozen=True)
@@ -368,7 +369,7 @@ def _proc_status_kib(field: str) -> int:
 
 def _profile_text(profiler: cProfile.Profile, top: int = 15) -> str:
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("cumulative").print_stats(top)
+    pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(os.environ.get("KL_PROFILE_SORT", "cumulative")).print_stats(top)
     return out.getvalue()
 
 
@@ -441,6 +442,108 @@ def postgres_rebuild_baseline(rows: int) -> float:
         return rows / (time.perf_counter() - started)
 
 
+# --- measure 3: projection lag under a steady write rate -----------------------------------------------------------
+
+LAG_RATE = 40  # license writes per second, steady
+PROJECTOR_POLL = 0.05  # workers.projector.Projector's poll interval: how often a projector in another process looks
+
+
+@contextmanager
+def projector_processes(data_dir: Path, database_url: str | None, count: int) -> Iterator[None]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYLEDGER_")}
+    env["KEYLEDGER_DATA_DIR"] = str(data_dir)
+    if database_url:
+        env["KEYLEDGER_DATABASE_URL"] = database_url
+    executable = Path(sys.executable).with_name("keyledger")
+    with open(data_dir.parent / "projectors.log", "ab") as log:
+        processes = [subprocess.Popen([str(executable), "project"], cwd=ROOT, env=env, stdout=log,
+                                      stderr=subprocess.STDOUT) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for process in processes:
+            stop_process(process)
+
+
+class LagWatch:
+    """Notes, for each write, when every read model had it (the projectors) and when a bare poll at the
+    projectors' own interval first saw it in the event store (the baseline): both against its commit."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.models = len(runtime.projector.projections)
+        self.writes: list[tuple[int, float]] = []  # (position, committed at)
+        self.projected: dict[int, float] = {}
+        self.seen: dict[int, float] = {}
+        self.stop = threading.Event()
+
+    def watch_models(self) -> None:
+        while not self.stop.is_set():
+            rows = self.runtime.store.query("SELECT COUNT(*) AS n, MIN(notification_id) AS low"
+                                            " FROM projection_tracking WHERE application_name = ?",
+                                            (self.runtime.ledger.name,))
+            if rows and rows[0]["n"] >= self.models:
+                self._note(self.projected, rows[0]["low"] or 0)
+            time.sleep(0.001)
+
+    def watch_store(self) -> None:
+        while not self.stop.wait(PROJECTOR_POLL):
+            self._note(self.seen, self.runtime.ledger.recorder.max_notification_id() or 0)
+
+    def _note(self, into: dict[int, float], reached: int) -> None:
+        now = time.perf_counter()
+        for position, _ in list(self.writes):
+            if position <= reached:
+                into.setdefault(position, now)
+
+    def lags_ms(self, into: dict[int, float]) -> list[float]:
+        return sorted((into[position] - committed) * 1000 for position, committed in self.writes if position in into)
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    return values[min(len(values) - 1, int(share * len(values)))] if values else float("nan")
+
+
+def measure_lag(backend: str, projectors: int, seconds: float) -> dict[str, float]:
+    """Writes at LAG_RATE for `seconds` with `projectors` `keyledger project` processes; lag p50/p99 in ms."""
+    from domain.account import Actor
+    from domain.license import LicenseType
+    from domain.product import SigningAlgorithm
+    from keyledger.settings import Settings
+    from keyledger.wiring import build_runtime
+
+    with backend_store(backend) as (data_dir, database_url, _):
+        store_dir = data_dir / "var"
+        settings = Settings(data_dir=str(store_dir), database_url=database_url, password_profile="CHEAPEST")
+        runtime = build_runtime(settings, start_projector=False, start_workers=False)
+        try:
+            at = datetime.now(timezone.utc)
+            actor = Actor(runtime.ledger.register_account("lag@example.com", "secret123", "lag", at).id, True)
+            product = runtime.ledger.create_product(actor, "Lag", "", SigningAlgorithm.ED25519, at).id
+            with projector_processes(store_dir, database_url, projectors):
+                watch = LagWatch(runtime)
+                watchers = [threading.Thread(target=watch.watch_models), threading.Thread(target=watch.watch_store)]
+                for watcher in watchers:
+                    watcher.start()
+                time.sleep(2)  # the projectors start and catch up with the setup
+                started = time.perf_counter()
+                for n in range(int(LAG_RATE * seconds)):
+                    time.sleep(max(0.0, started + n / LAG_RATE - time.perf_counter()))
+                    receipt = runtime.ledger.issue_license(actor, product, LicenseType.SUBSCRIPTION, 1, True, None,
+                                                           {}, datetime.now(timezone.utc))
+                    watch.writes.append((receipt.position, time.perf_counter()))
+                time.sleep(2)  # the last writes reach the read models
+                watch.stop.set()
+                for watcher in watchers:
+                    watcher.join()
+        finally:
+            runtime.close()
+    projected, seen = watch.lags_ms(watch.projected), watch.lags_ms(watch.seen)
+    return {"p50": percentile(projected, 0.5), "p99": percentile(projected, 0.99),
+            "baseline_p50": percentile(seen, 0.5), "baseline_p99": percentile(seen, 0.99),
+            "missing": len(watch.writes) - len(projected)}
+
+
 # --- the run ------------------------------------------------------------------------------------------------------
 
 
@@ -463,6 +566,14 @@ def run_backend(backend: str, size: Size, profile: bool) -> tuple[list[Row], str
         Row(backend, "rebuild peak RSS, MiB", rebuild["peak_rss_kib"] / 1024, rebuild["rss_before_kib"] / 1024,
             "RSS before, MiB"),
     ]
+    for projectors in (1, 2):
+        lag = measure_lag(backend, projectors, size.lag_seconds)
+        if lag["missing"]:
+            note(f"{backend}: {lag['missing']} writes never reached every read model with {projectors} projector(s)")
+        rows += [Row(backend, f"projection lag p50, ms ({projectors} projector{'s' * (projectors > 1)}, "
+                              f"{LAG_RATE} writes/s)", lag["p50"], lag["baseline_p50"], "bare poll, ms"),
+                 Row(backend, f"projection lag p99, ms ({projectors} projector{'s' * (projectors > 1)})",
+                     lag["p99"], lag["baseline_p99"], "bare poll, ms")]
     return rows, rebuild["profile"]
 
 
@@ -472,8 +583,9 @@ def note(message: str) -> None:
 
 def print_table(rows: Sequence[Row]) -> None:
     header = ("backend", "measure", "value", "baseline", "ratio")
-    lines = [header] + [(r.backend, r.measure, f"{r.value:,.0f}", f"{r.baseline:,.0f} {r.baseline_label}",
-                         f"{r.ratio:.3f}") for r in rows]
+    lines = [header] + [(r.backend, r.measure, f"{r.value:,.1f}" if r.value < 100 else f"{r.value:,.0f}",
+                         f"{r.baseline:,.1f} {r.baseline_label}" if r.baseline < 100 else
+                         f"{r.baseline:,.0f} {r.baseline_label}", f"{r.ratio:.3f}") for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for number, line in enumerate(lines):
         print(" | ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
@@ -488,6 +600,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, help="bulk requests of 100 licenses to time")
     parser.add_argument("--clients", type=int, help="concurrent HTTP client threads")
     parser.add_argument("--events", type=int, help="events in the store to rebuild from")
+    parser.add_argument("--lag-seconds", type=float, help="seconds of steady writes while the lag is measured")
     parser.add_argument("--profile", action="store_true", help="cProfile each rebuild; print the top entries")
     return parser.parse_args(argv)
 
@@ -497,7 +610,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A plain SIGTERM would skip the `finally`s that stop the server and drop the schemas and temp dirs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     default = QUICK if args.quick else FULL
-    size = Size(args.requests or default.requests, args.clients or default.clients, args.events or default.events)
+    size = Size(args.requests or default.requests, args.clients or default.clients, args.events or default.events,
+                args.lag_seconds or default.lag_seconds)
     started = time.perf_counter()
     rows: list[Row] = []
     profiles: dict[str, str] = {}

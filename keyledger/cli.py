@@ -91,7 +91,7 @@ def _started(settings: Settings) -> Runtime:
 
 def _project(_: argparse.Namespace) -> None:
     runtime = _started(Settings.from_env())
-    runtime.projector.start()
+    runtime.start_projector()
     _until_stopped()
     runtime.close()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 from adapters.answers import AnswerTable
+from adapters.wakeups import StoreNotifications
 from api.ephemeral import EphemeralStore, MemoryStore, RedisStore
 from api.signer import AnswerSigner
 from commands import call_log, client_link
@@ -66,6 +67,7 @@ class Runtime:
         self.ephemeral = ephemeral
         self.clock = clock
         self.answers = AnswerTable(store)
+        self._notifications: StoreNotifications | None = None
         self.signer = AnswerSigner(settings.workers)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -98,10 +100,20 @@ class Runtime:
             log.warning("read models unreachable after position %s: %s", position, error)
             raise ReadModelsBehindError(position) from error  # the change is recorded all the same
 
+    def start_projector(self) -> None:
+        """Project in this process; on PostgreSQL, woken by every append, whichever process made it."""
+        if self.settings.is_postgres:
+            channel = self.ledger.recorder.channel_name  # eventsourcing NOTIFYs it with each append
+            self._notifications = StoreNotifications(postgres_conninfo(self.settings), channel,
+                                                     self.projector.wake).start()
+        self.projector.start()
+
     def close(self) -> None:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
+        if self._notifications is not None:
+            self._notifications.close()
         self.projector.stop()
         self.signer.close()
         self.store.close()
@@ -131,9 +143,10 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
 
 KEPT_OPEN = 2
 """Connections the event store's pool keeps open while idle; it opens more, up to `database_pool`, as needed."""
-CONNECTIONS_BESIDE_POOLS = call_log.READ_CONNECTIONS + 1 + client_link.IN_FLIGHT + 1
-"""What a process opens on PostgreSQL beside its two pools (6): the call log's reads and its writer thread's one,
-the client link's lanes, the projection lock's one (projections/feeding.py)."""
+CONNECTIONS_BESIDE_POOLS = call_log.READ_CONNECTIONS + 1 + client_link.IN_FLIGHT + 1 + 1
+"""What a process opens on PostgreSQL beside its two pools (7): the call log's reads and its writer thread's one,
+the client link's lanes, the projection lock's one (projections/feeding.py), and where a projector runs, the one
+listening for appends (adapters/wakeups.py)."""
 
 
 def _store_env(settings: Settings) -> dict[str, str]:
@@ -295,10 +308,10 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
         ledger = Ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile))
         store = build_read_store(settings)
         projector = Projector(ledger, build_projections(store), feeding=feeding_lock(settings))
-    if settings.run_projections if start_projector is None else start_projector:
-        projector.start()
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),
                       ephemeral_store(settings), clock)
+    if settings.run_projections if start_projector is None else start_projector:
+        runtime.start_projector()
     if settings.run_workers if start_workers is None else start_workers:
         runtime.start_workers()
     return runtime

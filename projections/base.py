@@ -164,7 +164,7 @@ class ReadModelProjection(Projection[ProjectionView]):
         if not batch:
             return after or 0
         application_name = batch[0][1].application_name
-        with self.view.store.transaction() as cursor:
+        with self.view.store.transaction(durable=False) as cursor:  # rows and position are lost together, or kept
             position = self.view.claim_position(cursor, application_name)
             if after is not None:
                 _require_contiguous(self.name, position, after)

@@ -32,7 +32,7 @@ class ReadStore(Protocol):
 
     dialect: str
 
-    def transaction(self) -> contextmanager[Cursor]: ...  # type: ignore[valid-type]
+    def transaction(self, durable: bool = True) -> contextmanager[Cursor]: ...  # type: ignore[valid-type]
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
     def close(self) -> None: ...
 
@@ -63,7 +63,7 @@ class SQLiteReadStore:
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Cursor]:
+    def transaction(self, durable: bool = True) -> Iterator[sqlite3.Cursor]:
         conn = self._connection()
         cursor = conn.cursor()
         cursor.execute("BEGIN IMMEDIATE")
@@ -109,28 +109,53 @@ class _PgCursor:
     """psycopg cursor that accepts the `?` statements the projections are written in.
 
     Inside a transaction it runs in pipeline mode: statements are sent without waiting for each
-    answer (a batch of row upserts costs one round trip, not one each); reading a row count or a
-    row waits for what was sent before it.
+    answer. A run of the same statement (a rebuild inserting row after row) goes out as one
+    `executemany`, whose per-row cost is a fraction of `execute`'s; the order of statements is
+    kept, and a statement whose rows or row count are read is sent on its own.
     """
 
     def __init__(self, cursor: Any, pipeline: Any = None) -> None:
         self._cursor = cursor
         self._pipeline = pipeline
+        self._run_sql = ""
+        self._run: list[tuple[Any, ...]] = []
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._cursor.execute(to_pyformat(sql), tuple(params))
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        if sql != self._run_sql:
+            self.flush()
+            self._run_sql = sql
+        self._run.append(tuple(params))
 
-    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
-        return self._cursor.executemany(to_pyformat(sql), [tuple(p) for p in params])
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
+        self.flush()
+        self._cursor.executemany(to_pyformat(sql), [tuple(p) for p in params])
+
+    def flush(self, keep_last: bool = False) -> None:
+        """Send the run of statements held back; `keep_last` sends the last one by itself, to be read."""
+        run, self._run = self._run, []
+        if keep_last and run:
+            self._send(run[:-1])
+            self._cursor.execute(to_pyformat(self._run_sql), run[-1])
+        else:
+            self._send(run)
+
+    def _send(self, run: list[tuple[Any, ...]]) -> None:
+        if len(run) == 1:
+            self._cursor.execute(to_pyformat(self._run_sql), run[0])
+        elif run:
+            self._cursor.executemany(to_pyformat(self._run_sql), run)
 
     def fetchall(self) -> list[Any]:
+        self.flush(keep_last=True)
         return self._cursor.fetchall()
 
     def fetchone(self) -> Any:
+        self.flush(keep_last=True)
         return self._cursor.fetchone()
 
     @property
     def rowcount(self) -> int:
+        self.flush(keep_last=True)
         if self._pipeline is not None:
             self._pipeline.sync()
         return self._cursor.rowcount
@@ -157,11 +182,17 @@ class PostgresReadStore:
         self._pool = ConnectionPool(conninfo, min_size=1, max_size=max_size, kwargs=kwargs, open=True)
 
     @contextmanager
-    def transaction(self) -> Iterator[_PgCursor]:
+    def transaction(self, durable: bool = True) -> Iterator[_PgCursor]:
+        """`durable=False` commits without waiting for the WAL flush: for rows a crash may lose together with
+        their tracking position, since both are then applied again (the read models)."""
         try:
             with self._pool.connection() as conn, conn.pipeline() as pipeline, conn.transaction(), \
                     conn.cursor() as cursor:
-                yield _PgCursor(cursor, pipeline)
+                batching = _PgCursor(cursor, pipeline)
+                if not durable:
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                yield batching
+                batching.flush()
         except Exception as error:
             if unreachable(error):
                 self._pool.check()  # its other idle connections may be gone with this one

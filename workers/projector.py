@@ -24,6 +24,9 @@ from projections.feeding import FeedingLock
 log = logging.getLogger(__name__)
 
 BATCH = 500
+REBUILD_BATCH = 5000
+"""Events a rebuild applies per transaction: it holds the read models alone, so larger batches cost no one a
+wait, and spare it most of its commits (docs/decisions/0001-exactly-once-projections.md)."""
 QUARANTINE_AFTER = 3
 """Failed attempts at one event before its read model passes over it (projections/base.py, `quarantine`).
 
@@ -48,6 +51,7 @@ class Projector:
         self._feeding = feeding  # held shared while this projector runs; None: no other process to keep out
         self.projections = list(projections)
         self.poll = poll
+        self._batch = BATCH
         self._positions_known: dict[str, int] = {}  # projection -> position, as last recorded
         self._attempts: dict[tuple[str, int], int] = {}  # (projection, notification id) -> failed attempts
         self._wake = threading.Event()
@@ -75,7 +79,8 @@ class Projector:
                     self._feeding.back_to("none")  # type: ignore[union-attr]
 
     def _events(self, after: int) -> Batch:
-        notifications = self.app.recorder.select_notifications(start=after, limit=BATCH, inclusive_of_start=False)
+        notifications = self.app.recorder.select_notifications(start=after, limit=self._batch,
+                                                               inclusive_of_start=False)
         return [(self.app.mapper.to_domain_event(n), Tracking(self.app.name, n.id)) for n in notifications]
 
     def _positions(self, projections: Sequence[ReadModelProjection]) -> dict[str, int]:
@@ -222,7 +227,9 @@ class Projector:
                     if names is None or projection.name in names:
                         projection.drop_tables()
                         projection.create_tables()
+                self._batch = REBUILD_BATCH
                 return self.catch_up()
             finally:
+                self._batch = BATCH
                 if self._feeding is not None:
                     self._feeding.back_to(held)
