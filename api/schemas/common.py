@@ -1,6 +1,7 @@
-"""Constrained field types shared by the resource schemas."""
+"""Constrained field types and answer shapes shared by the resource schemas."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
 import msgspec
 
@@ -10,4 +11,20 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Description = Annotated[str, msgspec.Meta(max_length=5000)]
 Page = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=100)]
+
 Metadata = Annotated[dict[str, Any], msgspec.Meta(max_length=100)]
+
+Instant = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
+"""An instant as the read models keep it, `2026-01-02T03:04:05.000006Z` (always microseconds, always UTC)."""
+
+
+class Pagination(msgspec.Struct, forbid_unknown_fields=True):
+    page: int
+    limit: int
+    total: int
+    pages: int
+
+
+class Deleted(msgspec.Struct, forbid_unknown_fields=True):
+    id: UUID
+    deleted: Literal[True]

@@ -1,13 +1,13 @@
-"""License requests; responses are the read model's license shape."""
+"""License requests and answers."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
 
-from api.schemas.common import Metadata
-from domain.license import LicenseType
+from api.schemas.common import Instant, Metadata, Pagination
+from domain.license import LicenseStatus, LicenseType
 
 MaxUses = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 Expiry = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -36,3 +36,55 @@ class LicenseUpdate(msgspec.Struct, forbid_unknown_fields=True):
     expires_at: Expiry | None | msgspec.UnsetType = msgspec.UNSET
     metadata: Metadata | None = None
     username: Username | None | msgspec.UnsetType = msgspec.UNSET
+
+
+class License(msgspec.Struct, forbid_unknown_fields=True):
+    """A license as the vendor sees it; `status` is derived at read time, `hwid` is the first device's."""
+
+    id: UUID
+    license_key: str
+    product_id: UUID
+    type: LicenseType
+    status: LicenseStatus
+    hwid: str | None
+    devices: list[str]
+    hwid_locked: bool
+    max_uses: int
+    current_uses: int
+    expires_at: Instant | None
+    username: str | None
+    metadata: dict[str, Any]
+    created_at: Instant
+    updated_at: Instant
+
+
+class LicensePage(msgspec.Struct, forbid_unknown_fields=True):
+    licenses: list[License]
+    pagination: Pagination
+
+
+class LicenseBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """A bulk issue's answer: every license it issued, in order."""
+
+    created: int
+    licenses: list[License]
+
+
+class LicenseLog(msgspec.Struct, forbid_unknown_fields=True):
+    """A change to the license (`id` a UUID; no ip, hwid or user agent) or a client call (`id` `call:<n>`)."""
+
+    id: str
+    license_id: UUID
+    action: str
+    ip_address: str | None
+    hwid: str | None
+    user_agent: str | None
+    details: dict[str, Any]
+    created_at: Instant
+    success: bool
+    error_code: str | None
+
+
+class LicenseLogPage(msgspec.Struct, forbid_unknown_fields=True):
+    logs: list[LicenseLog]
+    pagination: Pagination
