@@ -7,6 +7,7 @@ from api.auth import issue_token
 from api.deps import AccountDep, RuntimeDep
 from api.envelope import Ok
 from api.schemas.auth import AccountLogin, AccountRegister, SignedIn, Token, User, user_of
+from api.schemas.openapi import refused
 from projections import accounts
 
 
@@ -21,7 +22,8 @@ class AuthController(Controller):
         runtime.wait_for(receipt.position)
         return Ok(data=self._session(runtime, str(receipt.id)))
 
-    @post("/login", status_code=200, sync_to_thread=True)
+    @post("/login", status_code=200, sync_to_thread=True, responses=refused({
+        401: "Wrong email or password (INVALID_CREDENTIALS).", 403: "The account is deactivated (ACCOUNT_DEACTIVATED)."}))
     def login(self, data: JSONBody[AccountLogin], runtime: RuntimeDep) -> Ok[SignedIn]:
         account = runtime.ledger.authenticate(data.email, data.password)
         return Ok(data=self._session(runtime, str(account.id)))

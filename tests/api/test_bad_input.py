@@ -130,3 +130,20 @@ def test_json_nested_too_deep_is_a_400_not_a_500(client, vendor_token, path, fie
     response = client.post(path, content=body, headers={**auth(vendor_token), "Content-Type": "application/json"})
     assert response.status_code == 400, response.text
     assert response.json()["error_code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"])
+def test_a_malformed_idempotency_key_is_a_400_and_writes_nothing(client, vendor_token, runtime, key):
+    before = runtime.ledger.position()
+    response = client.post("/api/products", json={"name": "App"},
+                           headers={**auth(vendor_token), "Idempotency-Key": key.encode("latin-1")})
+    assert (response.status_code, response.json()["error_code"]) == (400, "VALIDATION_ERROR")
+    assert "Idempotency-Key" in response.json()["message"]
+    assert runtime.ledger.position() == before
+
+
+def test_a_well_formed_idempotency_key_is_taken(client, vendor_token):
+    response = client.post("/api/products", json={"name": "App"},
+                           headers={**auth(vendor_token), "Idempotency-Key": "order 42: retry-safe ~" + "k" * 200})
+    assert response.status_code == 201
+
