@@ -111,7 +111,9 @@ def http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> 
         return error(400, _validation_message(exc), "VALIDATION_ERROR")
     if status >= 500:
         return internal_error_response(request, exc)
-    return error(status, exc.detail or "Request failed", HTTP_CODES.get(status, "BAD_REQUEST"))
+    response = error(status, exc.detail or "Request failed", HTTP_CODES.get(status, "BAD_REQUEST"))
+    response.headers.update(exc.headers or {})  # a 405's `Allow` (RFC 9110) among them
+    return response
 
 
 def schema_error_response(request: Request[Any, Any, Any], exc: msgspec.ValidationError) -> Response[Any]:

@@ -163,6 +163,10 @@ def document(app: Litestar) -> None:
     document = app.openapi_schema
     document.components.schemas = dict(sorted((names[name], _renamed(schema, names))
                                               for name, schema in components.items()))
+    for kind in kinds:  # a rule across a Struct's fields, which msgspec cannot derive (LicenseCreate's)
+        if extra := getattr(kind, "json_schema_extra", None):
+            name = schema_of[kind].ref.rpartition("/")[2]
+            document.components.schemas[name] = {**document.components.schemas[name], **extra}
     document.components.security_schemes = {BEARER: SecurityScheme(type="http", scheme="bearer",
                                                                    bearer_format="JWT")}
 

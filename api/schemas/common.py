@@ -5,7 +5,10 @@ from uuid import UUID
 
 import msgspec
 
-Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)]
+# Neither `@`, a control character nor a space (spelt out: `\s` means other sets in Python and in JSON Schema's
+# regexes); `(?!\n)$` is the end of the text in both (Python's `$` also matches before a final newline).
+_LETTER = r"[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+Email = Annotated[str, msgspec.Meta(pattern=rf"^{_LETTER}{{1,64}}@{_LETTER}+\.{_LETTER}+(?!\n)$", max_length=254)]
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Description = Annotated[str, msgspec.Meta(max_length=5000)]

@@ -1,7 +1,7 @@
 """License requests and answers."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 import msgspec
@@ -16,6 +16,11 @@ Username = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 
 class LicenseCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A `lifetime` license never expires: it takes no `expires_at`."""
+
+    json_schema_extra: ClassVar[dict[str, Any]] = {"anyOf": [  # that rule, in the OpenAPI document
+        {"properties": {"type": {"enum": ["trial", "subscription"]}}}, {"properties": {"expires_at": {"type": "null"}}}]}
+
     product_id: UUID
     type: LicenseType = LicenseType.SUBSCRIPTION
     max_uses: MaxUses = 1
