@@ -1,4 +1,5 @@
-"""Constrained field types and answer shapes shared by the resource schemas."""
+"""Constrained field types and answer shapes shared by the resource schemas; every cap is listed, with its
+reason, in docs/limits.md."""
 
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -15,10 +16,40 @@ Description = Annotated[str, msgspec.Meta(max_length=5000)]
 Page = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=100)]
 
-Metadata = Annotated[dict[str, Any], msgspec.Meta(max_length=100)]
+METADATA_BYTES = 16 * 1024
+METADATA_DEPTH = 8
+METADATA_KEY_LENGTH = 128
+Metadata = Annotated[
+    dict[Annotated[str, msgspec.Meta(max_length=METADATA_KEY_LENGTH)], Any],
+    msgspec.Meta(max_length=100, description=(
+        f"Any JSON object of at most 100 keys, {METADATA_BYTES // 1024} KiB as compact UTF-8 JSON and "
+        f"{METADATA_DEPTH} levels of nesting (the object itself is the first), each key at most "
+        f"{METADATA_KEY_LENGTH} characters at every level.")),
+]
 
 Instant = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
 """An instant as the read models keep it, `2026-01-02T03:04:05.000006Z` (always microseconds, always UTC)."""
+
+
+def check_metadata(metadata: dict[str, Any] | None) -> None:
+    """Refuse metadata past the caps JSON Schema cannot state (size, depth, nested keys): a license copies it
+    into its events, read models and every answer that shows the license, once per license of a bulk issue."""
+    if metadata is None:
+        return
+    if len(msgspec.json.encode(metadata)) > METADATA_BYTES:
+        raise ValueError(f"metadata may be at most {METADATA_BYTES} bytes as JSON")
+    _check_nesting(metadata, 1)
+
+
+def _check_nesting(value: Any, depth: int) -> None:
+    if not isinstance(value, dict | list):
+        return
+    if depth > METADATA_DEPTH:
+        raise ValueError(f"metadata may nest at most {METADATA_DEPTH} levels deep")
+    if isinstance(value, dict) and any(len(key) > METADATA_KEY_LENGTH for key in value):
+        raise ValueError(f"metadata keys may be at most {METADATA_KEY_LENGTH} characters")
+    for item in value.values() if isinstance(value, dict) else value:
+        _check_nesting(item, depth + 1)
 
 
 class Pagination(msgspec.Struct, forbid_unknown_fields=True):

@@ -6,7 +6,7 @@ from uuid import UUID
 
 import msgspec
 
-from api.schemas.common import Instant, Metadata, Pagination
+from api.schemas.common import Instant, Metadata, Pagination, check_metadata
 from domain.license import LicenseStatus, LicenseType
 
 MaxUses = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
@@ -29,6 +29,9 @@ class LicenseCreate(msgspec.Struct, forbid_unknown_fields=True):
     metadata: Metadata = msgspec.field(default_factory=dict)
     username: Username | None = None
 
+    def __post_init__(self) -> None:
+        check_metadata(self.metadata)
+
 
 class LicenseBulkCreate(LicenseCreate, forbid_unknown_fields=True):
     count: Count = 1
@@ -41,6 +44,9 @@ class LicenseUpdate(msgspec.Struct, forbid_unknown_fields=True):
     expires_at: Expiry | None | msgspec.UnsetType = msgspec.UNSET
     metadata: Metadata | None = None
     username: Username | None | msgspec.UnsetType = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        check_metadata(self.metadata)
 
 
 class License(msgspec.Struct, forbid_unknown_fields=True):
