@@ -55,7 +55,7 @@ BEARER = "BearerToken"
 
 REFUSALS = {
     400: "Refused input (VALIDATION_ERROR): the body, a parameter or a header breaks this operation's schema "
-         "or a cap of docs/limits.md. Nothing was written.",
+         "or a cap of docs/limits.md, or text in the body holds NUL (U+0000). Nothing was written.",
     401: "No valid `Authorization: Bearer` token of an active account (UNAUTHORIZED).",
     403: "The account is not an admin (FORBIDDEN).",
     404: "An id names nothing this account may see (LICENSE_NOT_FOUND, PRODUCT_NOT_FOUND, USER_NOT_FOUND, "

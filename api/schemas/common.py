@@ -22,9 +22,9 @@ METADATA_KEY_LENGTH = 128
 Metadata = Annotated[
     dict[Annotated[str, msgspec.Meta(max_length=METADATA_KEY_LENGTH)], Any],
     msgspec.Meta(max_length=100, description=(
-        f"Any JSON object of at most 100 keys, {METADATA_BYTES // 1024} KiB as compact UTF-8 JSON and "
-        f"{METADATA_DEPTH} levels of nesting (the object itself is the first), each key at most "
-        f"{METADATA_KEY_LENGTH} characters at every level.")),
+        f"Any JSON object of at most 100 keys of at most {METADATA_KEY_LENGTH} characters, "
+        f"{METADATA_BYTES // 1024} KiB as compact UTF-8 JSON and {METADATA_DEPTH} levels of nesting (the object "
+        "itself is the first).")),
 ]
 
 Instant = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
@@ -32,8 +32,8 @@ Instant = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})
 
 
 def check_metadata(metadata: dict[str, Any] | None) -> None:
-    """Refuse metadata past the caps JSON Schema cannot state (size, depth, nested keys): a license copies it
-    into its events, read models and every answer that shows the license, once per license of a bulk issue."""
+    """Refuse metadata past the caps JSON Schema cannot state (size, depth): a license copies it into its
+    events, read models and every answer that shows the license, once per license of a bulk issue."""
     if metadata is None:
         return
     if len(msgspec.json.encode(metadata)) > METADATA_BYTES:
@@ -46,8 +46,6 @@ def _check_nesting(value: Any, depth: int) -> None:
         return
     if depth > METADATA_DEPTH:
         raise ValueError(f"metadata may nest at most {METADATA_DEPTH} levels deep")
-    if isinstance(value, dict) and any(len(key) > METADATA_KEY_LENGTH for key in value):
-        raise ValueError(f"metadata keys may be at most {METADATA_KEY_LENGTH} characters")
     for item in value.values() if isinstance(value, dict) else value:
         _check_nesting(item, depth + 1)
 
