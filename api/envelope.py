@@ -8,9 +8,9 @@ from litestar import Response
 T = TypeVar("T")
 
 
+# A vendor handler returns `Ok[License]` and the like, so the OpenAPI document shows what `data` holds.
 class Ok(msgspec.Struct, Generic[T], kw_only=True, forbid_unknown_fields=True):
-    """The success envelope. A vendor handler returns `Ok[License]` and the like, so the document shows what
-    `data` holds."""
+    """The success envelope: `data` holds the answer."""
 
     success: Literal[True] = True
     data: T
@@ -25,7 +25,8 @@ def error(status_code: int, message: str, error_code: str, **extra: Any) -> Resp
 
 
 class ErrorEnvelope(msgspec.Struct):
-    """The error envelope, as the OpenAPI schema documents it (`error` sends it)."""
+    """A refusal: `error_code` names its reason and `message` explains it. Some carry more (the change's
+    `position` with READ_MODELS_BEHIND, `security_blocked` on a client refusal)."""
 
     success: Literal[False]
     message: str

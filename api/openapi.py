@@ -43,6 +43,7 @@ from api.requests import (
     IDEMPOTENCY_KEY_PATTERN,
     MAX_BODY_BYTES,
     MAX_IDEMPOTENCY_KEY,
+    WRITES,
     body_struct,
     takes_idempotency_key,
 )
@@ -50,7 +51,6 @@ from api.schemas.client import EncryptedEnvelope
 from api.schemas.openapi import COMPONENT, ClientOperation
 
 SIGNED_IN = frozenset({"account", "actor", "admin"})  # the dependencies that read the bearer token (api/deps.py)
-WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BEARER = "BearerToken"
 
 REFUSALS = {

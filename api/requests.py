@@ -1,5 +1,6 @@
-"""The request class of the app: JSON bodies are refused (400) when they carry text the ledger cannot keep, or
-nest deeper than the decoder can follow; and the `Idempotency-Key` header vendor writes accept."""
+"""The request class of the app: JSON bodies are refused (400) when they carry text the ledger cannot keep, nest
+deeper than the decoder can follow, or do not strictly match their Struct; and the `Idempotency-Key` header
+vendor writes accept."""
 
 import functools
 import re

@@ -1,7 +1,8 @@
-"""What the OpenAPI document says of the client routes, which their signatures cannot tell Litestar.
+"""What a route declares for the OpenAPI document beside its signature (api/openapi.py derives the rest).
 
-Their handlers take any JSON (a body is the request Struct or the encryption envelope) and return
-prebuilt answers, so Litestar would document `{}` for both.
+The client routes' handlers take any JSON (a body is the request Struct or the encryption envelope) and
+return prebuilt answers, so they name both here; a route may also name a refusal no property of its
+handler shows (login's wrong password).
 """
 
 from dataclasses import dataclass
