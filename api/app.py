@@ -1,10 +1,7 @@
 """The Litestar application: routes under /api, the spec's envelopes, OpenAPI at /api/schema."""
 
-from collections.abc import Iterator
-
 from litestar import Litestar, Router
-from litestar.handlers import HTTPRouteHandler
-from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi import OpenAPIConfig
 from litestar.routes import HTTPRoute
 
 from api.controllers.admin import AdminController
@@ -17,14 +14,11 @@ from api.controllers.products import ProductController
 from api.controllers.stats import StatsController
 from api.deps import DEPENDENCIES
 from api.direct import DirectApp
-from api.envelope import ErrorEnvelope
 from api.errors import EXCEPTION_HANDLERS
 from api.idempotency import IdempotencyMiddleware
-from api.requests import LedgerRequest
-from api.schemas.openapi import ClientOperation, body_schemas
+from api.openapi import document
+from api.requests import MAX_BODY_BYTES, LedgerRequest
 from keyledger.wiring import Runtime
-
-MAX_BODY_BYTES = 1024 * 1024
 
 CONTROLLERS = [AuthController, ProductController, LicenseController, StatsController, NotificationController,
                AdminController, ClientController, LockenceController]
@@ -45,32 +39,16 @@ def create_app(runtime: Runtime) -> Litestar:
         debug=False,
     )
     app.state.runtime = runtime
-    _document_error_envelope(app)
-    _document_client_bodies(app)
+    _allow_every_method(app)
+    document(app)
     return app
 
 
-BAD_REQUEST = ResponseSpec(ErrorEnvelope, generate_examples=False,
-                           description="Refused input, in the error envelope (`error_code` VALIDATION_ERROR)")
-
-
-def _handlers(app: Litestar) -> Iterator[HTTPRouteHandler]:
+def _allow_every_method(app: Litestar) -> None:
+    """Litestar 2 answers OPTIONS with the methods of the first handler a path got, not all of them
+    (litestar-org/litestar#4169, fixed in 3): point each path's OPTIONS answer at the route it serves."""
     for route in app.routes:
         if isinstance(route, HTTPRoute):
-            yield from route.route_handlers
-
-
-def _document_error_envelope(app: Litestar) -> None:
-    """Show the 400 every route may answer in the envelope it is sent in (api/errors.py), instead of the
-    exception shape Litestar documents by default, which no route ever sends."""
-    for handler in _handlers(app):
-        handler.responses = {400: BAD_REQUEST, **(handler.responses or {})}
-
-
-def _document_client_bodies(app: Litestar) -> None:
-    """Add the schemas the client routes' bodies name (api/schemas/openapi.py) to the document, built here
-    once: Litestar keeps only the schemas of its own making, whatever OpenAPIConfig's components hold."""
-    operations = [handler.operation_class for handler in _handlers(app)
-                  if issubclass(handler.operation_class, ClientOperation)]
-    components = app.openapi_schema.components
-    components.schemas = dict(sorted((body_schemas(operations) | components.schemas).items()))
+            for handler in route.route_handlers:
+                if handler.http_methods == {"OPTIONS"} and handler.fn.__code__.co_freevars == ("self",):
+                    handler.fn.__closure__[0].cell_contents.methods = route.methods  # type: ignore[index]

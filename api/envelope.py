@@ -1,9 +1,19 @@
 """The spec's response envelopes: {"success": true, "data": ...} and the error shape."""
 
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 from litestar import Response
+
+T = TypeVar("T")
+
+
+# A vendor handler returns `Ok[License]` and the like, so the OpenAPI document shows what `data` holds.
+class Ok(msgspec.Struct, Generic[T], kw_only=True, forbid_unknown_fields=True):
+    """The success envelope: `data` holds the answer."""
+
+    success: Literal[True] = True
+    data: T
 
 
 def ok(data: Any, status_code: int = 200) -> Response[dict[str, Any]]:
@@ -15,8 +25,9 @@ def error(status_code: int, message: str, error_code: str, **extra: Any) -> Resp
 
 
 class ErrorEnvelope(msgspec.Struct):
-    """The error envelope, as the OpenAPI schema documents it (`error` sends it)."""
+    """A refusal: `error_code` names its reason and `message` explains it. Some carry more (the change's
+    `position` with READ_MODELS_BEHIND, `security_blocked` on a client refusal)."""
 
-    success: bool
+    success: Literal[False]
     message: str
     error_code: str

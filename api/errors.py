@@ -9,7 +9,7 @@ import psycopg
 import redis.exceptions
 from eventsourcing.persistence import InterfaceError, OperationalError
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, MethodNotAllowedException, ValidationException
+from litestar.exceptions import HTTPException, ValidationException
 from psycopg_pool import PoolTimeout
 
 from api.client_protocol import answer
@@ -20,7 +20,6 @@ from api.idempotency import (
     InvalidIdempotencyKeyError,
     kept_answer_for,
 )
-from api.media import method_not_allowed_response
 from commands.accounts import InvalidCredentialsError
 from commands.retry import ContentionError, OutcomeUnknownError, StoreUnavailableError
 from domain.account import AccountDeactivatedError, AccountNotFoundError, EmailAlreadyRegisteredError, LastAdminError
@@ -125,7 +124,9 @@ def http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> 
         return error(400, _validation_message(exc), "VALIDATION_ERROR")
     if status >= 500:
         return internal_error_response(request, exc)
-    return error(status, exc.detail or "Request failed", HTTP_CODES.get(status, "BAD_REQUEST"))
+    response = error(status, exc.detail or "Request failed", HTTP_CODES.get(status, "BAD_REQUEST"))
+    response.headers.update(exc.headers or {})  # a 405's `Allow` (RFC 9110) among them
+    return response
 
 
 def schema_error_response(request: Request[Any, Any, Any], exc: msgspec.ValidationError) -> Response[Any]:
@@ -208,7 +209,6 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     OutcomeUnknownError: outcome_unknown_response,
     **dict.fromkeys(UNAVAILABLE, unavailable_response),
     HTTPException: http_error_response,
-    MethodNotAllowedException: method_not_allowed_response,
     msgspec.ValidationError: schema_error_response,
     ReadModelsBehindError: read_models_behind_response,
     Exception: internal_error_response,

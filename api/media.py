@@ -1,4 +1,4 @@
-"""JSON bodies only, and 405 answers that say what the path accepts.
+"""JSON bodies only.
 
 A body is refused (415 UNSUPPORTED_MEDIA_TYPE) unless its Content-Type is `application/json` or
 `application/*+json`, parameters (`; charset=utf-8`) allowed: a web page may post a form or
@@ -8,10 +8,7 @@ cannot be driven by a page the user happens to visit.
 
 from typing import Any
 
-from litestar import Request, Response
-from litestar.exceptions import HTTPException, MethodNotAllowedException
-
-from api.envelope import error
+from litestar.exceptions import HTTPException
 
 JSON = b"application/json"
 
@@ -37,12 +34,3 @@ def require_json_body(scope: Any) -> None:
     """Refuse a body that is not declared as JSON (api/requests.py asks, before any route reads one)."""
     if not has_json_body_type(scope["headers"]):
         raise HTTPException(status_code=415, detail="The body must be JSON (Content-Type: application/json)")
-
-
-def method_not_allowed_response(request: Request[Any, Any, Any], exc: MethodNotAllowedException) -> Response[Any]:
-    """405 in the error envelope, with the `Allow` header Litestar's router names the path's methods in."""
-    response = error(405, exc.detail or "Method not allowed", "METHOD_NOT_ALLOWED")
-    allow = (exc.headers or {}).get("allow")
-    if allow:
-        response.headers["Allow"] = allow
-    return response

@@ -63,7 +63,8 @@ def signing_pems() -> dict[str, bytes]:
 
 def seed_keys(data_dir: Path, pems: dict[str, bytes]) -> None:
     keys_dir = data_dir / "keys"
-    keys_dir.mkdir(parents=True, exist_ok=True)
+    keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
     for name, pem in pems.items():
         path = keys_dir / name
         path.write_bytes(pem)

@@ -2,13 +2,14 @@
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
 from api.auth import issue_token, refresh_token
 from api.deps import AccountDep, RuntimeDep
-from api.envelope import ok
-from api.schemas.auth import AccountLogin, AccountRegister, user_view
+from api.envelope import Ok
+from api.schemas.auth import AccountLogin, AccountRegister, SignedIn, Token, User, user_of
+from api.schemas.openapi import refused
 from projections import accounts
 
 
@@ -16,30 +17,31 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
 
-    @post("/register", sync_to_thread=True)
-    def register(self, data: JSONBody[AccountRegister], runtime: RuntimeDep) -> Response[Any]:
+    @post("/register", status_code=201, sync_to_thread=True)
+    def register(self, data: JSONBody[AccountRegister], runtime: RuntimeDep) -> Ok[SignedIn]:
         display_name = data.display_name or data.email.split("@")[0]
         receipt = runtime.ledger.register_account(data.email, data.password, display_name, runtime.clock())
         runtime.wait_for(receipt.position)
-        return ok(self._session(runtime, str(receipt.id)), status_code=201)
+        return Ok(data=self._session(runtime, str(receipt.id)))
 
-    @post("/login", sync_to_thread=True)
-    def login(self, data: JSONBody[AccountLogin], runtime: RuntimeDep) -> Response[Any]:
+    @post("/login", status_code=200, sync_to_thread=True, responses=refused({
+        401: "Wrong email or password (INVALID_CREDENTIALS).", 403: "The account is deactivated (ACCOUNT_DEACTIVATED)."}))
+    def login(self, data: JSONBody[AccountLogin], runtime: RuntimeDep) -> Ok[SignedIn]:
         account = runtime.ledger.authenticate(data.email, data.password)
-        return ok(self._session(runtime, str(account.id)))
+        return Ok(data=self._session(runtime, str(account.id)))
 
-    @post("/refresh", sync_to_thread=True)
-    def refresh(self, request: Request[Any, Any, Any], account: AccountDep, runtime: RuntimeDep) -> Response[Any]:
-        return ok({"token": refresh_token(request, runtime, account)})
+    @post("/refresh", status_code=200, sync_to_thread=True)
+    def refresh(self, request: Request[Any, Any, Any], account: AccountDep, runtime: RuntimeDep) -> Ok[Token]:
+        return Ok(data=Token(refresh_token(request, runtime, account)))
 
     @get("/me", sync_to_thread=True)
-    def me(self, account: AccountDep) -> Response[Any]:
-        return ok(user_view(account))
+    def me(self, account: AccountDep) -> Ok[User]:
+        return Ok(data=user_of(account))
 
     @staticmethod
-    def _session(runtime: RuntimeDep, account_id: str) -> dict[str, Any]:
+    def _session(runtime: RuntimeDep, account_id: str) -> SignedIn:
         account = accounts.get_account(runtime.store, account_id)
         if account is None:  # registered through another process a moment ago
             runtime.wait_for(runtime.ledger.position())
             account = accounts.get_account(runtime.store, account_id)
-        return {"token": issue_token(runtime, account_id, runtime.clock()), "user": user_view(account)}
+        return SignedIn(issue_token(runtime, account_id, runtime.clock()), user_of(account))

@@ -32,7 +32,7 @@ from api.schemas.answers import (
     ValidationAnswer,
 )
 from api.schemas.client import Challenge, Heartbeat, LicenseCheck
-from api.schemas.openapi import answer, plain_or_sealed, sealed_answer
+from api.schemas.openapi import answer, plain_or_sealed, refused, sealed_answer
 from commands.client import Granted
 from domain.product import ProductNotFoundError, SigningAlgorithm
 from keyledger.wiring import Runtime
@@ -119,7 +119,8 @@ class ClientController(Controller):
         return signed_answer(runtime, request.scope, granted.product, payload, body)
 
     @get("/public-key", sync_to_thread=True,
-         responses=answer(PublicKeyAnswer, "The signing key of the product's algorithm (RSA-4096 without one)."))
+         responses=answer(PublicKeyAnswer, "The signing key of the product's algorithm (RSA-4096 without one).")
+         | refused({404: "No product has this id (PRODUCT_NOT_FOUND)."}))
     def public_key(self, runtime: RuntimeDep, product_id: FromQuery[UUID | None] = None) -> Response[Any]:
         algorithm = SigningAlgorithm.RSA
         if product_id is not None:

@@ -1,33 +1,34 @@
 """Products: list, create, get, update, delete, regenerate the secret key."""
 
-from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Response, delete, get, post, put
+from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from api.deps import ActorDep, RuntimeDep
-from api.envelope import ok
-from api.schemas.products import ProductCreate, ProductUpdate, product_view
+from api.envelope import Ok
+from api.schemas.common import Deleted
+from api.schemas.products import Product, ProductCreate, ProductSecret, ProductUpdate, product_of
 from commands.products import SECRET_PURPOSE
 from domain.account import Actor
 from domain.product import ProductNotFoundError
 from keyledger.wiring import Runtime
 from keys.secrets import unseal
 from projections import products
+from projections.db import Row
 
 
 def _owner_filter(actor: Actor) -> str | None:
     return None if actor.is_admin else str(actor.id)
 
 
-def _view(runtime: Runtime, actor: Actor, row: dict[str, Any]) -> dict[str, Any]:
+def _view(runtime: Runtime, actor: Actor, row: Row) -> Product:
     is_owner = row["owner_id"] == str(actor.id)
     secret = unseal(runtime.master_key, row["sealed_secret"], SECRET_PURPOSE) if is_owner else None
-    return product_view(row, secret)
+    return product_of(row, secret)
 
 
-def _read(runtime: Runtime, actor: Actor, product_id: UUID) -> dict[str, Any]:
+def _read(runtime: Runtime, actor: Actor, product_id: UUID) -> Product:
     row = products.get_product(runtime.store, str(product_id), _owner_filter(actor))
     if row is None:
         raise ProductNotFoundError(product_id)
@@ -39,39 +40,40 @@ class ProductController(Controller):
     tags = ["products"]
 
     @get("/", sync_to_thread=True)
-    def list_products(self, actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
+    def list_products(self, actor: ActorDep, runtime: RuntimeDep) -> Ok[list[Product]]:
         rows = products.list_products(runtime.store, _owner_filter(actor))
-        return ok([_view(runtime, actor, row) for row in rows])
+        return Ok(data=[_view(runtime, actor, row) for row in rows])
 
-    @post("/", sync_to_thread=True)
-    def create_product(self, data: JSONBody[ProductCreate], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
+    @post("/", status_code=201, sync_to_thread=True)
+    def create_product(self, data: JSONBody[ProductCreate], actor: ActorDep, runtime: RuntimeDep) -> Ok[Product]:
         receipt = runtime.ledger.create_product(actor, data.name, data.description, data.signing_algorithm,
                                                 runtime.clock(), data.block_vm, data.block_debugger)
         runtime.wait_for(receipt.position)
-        return ok(_read(runtime, actor, receipt.id), status_code=201)
+        return Ok(data=_read(runtime, actor, receipt.id))
 
     @get("/{product_id:uuid}", sync_to_thread=True)
-    def get_product(self, product_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
-        return ok(_read(runtime, actor, product_id))
+    def get_product(self, product_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep) -> Ok[Product]:
+        return Ok(data=_read(runtime, actor, product_id))
 
     @put("/{product_id:uuid}", sync_to_thread=True)
-    def update_product(self, product_id: FromPath[UUID], data: JSONBody[ProductUpdate], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
+    def update_product(self, product_id: FromPath[UUID], data: JSONBody[ProductUpdate], actor: ActorDep,
+                       runtime: RuntimeDep) -> Ok[Product]:
         receipt = runtime.ledger.update_product(
             actor, product_id, runtime.clock(), name=data.name, description=data.description,
             is_active=data.is_active, signing_algorithm=data.signing_algorithm, block_vm=data.block_vm,
             block_debugger=data.block_debugger,
         )
         runtime.wait_for(receipt.position)
-        return ok(_read(runtime, actor, product_id))
+        return Ok(data=_read(runtime, actor, product_id))
 
     @delete("/{product_id:uuid}", status_code=200, sync_to_thread=True)
-    def delete_product(self, product_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
+    def delete_product(self, product_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep) -> Ok[Deleted]:
         receipt = runtime.ledger.delete_product(actor, product_id, runtime.clock())
         runtime.wait_for(receipt.position)
-        return ok({"id": str(product_id), "deleted": True})
+        return Ok(data=Deleted(product_id, True))
 
-    @post("/{product_id:uuid}/regenerate-secret", sync_to_thread=True)
-    def regenerate_secret(self, product_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
+    @post("/{product_id:uuid}/regenerate-secret", status_code=200, sync_to_thread=True)
+    def regenerate_secret(self, product_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep) -> Ok[ProductSecret]:
         receipt = runtime.ledger.rotate_product_secret(actor, product_id, runtime.clock())
         runtime.wait_for(receipt.position)
-        return ok({"secret_key": _read(runtime, actor, product_id).get("secret_key")})
+        return Ok(data=ProductSecret(_read(runtime, actor, product_id).secret_key or None))  # UNSET: not the owner

@@ -1,13 +1,14 @@
 """Statistics: the vendor dashboard and per-product figures."""
 
-from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Response, get
+import msgspec
+from litestar import Controller, get
 from litestar.params import FromPath
 
 from api.deps import ActorDep, RuntimeDep
-from api.envelope import ok
+from api.envelope import Ok
+from api.schemas.stats import Dashboard, ProductStats
 from domain.product import ProductNotFoundError
 from projections import products, stats
 
@@ -17,12 +18,13 @@ class StatsController(Controller):
     tags = ["stats"]
 
     @get("/dashboard", sync_to_thread=True)
-    def dashboard(self, actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
-        return ok(stats.dashboard(runtime.store, str(actor.id), runtime.clock()))
+    def dashboard(self, actor: ActorDep, runtime: RuntimeDep) -> Ok[Dashboard]:
+        return Ok(data=msgspec.convert(stats.dashboard(runtime.store, str(actor.id), runtime.clock()), Dashboard))
 
     @get("/products/{product_id:uuid}", sync_to_thread=True)
-    def product_stats(self, product_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep) -> Response[Any]:
+    def product_stats(self, product_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep) -> Ok[ProductStats]:
         owner = None if actor.is_admin else str(actor.id)
         if products.get_product(runtime.store, str(product_id), owner) is None:
             raise ProductNotFoundError(product_id)
-        return ok(stats.product_stats(runtime.store, str(product_id), runtime.clock()))
+        figures = stats.product_stats(runtime.store, str(product_id), runtime.clock())
+        return Ok(data=msgspec.convert(figures, ProductStats))

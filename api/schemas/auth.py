@@ -1,10 +1,12 @@
-"""Auth requests and the user shape."""
+"""Auth requests and answers."""
 
-from typing import Annotated
+from typing import Annotated, Any
+from uuid import UUID
 
 import msgspec
 
-from api.schemas.common import Email, Name, Password
+from api.schemas.common import Email, Instant, Name, Password
+from domain.account import Role
 
 
 class AccountRegister(msgspec.Struct, forbid_unknown_fields=True):
@@ -18,6 +20,26 @@ class AccountLogin(msgspec.Struct, forbid_unknown_fields=True):
     password: Annotated[str, msgspec.Meta(max_length=256)]
 
 
-def user_view(account: dict) -> dict:
+class User(msgspec.Struct, forbid_unknown_fields=True):
     """The spec's `user` object (never the password hash: the read model does not hold it)."""
-    return {key: account[key] for key in ("id", "email", "display_name", "role", "is_active", "created_at")}
+
+    id: UUID
+    email: str
+    display_name: str
+    role: Role
+    is_active: bool
+    created_at: Instant
+
+
+class SignedIn(msgspec.Struct, forbid_unknown_fields=True):
+    token: str
+    user: User
+
+
+class Token(msgspec.Struct, forbid_unknown_fields=True):
+    token: str
+
+
+def user_of(account: dict[str, Any]) -> User:
+    """The spec's `user` from an accounts read-model row."""
+    return msgspec.convert({name: account[name] for name in User.__struct_fields__}, User)

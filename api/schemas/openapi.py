@@ -1,10 +1,10 @@
-"""What the OpenAPI document says of the client routes, which their signatures cannot tell Litestar.
+"""What a route declares for the OpenAPI document beside its signature (api/openapi.py derives the rest).
 
-Their handlers take any JSON (a body is the request Struct or the encryption envelope) and return
-prebuilt answers, so Litestar would document `{}` for both.
+The client routes' handlers take any JSON (a body is the request Struct or the encryption envelope) and
+return prebuilt answers, so they name both here; a route may also name a refusal no property of its
+handler shows (login's wrong password).
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -12,6 +12,7 @@ import msgspec
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, Reference, RequestBody, Schema
 
+from api.envelope import ErrorEnvelope
 from api.schemas.client import EncryptedEnvelope
 
 COMPONENT = "#/components/schemas/{name}"
@@ -33,13 +34,6 @@ def plain_or_sealed(request: type[msgspec.Struct]) -> type[ClientOperation]:
     return type(f"{request.__name__}Operation", (ClientOperation,), {"request": request})
 
 
-def body_schemas(operations: Iterable[type[ClientOperation]]) -> dict[str, Any]:
-    """The component schemas the operations' bodies name, as msgspec decodes the bodies. Litestar lists
-    only the schemas that route signatures name, so these are added to its document (api/app.py)."""
-    kinds = {operation.request for operation in operations} | {EncryptedEnvelope}
-    return msgspec.json.schema_components(kinds, ref_template=COMPONENT)[1]
-
-
 def answer(container: Any, description: str) -> dict[int, ResponseSpec]:
     """A route's documented 200 answer."""
     return {200: ResponseSpec(container, description=description, generate_examples=False)}
@@ -49,3 +43,9 @@ def sealed_answer(container: Any, description: str) -> dict[int, ResponseSpec]:
     """A client route's documented 200 answer, which is sealed when the request was (api/client_protocol.py)."""
     return answer(container, f"{description} An encrypted request gets this answer sealed in an "
                              "`EncryptedEnvelope` of the request envelope's shape.")
+
+
+def refused(descriptions: dict[int, str]) -> dict[int, ResponseSpec]:
+    """Refusals a route sends that no property of its handler shows; api/openapi.py derives the rest."""
+    return {status: ResponseSpec(ErrorEnvelope, description=description, generate_examples=False)
+            for status, description in descriptions.items()}

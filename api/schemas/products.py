@@ -1,10 +1,11 @@
-"""Product requests and the product shape."""
+"""Product requests and answers."""
 
 from typing import Any
+from uuid import UUID
 
 import msgspec
 
-from api.schemas.common import Description, Name
+from api.schemas.common import Description, Instant, Name
 from domain.product import SigningAlgorithm
 
 
@@ -25,10 +26,33 @@ class ProductUpdate(msgspec.Struct, forbid_unknown_fields=True):
     block_debugger: bool | None = None
 
 
-def product_view(row: dict[str, Any], secret_key: str | None) -> dict[str, Any]:
-    """The spec's product; `secret_key` only for the product's owner."""
-    view = {key: row[key] for key in ("id", "name", "description", "is_active", "signing_algorithm",
-                                      "block_vm", "block_debugger", "created_at", "updated_at")}
+class Product(msgspec.Struct, forbid_unknown_fields=True):
+    """The spec's product; `secret_key` is shown to the product's owner only (absent for an admin looking on)."""
+
+    id: UUID
+    name: str
+    description: str
+    is_active: bool
+    signing_algorithm: SigningAlgorithm
+    block_vm: bool
+    block_debugger: bool
+    created_at: Instant
+    updated_at: Instant
+    secret_key: str | msgspec.UnsetType = msgspec.UNSET
+
+
+ROW_FIELDS = [name for name in Product.__struct_fields__ if name != "secret_key"]
+
+
+class ProductSecret(msgspec.Struct, forbid_unknown_fields=True):
+    """The new secret key; null when an admin rotates another vendor's product (only its owner sees it)."""
+
+    secret_key: str | None
+
+
+def product_of(row: dict[str, Any], secret_key: str | None) -> Product:
+    """The spec's product from its read-model row; `secret_key` only for the product's owner."""
+    product = msgspec.convert({name: row[name] for name in ROW_FIELDS}, Product)
     if secret_key is not None:
-        view["secret_key"] = secret_key
-    return view
+        product.secret_key = secret_key
+    return product

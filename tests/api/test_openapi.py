@@ -1,15 +1,17 @@
 """The OpenAPI schema at /api/schema documents what the routes really send."""
 
 import re
+import uuid
 
 import msgspec
 import pytest
+from litestar.routes import HTTPRoute
 
 from api.schemas import answers
 from api.schemas.client import Challenge, EncryptedEnvelope, Heartbeat, LicenseCheck
 from keys.challenge import challenge_response
 from keys.envelope import open_envelope, seal_envelope
-from tests.conftest import create_license
+from tests.conftest import auth, create_license, create_product, register
 
 CLIENT_ROUTES = {("/api/client/validate", "post"), ("/api/client/activate", "post"),
                  ("/api/client/deactivate", "post"), ("/api/client/heartbeat", "post"),
@@ -17,16 +19,24 @@ CLIENT_ROUTES = {("/api/client/validate", "post"), ("/api/client/activate", "pos
                  ("/api/v1/validate", "post"), ("/api/v1/heartbeat", "post"), ("/api/v1/logout", "post")}
 
 
-def test_every_route_documents_its_400_in_the_error_envelope_it_is_sent_in(client):
+def operations_of(schema):
+    return {(path, method): operation for path, item in schema["paths"].items()
+            for method, operation in item.items() if isinstance(operation, dict) and "responses" in operation}
+
+
+def test_every_route_documents_its_refusals_in_the_error_envelope_they_are_sent_in(client):
     schema = client.get("/api/schema/openapi.json").json()
-    operations = {(path, method): operation for path, item in schema["paths"].items()
-                  for method, operation in item.items() if isinstance(operation, dict) and "responses" in operation}
+    operations = operations_of(schema)
 
     assert ("/api/client/validate", "post") in operations and ("/api/products", "post") in operations
     for (path, method), operation in operations.items():
-        content = operation["responses"]["400"]["content"]["application/json"]["schema"]
-        assert content == {"$ref": "#/components/schemas/ErrorEnvelope"}, (path, method)
-    assert schema["components"]["schemas"]["ErrorEnvelope"]["required"] == ["error_code", "message", "success"]
+        refusals = {status: answer for status, answer in operation["responses"].items() if status >= "400"}
+        # Check every route documents 400 and 503, and each refusal in the error envelope.
+        assert {"400", "503"} <= set(refusals), (path, method)
+        for answer in refusals.values():
+            assert answer["content"]["application/json"]["schema"] == ref_named("ErrorEnvelope"), (path, method)
+        assert refusals["503"]["headers"]["Retry-After"]["required"] is True
+    assert sorted(schema["components"]["schemas"]["ErrorEnvelope"]["required"]) == ["error_code", "message", "success"]
 
 
 def test_a_documented_400_is_what_the_route_sends(client):
@@ -41,8 +51,12 @@ def lists_the_fields_of(schema, kind):
     return set(properties) == {field.name for field in msgspec.structs.fields(kind)}
 
 
+def ref_named(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
 def ref(kind):
-    return {"$ref": f"#/components/schemas/{kind.__name__}"}
+    return ref_named(kind.__name__)
 
 
 def documented_answers(schema, path, method):
@@ -129,3 +143,121 @@ def test_every_reference_in_the_document_names_a_component(client):
     document = client.get("/api/schema/openapi.json")
     named = set(re.findall(r'"#/components/schemas/([^"]+)"', document.text))
     assert named and named <= set(document.json()["components"]["schemas"])
+
+
+def vendor_calls(client, admin_token, vendor_token):
+    """One real, successful call to each vendor route, in a vendor's order: (path as documented, method,
+    answer)."""
+    calls = []
+
+    def call(method, path, token=None, ids=None, **kwargs):
+        answer = client.request(method, path.format(**(ids or {})), headers=auth(token) if token else {}, **kwargs)
+        calls.append((path, method.lower(), answer))
+        return answer.json()["data"]
+
+    call("POST", "/api/auth/register", json={"email": "third@example.com", "password": "secret123"})
+    call("POST", "/api/auth/login", json={"email": "vendor@example.com", "password": "secret123"})
+    vendor_token = call("POST", "/api/auth/refresh", vendor_token)["token"]  # the old one is retired
+    call("GET", "/api/auth/me", vendor_token)
+    product = {"product_id": call("POST", "/api/products", vendor_token, json={"name": "App"})["id"]}
+    call("GET", "/api/products", vendor_token)
+    call("GET", "/api/products/{product_id}", vendor_token, product)
+    call("PUT", "/api/products/{product_id}", vendor_token, product, json={"description": "Mine"})
+    call("POST", "/api/products/{product_id}/regenerate-secret", vendor_token, product)
+    license = {"license_id": call("POST", "/api/licenses", vendor_token, json={**product, "metadata": {"a": [1]}})["id"]}
+    call("POST", "/api/licenses/bulk", vendor_token, json={**product, "count": 2, "expires_at": "2027-01-01T00:00:00Z"})
+    call("GET", "/api/licenses", vendor_token)
+    call("GET", "/api/licenses/{license_id}", vendor_token, license)
+    call("PUT", "/api/licenses/{license_id}", vendor_token, license, json={"status": "suspended", "username": "u"})
+    call("POST", "/api/licenses/{license_id}/reset-hwid", vendor_token, license)
+    call("GET", "/api/licenses/{license_id}/logs", vendor_token, license)
+    call("GET", "/api/stats/dashboard", vendor_token)
+    call("GET", "/api/stats/products/{product_id}", vendor_token, product)
+    notification = {"notification_id": call("GET", "/api/notifications", vendor_token)[0]["id"]}
+    call("GET", "/api/notifications/unread-count", vendor_token)
+    call("POST", "/api/notifications/{notification_id}/read", vendor_token, notification)
+    call("POST", "/api/notifications/read-all", vendor_token)
+    user = {"user_id": call("GET", "/api/admin/users", admin_token)["users"][1]["id"]}
+    call("PUT", "/api/admin/users/{user_id}", admin_token, user, json={"is_active": True})
+    call("GET", "/api/admin/projections", admin_token)
+    call("DELETE", "/api/licenses/{license_id}", vendor_token, license)
+    call("DELETE", "/api/products/{product_id}", vendor_token, product)
+    return calls
+
+
+def returned_types(app):
+    """What each route's handler declares it returns, by (path as documented, method)."""
+    return {(route.path_format, method.lower()): handler.parsed_fn_signature.return_type.annotation
+            for route in app.routes if isinstance(route, HTTPRoute)
+            for handler in route.route_handlers for method in handler.http_methods}
+
+
+def component(schema, reference):
+    return schema["components"]["schemas"][reference["$ref"].rpartition("/")[2]]
+
+
+def msgspec_title(kind):
+    top = msgspec.json.schema(kind)
+    return top["$defs"][top["$ref"].rpartition("/")[2]]["title"]
+
+
+def test_each_vendor_route_answers_the_struct_it_documents(client, admin_token, vendor_token):
+    schema = client.get("/api/schema/openapi.json").json()
+    calls = vendor_calls(client, admin_token, vendor_token)
+    kinds = returned_types(client.app)
+
+    assert {(path, method) for path, method, _ in calls} == set(operations_of(schema)) - CLIENT_ROUTES
+    for path, method, answer in calls:
+        kind = kinds[(path, method)]
+        assert answer.status_code in (200, 201), (path, answer.text)
+        # Check the answer has every field its Struct requires and none it lacks: the Structs forbid unknown ones.
+        msgspec.json.decode(answer.content, type=kind)
+        # Check the document shows that Struct as the answer of this status, down to the fields of `data`.
+        documented = schema["paths"][path][method]["responses"][str(answer.status_code)]
+        envelope = component(schema, documented["content"]["application/json"]["schema"])
+        assert envelope["title"] == msgspec_title(kind), path
+        data = msgspec.inspect.type_info(kind).fields[1].type
+        data = getattr(data, "item_type", data)  # a list's items
+        assert lists_the_fields_of(schema, data.cls), (path, data.cls)
+
+
+def test_request_bodies_say_they_refuse_unknown_fields(client, vendor_token):
+    schema = client.get("/api/schema/openapi.json").json()
+    bodies = [operation["requestBody"]["content"]["application/json"]["schema"]
+              for operation in operations_of(schema).values() if "requestBody" in operation]
+
+    assert len(bodies) >= 15
+    for body in bodies:
+        for reference in body.get("oneOf", [body]):
+            assert component(schema, reference)["additionalProperties"] is False, reference
+    # Check the server does refuse what the document says it refuses.
+    refused = client.post("/api/products", json={"name": "App", "colour": "red"}, headers=auth(vendor_token))
+    assert (refused.status_code, refused.json()["error_code"]) == (400, "VALIDATION_ERROR")
+
+
+def refusals_of(client, token, path, method):
+    """The answers to a request without a token, with `token`, with an unknown id and with an oversized body."""
+    url = re.sub(r"\{\w+\}", str(uuid.uuid4()), path)
+    big = {"content": b'{"name": "' + b"x" * 1_100_000 + b'"}', "headers": {"Content-Type": "application/json"}}
+    return [client.request(method, url), client.request(method, url, headers=auth(token)),
+            client.request(method, url, headers={**auth(token), **big["headers"]}, content=big["content"])]
+
+
+def test_every_refusal_a_route_sends_is_documented(client, vendor_token):
+    schema = client.get("/api/schema/openapi.json").json()
+
+    seen = set()
+    for (path, method), operation in operations_of(schema).items():
+        answers = refusals_of(client, vendor_token, path, method)
+        if path == "/api/auth/refresh" and answers[1].status_code == 200:
+            vendor_token = answers[1].json()["data"]["token"]  # a refresh retires the token it was given
+        for answer in answers:
+            if answer.status_code >= 400:
+                seen.add(answer.status_code)
+                assert str(answer.status_code) in operation["responses"], (path, method, answer.text)
+                assert {"success", "message", "error_code"} <= set(answer.json()), (path, method)
+        # Check the routes that want a token are exactly those the document says need one.
+        wants_token = answers[0].status_code == 401 and answers[0].json()["error_code"] == "UNAUTHORIZED"
+        assert wants_token == ("security" in operation), (path, method)
+    # Check the sweep met the refusals it is about.
+    assert {400, 401, 403, 404, 413} <= seen

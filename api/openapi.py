@@ -1,0 +1,251 @@
+"""The OpenAPI document at /api/schema, completed from the route handlers in one place.
+
+Litestar documents each route's path, parameters and default answer from its handler's signature. What a
+signature does not say is derived here from properties every handler has, so a new route is documented
+correctly by construction:
+
+- bodies and answers are shown as msgspec's own JSON Schema of their Structs: msgspec decodes the one and
+  encodes the other, so constraints, nullable fields and `additionalProperties: false` (unknown fields are
+  refused) say exactly what the server does;
+- every refusal a route may send, in the error envelope (api/errors.py), from what its handler asks for: a
+  token (401), the admin role (403), an id (404), a body (413, 415), a write (409), a client request or
+  Lockence's exception handler (their refusal codes); 400 and 503 on every route;
+- the bearer token on routes that need an account, and the `Idempotency-Key` header on vendor writes.
+
+A handler's own `responses=` win over the derived ones (login's 401 and 403, for instance).
+"""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import UnionType
+from typing import Any, get_args, get_origin
+
+import msgspec
+from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.spec import (
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    Reference,
+    Schema,
+    SecurityScheme,
+)
+from litestar.routes import HTTPRoute
+
+from api.envelope import ErrorEnvelope
+from api.errors import CLIENT_STATUS, LOCKENCE_ANSWERS, lockence_error_response
+from api.idempotency import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
+from api.idempotency import MAX_KEY as MAX_IDEMPOTENCY_KEY
+from api.idempotency import WRITES, takes_idempotency_key
+from api.requests import MAX_BODY_BYTES, body_struct
+from api.schemas.client import EncryptedEnvelope
+from api.schemas.openapi import COMPONENT, ClientOperation
+
+SIGNED_IN = frozenset({"account", "actor", "admin"})  # the dependencies that read the bearer token (api/deps.py)
+BEARER = "BearerToken"
+
+REFUSALS = {
+    400: "Refused input (VALIDATION_ERROR): the body, a parameter or a header breaks this operation's schema "
+         "or a cap of docs/limits.md, or text in the body holds NUL (U+0000). Nothing was written.",
+    401: "No valid `Authorization: Bearer` token of an active account (UNAUTHORIZED).",
+    403: "The account is not an admin (FORBIDDEN).",
+    404: "An id names nothing this account may see (LICENSE_NOT_FOUND, PRODUCT_NOT_FOUND, USER_NOT_FOUND, "
+         "NOTIFICATION_NOT_FOUND): another vendor's resources answer as missing ones do.",
+    409: "The change conflicts with the current state (EMAIL_ALREADY_REGISTERED, MAX_USES_BELOW_ACTIVATIONS, "
+         "CONFLICT), or lost the race for a resource too often (CONFLICT: retry).",
+    413: f"The body is over {MAX_BODY_BYTES // 1024} KiB (PAYLOAD_TOO_LARGE). Nothing was written.",
+    415: "The body was not sent as `Content-Type: application/json` (UNSUPPORTED_MEDIA_TYPE).",
+    503: "READ_MODELS_BEHIND: the change was recorded but the read models have not caught up with it; read it "
+         "again later and do not repeat it. SERVICE_UNAVAILABLE: the database cannot be reached; nothing was "
+         "written. Retry after `Retry-After` seconds.",
+}
+IDEMPOTENCY_REFUSALS = {
+    409: "IDEMPOTENCY_KEY_IN_USE: a request with this `Idempotency-Key` is still being answered.",
+    422: "IDEMPOTENCY_KEY_REUSED: this `Idempotency-Key` came with a different request before.",
+}
+RETRY_AFTER = {"Retry-After": OpenAPIHeader(schema=Schema(type=OpenAPIType.INTEGER, minimum=0), required=True,
+                                            description="Seconds to wait before trying again.")}
+IDEMPOTENCY_KEY = Parameter(
+    name="Idempotency-Key", param_in="header", required=False,
+    schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_IDEMPOTENCY_KEY,
+                  pattern=IDEMPOTENCY_KEY_PATTERN),
+    description="Makes the write safe to retry: a retry with the same key gets the first answer and writes "
+                "nothing new.")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One documented operation, with the handler that answers it."""
+
+    path: str
+    method: str
+    handler: HTTPRouteHandler
+    operation: Operation
+
+    @property
+    def asks(self) -> set[str]:
+        return set(self.handler.parsed_fn_signature.parameters)
+
+    @property
+    def body(self) -> Any:
+        """The Struct the body is decoded as (None without a body, or when it is a client request)."""
+        return body_struct(self.handler)
+
+    @property
+    def names_ids(self) -> bool:
+        """An id in the path, or a body naming a resource (`product_id`): it may name nothing one can see."""
+        fields = msgspec.inspect.type_info(self.body).fields if self.body is not None else ()  # type: ignore[union-attr]
+        return "{" in self.path or any(isinstance(kind, msgspec.inspect.UUIDType)
+                                       for field in fields for kind in getattr(field.type, "types", (field.type,)))
+
+    @property
+    def client(self) -> bool:
+        return issubclass(self.handler.operation_class, ClientOperation)
+
+    @property
+    def lockence(self) -> bool:
+        return lockence_error_response in self.handler.resolve_exception_handlers().values()
+
+
+def refusals(route: Route) -> dict[int, str]:
+    """Each status `route` may refuse with, and why."""
+    found = {status: REFUSALS[status] for status in (400, 503)}
+    if SIGNED_IN & route.asks:
+        found[401] = REFUSALS[401]
+    if "admin" in route.asks:
+        found[403] = REFUSALS[403]
+    if route.names_ids:
+        found[404] = REFUSALS[404]
+    if route.method in WRITES:
+        found[409] = REFUSALS[409]
+    if "data" in route.asks:
+        found |= {413: REFUSALS[413], 415: REFUSALS[415]}
+    if takes_idempotency_key(route.method, route.path):
+        found[409] += " " + IDEMPOTENCY_REFUSALS[409]
+        found[422] = IDEMPOTENCY_REFUSALS[422]
+    if route.client:
+        found |= _coded(CLIENT_STATUS)
+    if route.lockence:
+        found |= _coded({code: status for code, (status, _) in LOCKENCE_ANSWERS.items()})
+    return dict(sorted(found.items()))
+
+
+def _coded(statuses: dict[str, int]) -> dict[int, str]:
+    """A refusal per status, naming its `error_code`s."""
+    codes: dict[int, list[str]] = {}
+    for code, status in statuses.items():
+        codes.setdefault(status, []).append(code)
+    return {status: f"Refused: {', '.join(names)}." for status, names in codes.items()}
+
+
+def document(app: Litestar) -> None:
+    """Complete the document Litestar made of `app`'s routes (see the module docstring)."""
+    routes = list(_routes(app))
+    kinds = _kinds(routes)
+    schemas, components = msgspec.json.schema_components(kinds, ref_template=COMPONENT)
+    names = {name: _tidy(name, schema) for name, schema in components.items()}
+    if len(set(names.values())) < len(names):
+        raise ValueError(f"two components would share a name: {sorted(names.values())}")
+    schema_of = {kind: _schema(_renamed(schema, names)) for kind, schema in zip(kinds, schemas, strict=True)}
+    schema_of |= {kind: Schema(one_of=[schema_of[member] for member in get_args(kind)])
+                  for route in routes for kind in _answers(route).values() if _is_union(kind)}
+    for route in routes:
+        _describe(route, schema_of)
+    document = app.openapi_schema
+    document.components.schemas = dict(sorted((names[name], _renamed(schema, names))
+                                              for name, schema in components.items()))
+    for kind in kinds:  # a rule across a Struct's fields, which msgspec cannot derive (LicenseCreate's)
+        if extra := getattr(kind, "json_schema_extra", None):
+            name = schema_of[kind].ref.rpartition("/")[2]
+            document.components.schemas[name] = {**document.components.schemas[name], **extra}
+    document.components.security_schemes = {BEARER: SecurityScheme(type="http", scheme="bearer",
+                                                                   bearer_format="JWT")}
+
+
+def _routes(app: Litestar) -> Iterator[Route]:
+    paths = app.openapi_schema.paths or {}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and route.path_format in paths:
+            for handler in route.route_handlers:
+                for method in handler.http_methods:
+                    if (operation := getattr(paths[route.path_format], method.lower(), None)) is not None:
+                        yield Route(route.path_format, method, handler, operation)
+
+
+def _answers(route: Route) -> dict[int, Any]:
+    """The types a route answers with, by status: those it declares, and the Struct its handler returns."""
+    kinds = {status: spec.data_container for status, spec in (route.handler.responses or {}).items()}
+    returned = route.handler.parsed_fn_signature.return_type.annotation
+    if _is_struct(returned):
+        kinds[route.handler.status_code] = returned
+    return kinds
+
+
+def _kinds(routes: list[Route]) -> list[Any]:
+    kinds = {ErrorEnvelope, EncryptedEnvelope}
+    for route in routes:
+        kinds |= {member for kind in _answers(route).values() for member in _members(kind)}
+        kinds |= {route.body} - {None}
+        if route.client:
+            kinds.add(route.handler.operation_class.request)
+    return sorted(kinds, key=repr)
+
+
+def _describe(route: Route, schema_of: dict[Any, Any]) -> None:
+    operation = route.operation
+    if route.body is not None:
+        operation.request_body.content["application/json"].schema = schema_of[route.body]  # type: ignore[union-attr]
+    responses = operation.responses or {}
+    for status, kind in _answers(route).items():
+        responses[str(status)].content = {"application/json": OpenAPIMediaType(schema=schema_of[kind])}
+    for status, description in refusals(route).items():
+        if status not in (route.handler.responses or {}):  # Litestar's own 400 shows a shape never sent
+            responses[str(status)] = OpenAPIResponse(
+                description=description, headers=RETRY_AFTER if status == 503 else None,
+                content={"application/json": OpenAPIMediaType(schema=schema_of[ErrorEnvelope])})
+    operation.responses = dict(sorted(responses.items()))
+    if SIGNED_IN & route.asks:
+        operation.security = [{BEARER: []}]
+    if takes_idempotency_key(route.method, route.path):
+        operation.parameters = [*(operation.parameters or []), IDEMPOTENCY_KEY]
+
+
+def _is_union(kind: Any) -> bool:
+    return isinstance(kind, UnionType)
+
+
+def _members(kind: Any) -> tuple[Any, ...]:
+    """The types a union answer may be (msgspec documents only tagged unions of Structs), or the type."""
+    return get_args(kind) if _is_union(kind) else (kind,)
+
+
+def _is_struct(annotation: Any) -> bool:
+    kind = get_origin(annotation) or annotation
+    return isinstance(kind, type) and issubclass(kind, msgspec.Struct)
+
+
+def _tidy(name: str, schema: dict[str, Any]) -> str:
+    """A generic Struct's component named `Ok_list_Product` rather than after the module path msgspec spells
+    (`Ok_list_api.schemas.products.Product__`)."""
+    title = schema.get("title", "")
+    return re.sub(r"\W+", "_", re.sub(r"\w+\.", "", title)).strip("_") if "[" in title else name
+
+
+def _renamed(value: Any, names: dict[str, str]) -> Any:
+    """`value` (JSON Schema) with its references to components following their new names."""
+    if isinstance(value, dict):
+        if isinstance(ref := value.get("$ref"), str):
+            return {**value, "$ref": COMPONENT.format(name=names[ref.rpartition("/")[2]])}
+        return {key: _renamed(item, names) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_renamed(item, names) for item in value]
+    return value
+
+
+def _schema(schema: dict[str, Any]) -> Any:
+    return Reference(schema["$ref"]) if set(schema) == {"$ref"} else schema
