@@ -32,7 +32,7 @@ import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.domain import CanMutateAggregate
@@ -53,6 +53,14 @@ TOPICS = _event_topics(BlacklistEntry, License, Product)
 BATCH = 1000
 MAX_CACHED = 50_000
 """Licenses and products (and absent keys) kept; past it the oldest are dropped and reloaded when asked for."""
+
+
+class SizedCache(Protocol):
+    """What tells the view how much memory it may hold and what an aggregate takes (adapters/aggregate_cache.py)."""
+
+    max_bytes: int
+
+    def size_of(self, value: Any) -> int: ...
 
 
 class HeadReader:
@@ -92,7 +100,8 @@ def head_reader(recorder: Any, link: Any = None) -> HeadReader:
 class ClientView:
     """Blacklist entries, plus the position of the last change to each license and product."""
 
-    def __init__(self, recorder: Any, mapper: Any, head: HeadReader | None = None) -> None:
+    def __init__(self, recorder: Any, mapper: Any, head: HeadReader | None = None,
+                 sized: SizedCache | None = None) -> None:
         self._recorder = recorder
         self._mapper = mapper
         self._head = head or head_reader(recorder)
@@ -100,6 +109,9 @@ class ClientView:
         self._entries: dict[int, tuple[bool, datetime | None]] = {}
         self._changed_at: dict[int, int] = {}
         self._cached: dict[int, tuple[int, Any]] = {}
+        self._sized = sized  # bounds `_cached` by bytes too, when given
+        self._cached_sizes: dict[int, int] = {}
+        self._cached_bytes = 0
         self._position = 0
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -125,10 +137,22 @@ class ClientView:
         loaded_at, aggregate = self._cached.get(key, (-1, None))
         if loaded_at < self._changed_at.get(key, 0):
             aggregate = load(aggregate_id)
-            if len(self._cached) >= MAX_CACHED:
-                self._cached.pop(next(iter(self._cached)), None)
-            self._cached[key] = (head, aggregate)
+            self._keep(key, head, aggregate)
         return aggregate if isinstance(aggregate, kind) else None
+
+    def _keep(self, key: int, head: int, aggregate: Any) -> None:
+        """Remember `aggregate` as of `head`; the oldest go while there are too many, or too many bytes."""
+        self._cached.pop(key, None)
+        self._cached[key] = (head, aggregate)
+        if self._sized is not None:
+            size = self._sized.size_of(aggregate)
+            self._cached_bytes += size - self._cached_sizes.get(key, 0)
+            self._cached_sizes[key] = size
+        while len(self._cached) > MAX_CACHED or (
+                self._sized is not None and self._cached_bytes > self._sized.max_bytes and len(self._cached) > 1):
+            dropped = next(iter(self._cached))
+            del self._cached[dropped]
+            self._cached_bytes -= self._cached_sizes.pop(dropped, 0)
 
     def is_current(self, aggregate_id: UUID | None) -> bool:
         """Whether `current` would answer from memory (no id is trivially answered: None)."""

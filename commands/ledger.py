@@ -6,7 +6,7 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import Application, ProcessingEvent, Repository
 from eventsourcing.persistence import (
     InterfaceError,
     JSONTranscoder,
@@ -18,7 +18,7 @@ from eventsourcing.persistence import (
 
 from commands.accounts import AccountCommands
 from commands.blacklist import BlacklistCommands
-from commands.client_view import ClientView, head_reader
+from commands.client_view import ClientView, SizedCache, head_reader
 from commands.call_log import CallLog, call_store_for
 from commands.client import ClientCommands
 from commands.idempotency import CLAIM, key_for
@@ -74,14 +74,24 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
     # Heartbeats add an event to a session every few minutes; snapshots keep loading it cheap.
     snapshotting_intervals = {Session: 50, License: 100, Product: 100}  # noqa: RUF012 - eventsourcing's class setting
 
-    def __init__(self, env: dict[str, str], master_key: bytes, passwords: Passwords | None = None) -> None:
+    def __init__(self, env: dict[str, str], master_key: bytes, passwords: Passwords | None = None,
+                 cache: SizedCache | None = None) -> None:
+        self._sized_cache = cache  # read by construct_repository, which the Application's __init__ calls
         super().__init__(env)
         self.master_key = master_key
         self.passwords = passwords or Passwords()
         self.issue_locks = KeyedLocks()
         calls = call_store_for(env, _events_table(self.recorder))
         self.calls = CallLog(calls)
-        self.view = ClientView(self.recorder, self.mapper, head_reader(self.recorder, getattr(calls, "link", None)))
+        self.view = ClientView(self.recorder, self.mapper, head_reader(self.recorder, getattr(calls, "link", None)),
+                               cache)
+
+    def construct_repository(self) -> Repository[UUID]:
+        """eventsourcing's repository, over the cache given (bounded by bytes as well as entries), if one was."""
+        repository = super().construct_repository()
+        if self._sized_cache is not None:
+            repository.cache = self._sized_cache
+        return repository
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

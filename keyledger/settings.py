@@ -36,6 +36,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_pool: Annotated[int, msgspec.Meta(ge=1)] = 6
     """On PostgreSQL, the most connections each of a process's two pools opens: the event store's and the
     read models'. A process opens at most 2 x this + 7 (keyledger/wiring.py, CONNECTIONS_BESIDE_POOLS)."""
+    cache_mb: Annotated[int, msgspec.Meta(ge=1)] = 64
+    """MiB of licenses, products and accounts a process keeps in memory (each of its two caches)."""
     startup_timeout: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     """Seconds a starting process waits for PostgreSQL to answer before it stops (keyledger/preflight.py)."""
     log_level: str = "info"

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from adapters.aggregate_cache import SizedLRUCache
 from adapters.answers import AnswerTable
 from adapters.wakeups import StoreNotifications
 from api.ephemeral import EphemeralStore, MemoryStore, RedisStore
@@ -133,8 +134,9 @@ def postgres_parts(url: str) -> dict[str, str]:
     }
 
 
+CACHED_AGGREGATES = 20_000
 # Cached aggregates are fast-forwarded from the store on every read, so they are never stale.
-CACHE_ENV = {"AGGREGATE_CACHE_MAXSIZE": "20000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
+CACHE_ENV = {"AGGREGATE_CACHE_MAXSIZE": str(CACHED_AGGREGATES), "AGGREGATE_CACHE_FASTFORWARD": "y"}
 
 
 def eventsourcing_env(settings: Settings) -> dict[str, str]:
@@ -305,7 +307,8 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
     make_data_private(settings)
     key = master_key(settings)
     with schema_lock(settings):  # each creates its tables if they do not exist yet
-        ledger = Ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile))
+        ledger = Ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile),
+                        SizedLRUCache(CACHED_AGGREGATES, settings.cache_mb * 1024 * 1024))
         store = build_read_store(settings)
         projector = Projector(ledger, build_projections(store), feeding=feeding_lock(settings))
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),
