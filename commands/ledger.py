@@ -31,7 +31,7 @@ from domain.account import Role
 from domain.blacklist import BlacklistType, Severity
 from domain.idempotency import IdempotencyKey
 from domain.license import LicenseType
-from domain.product import Product, SigningAlgorithm
+from domain.product import ClientCompatibility, Product, SigningAlgorithm
 from domain.license import License
 from domain.session import EndReason, Session
 from keys.passwords import Passwords
@@ -85,7 +85,8 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        for enum_type in (Role, LicenseType, SigningAlgorithm, BlacklistType, Severity, EndReason):
+        for enum_type in (Role, LicenseType, SigningAlgorithm, BlacklistType, Severity, EndReason,
+                          ClientCompatibility):
             transcoder.register(EnumAsValue(enum_type))
 
     def record(self, *aggregates: Any) -> int:
