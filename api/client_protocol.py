@@ -97,6 +97,14 @@ def _uuid(value: Any) -> UUID | None:
         return None
 
 
+MAX_CLIENT_DATA_BYTES = 16 * 1024
+"""The most `client_data` may take, encoded: every SDK's is well under 1 KiB (docs/decisions/0004)."""
+
+
+class ClientDataTooLargeError(ValueError):
+    """Raised when a request's `client_data` encodes to more than MAX_CLIENT_DATA_BYTES (answered 413)."""
+
+
 def client_request(runtime: Runtime, scope: HTTPScope, license_key: str, product_id: UUID | None,
                    hwid: str | None, client_data: dict[str, Any] | None = None) -> ClientRequest:
     """The domain's view of a call: who (ip, user agent), what (key, product, device), when.
@@ -105,7 +113,14 @@ def client_request(runtime: Runtime, scope: HTTPScope, license_key: str, product
     validation path (api/direct.py) can use it without a Litestar request."""
     client = scope.get("client")
     return ClientRequest(license_key, product_id, hwid, client[0] if client else None, _user_agent(scope),
-                         runtime.clock(), client_data)
+                         runtime.clock(), bounded(client_data) if client_data else None)
+
+
+def bounded(client_data: dict[str, Any]) -> dict[str, Any]:
+    """`client_data` as sent, if it is small enough to keep; it is never refused for anything else."""
+    if len(msgspec.json.encode(client_data)) > MAX_CLIENT_DATA_BYTES:
+        raise ClientDataTooLargeError(f"client_data may take at most {MAX_CLIENT_DATA_BYTES // 1024} KiB")
+    return client_data
 
 
 def _user_agent(scope: HTTPScope) -> str | None:

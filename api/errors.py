@@ -12,7 +12,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, MethodNotAllowedException, ValidationException
 from psycopg_pool import PoolTimeout
 
-from api.client_protocol import answer
+from api.client_protocol import ClientDataTooLargeError, answer
 from api.envelope import error
 from api.idempotency import (
     REPLAYED,
@@ -134,6 +134,12 @@ def schema_error_response(request: Request[Any, Any, Any], exc: msgspec.Validati
     return answer(request.app.state.runtime, request.scope, body, 400)
 
 
+def client_data_too_large_response(request: Request[Any, Any, Any], exc: ClientDataTooLargeError) -> Response[Any]:
+    """Bad input like a body over the limit, and answered the same way: 413, sealed when the request was."""
+    body = {"success": False, "message": str(exc), "error_code": "PAYLOAD_TOO_LARGE"}
+    return answer(request.app.state.runtime, request.scope, body, 413)
+
+
 def read_models_behind_response(request: Request[Any, Any, Any], exc: ReadModelsBehindError) -> Response[Any]:
     """The change is recorded, but the answer would have to be read from read models that lag behind it."""
     response = error(503, "The change was recorded, but the read models have not caught up with it yet;"
@@ -210,6 +216,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     HTTPException: http_error_response,
     MethodNotAllowedException: method_not_allowed_response,
     msgspec.ValidationError: schema_error_response,
+    ClientDataTooLargeError: client_data_too_large_response,
     ReadModelsBehindError: read_models_behind_response,
     Exception: internal_error_response,
 }

@@ -21,7 +21,7 @@ from commands.call_log import CallLog
 from commands.products import SECRET_PURPOSE
 from commands.retry import retry_on_conflict
 from domain.blacklist import BlacklistType, blacklist_entry_id
-from domain.client_call import CallRecord, ClientRequest, record_call
+from domain.client_call import CallRecord, ClientRequest, environment_indicators, record_call
 from domain.ids import license_id_if_well_formed
 from domain.license import License
 from domain.product import Product
@@ -267,10 +267,9 @@ class ClientCommands(CommandsBase):
             license = self._optional(license_id, License)
         product_id = request.product_id or (license.product_id if license else None)
         product = self.view.current(product_id, Product, head, load)  # the client path never changes one
-        indicators = request.client_data or {}
+        vm_indicators, debug_indicators = environment_indicators(request.client_data)
         return Attempt(license, product, request.product_id, hwid or request.hwid, self._blacklist_hit(request),
-                       request.at, activating, tuple(indicators.get("vm_indicators", ())),
-                       tuple(indicators.get("debug_indicators", ())))
+                       request.at, activating, vm_indicators, debug_indicators)
 
     def _shared(self, aggregate_id: UUID) -> Any:
         return self._optional(aggregate_id, object, copy=False)

@@ -41,10 +41,8 @@ from projections.base import iso
 AnyBody = JSONBody[Any]
 
 
-def _call(runtime: Runtime, scope: HTTPScope, body: LicenseCheck) -> Any:
-    client_data = body.client_data and {"vm_indicators": body.client_data.vm_indicators,
-                                        "debug_indicators": body.client_data.debug_indicators}
-    return client_request(runtime, scope, body.license_key, body.product_id, body.hwid, client_data)
+def _call(runtime: Runtime, scope: HTTPScope, body: LicenseCheck | Heartbeat) -> Any:
+    return client_request(runtime, scope, body.license_key, body.product_id, body.hwid, body.client_data)
 
 
 def _licensed(runtime: Runtime, granted: Granted, hwid: str) -> dict[str, Any]:
@@ -100,8 +98,7 @@ class ClientController(Controller):
           responses=sealed_answer(RenewalAnswer, "The session lives on under `new_token`; `data` is signed."))
     def heartbeat(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
         body = parse_body(runtime, request.scope, data, Heartbeat, "heartbeat")
-        call = client_request(runtime, request.scope, body.license_key, body.product_id, body.hwid)
-        granted = runtime.ledger.keep_session_alive(call, body.session_token)
+        granted = runtime.ledger.keep_session_alive(_call(runtime, request.scope, body), body.session_token or "")
         payload = {"valid": True, "new_token": granted.session_token,
                    "expires_at": iso(granted.session.expires_at)}  # type: ignore[union-attr]
         return signed_answer(runtime, request.scope, granted.product, payload, body)

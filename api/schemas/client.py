@@ -1,6 +1,6 @@
 """Client API requests (LicenseCM `/client/*`) and Lockence requests (`/v1/*`)."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -10,14 +10,10 @@ Hwid = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 Nonce = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 HexBytes16 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{32}$")]
-Indicators = Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=50)]
-
-
-class ClientData(msgspec.Struct, forbid_unknown_fields=True):
-    platform: Annotated[str, msgspec.Meta(max_length=100)] | None = None
-    os_version: Annotated[str, msgspec.Meta(max_length=100)] | None = None
-    vm_indicators: Indicators = msgspec.field(default_factory=list)
-    debug_indicators: Indicators = msgspec.field(default_factory=list)
+ClientData = Annotated[dict[str, Any], msgspec.Meta(
+    description="The client's environment, any JSON object of at most 16 KiB encoded: kept opaque, except that"
+                " `vm_indicators` / `debug_indicators` (or `vmIndicators` / `debugIndicators`), when lists of"
+                " strings, raise `vm_detected` / `debug_detected` (docs/client-protocol.md).")]
 
 
 class LicenseCheck(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,14 +24,19 @@ class LicenseCheck(msgspec.Struct, forbid_unknown_fields=True):
     product_id: UUID
     nonce: Nonce | None = None
     client_data: ClientData | None = None
+    session_token: Token | None = None
+    """The LicenseCM SDKs send the session they hold on every call; only a heartbeat needs one."""
 
 
 class Heartbeat(msgspec.Struct, forbid_unknown_fields=True):
+    """Without `session_token`: the live session of this license on this device (docs/client-protocol.md)."""
+
     license_key: LicenseKeyText
     hwid: Hwid
     product_id: UUID
-    session_token: Token
+    session_token: Token | None = None
     nonce: Nonce | None = None
+    client_data: ClientData | None = None
 
 
 class Challenge(msgspec.Struct, forbid_unknown_fields=True):
