@@ -30,7 +30,7 @@ def verify_challenge(runtime: Runtime, request: Request[Any, Any, Any], body: Ch
     call = client_request(runtime, request.scope, body.license_key, body.product_id, body.hwid)
     issued_for = runtime.ephemeral.take("challenge:" + (body.challenge or ""))
     granted = runtime.ledger.validate_license(call)
-    secret = runtime.ledger.client_secret(granted.product.id) or ""
+    secret = runtime.ledger.reveal_product_secret(granted.product)
     if issued_for is None:
         _refuse(runtime, call, "Challenge unknown, already used or expired", "replay_attack")
     if issued_for != f"{body.license_key.upper()}|{body.hwid}" or not check_challenge_response(

@@ -7,7 +7,7 @@ in the same envelope, refusals included, so a client never has to guess which it
 
 import asyncio
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -19,11 +19,19 @@ from litestar.types import HTTPScope
 
 from domain.client_call import ClientRequest
 from domain.ids import id_text
-from domain.product import Product
+from domain.product import ClientCompatibility, Product
 from domain.refusals import SecurityViolationError, UnknownProductError
 from domain.text import has_nul
 from keyledger.wiring import Runtime
-from keys.envelope import EnvelopeError, open_envelope, replay_key, seal_envelope
+from keys.envelope import (
+    IV_BYTES,
+    SHORT_IV_BYTES,
+    Derivation,
+    EnvelopeError,
+    open_envelope_as,
+    replay_key,
+    seal_envelope,
+)
 from keys.signing import SigningKey, answer_message, sign
 from keys.watermark import watermark
 from projections.base import iso
@@ -55,33 +63,49 @@ def is_sealed(raw: Any) -> bool:
 
 
 def _open(runtime: Runtime, scope: HTTPScope, envelope: dict[str, Any], action: str) -> Any:
+    """The request inside the envelope; its answer will be sealed the way the request was (`Sealing`)."""
     product_id = _uuid(envelope.get("product_id"))
-    secret = runtime.ledger.client_secret(product_id)
-    if secret is None:
+    product = runtime.ledger.client_product(product_id)
+    if product is None:
         raise UnknownProductError()
-    _seal_answers(scope, (secret, str(product_id)))
+    secret = runtime.ledger.reveal_product_secret(product)
+    licensecm = product.client_compatibility is ClientCompatibility.LICENSECM_SDK
     try:
-        payload = open_envelope(secret, envelope, epoch_ms(runtime.clock()))
+        payload, derivation = open_envelope_as(secret, envelope, epoch_ms(runtime.clock()), licensecm_first=licensecm)
     except EnvelopeError as error:
-        _seal_answers(scope, None)
         _refuse(runtime, scope, action, product_id, SecurityViolationError(str(error), error.security_event_type))
     if not runtime.ephemeral.claim("replay:" + replay_key(envelope), REPLAY_WINDOW_SECONDS):
-        _seal_answers(scope, None)
         _refuse(runtime, scope, action, product_id,
                 SecurityViolationError("Request was already used", security_event="replay_attack"))
+    # The LicenseCM SDKs open answers with a 12-byte iv, or the first 12 bytes of any (Go, Rust): a 12-byte iv
+    # is the one they all open; our own clients send, and get, 16 bytes.
+    iv_bytes = SHORT_IV_BYTES if licensecm or derivation.nonce_bytes or len(envelope["iv"]) == 24 else IV_BYTES
+    _seal_answers(scope, Sealing(secret, str(product_id), Derivation(derivation.key), iv_bytes, not licensecm))
     if has_nul(payload):  # what api/requests.py refuses in a plain body (domain/text.py)
         raise msgspec.ValidationError("Text may not contain the NUL character (\\u0000)")
     return payload
 
 
+class Sealing(NamedTuple):
+    """How the answers to an encrypted request are sealed: with the key that opened it, and an iv its client
+    opens. Refusals are sealed too, except for the LicenseCM SDKs: Python reads a refusal (4xx) without
+    opening it, and every SDK that opens answers reads a plain one as it is."""
+
+    secret: str
+    product_id: str
+    key: Derivation
+    iv_bytes: int
+    refusals: bool
+
+
 SEALED_WITH = "keyledger.sealed_with"
-"""Where a request's scope state keeps the (secret, product id) its answer is sealed with (None: plain).
+"""Where a request's scope state keeps the `Sealing` of its answers (None or absent: plain).
 
 Read straight off the ASGI scope's state dict: building `request.state` costs more than the rest of `answer`."""
 
 
-def _seal_answers(scope: HTTPScope, secret: tuple[str, str] | None) -> None:
-    scope.setdefault("state", {})[SEALED_WITH] = secret  # type: ignore[misc]
+def _seal_answers(scope: HTTPScope, sealing: Sealing | None) -> None:
+    scope.setdefault("state", {})[SEALED_WITH] = sealing  # type: ignore[misc]
 
 
 def _refuse(runtime: Runtime, scope: HTTPScope, action: str, product_id: UUID | None,
@@ -174,8 +198,9 @@ def device_watermark(runtime: Runtime, license_id: UUID, hwid: str) -> str:
 
 
 def answer(runtime: Runtime, scope: HTTPScope, body: dict[str, Any], status_code: int = 200) -> Response[Any]:
-    """Send `body`, sealed in the envelope when the request came in one (what the error handlers answer)."""
-    return Response(_sealed(runtime, scope, body), status_code=status_code)
+    """Send the refusal `body`, sealed in the envelope when the request came in one and its product seals
+    refusals (what the error handlers answer)."""
+    return Response(_sealed(runtime, scope, body, refusal=True), status_code=status_code)
 
 
 def success(runtime: Runtime, scope: HTTPScope, data: dict[str, Any]) -> ASGIResponse:
@@ -193,9 +218,9 @@ def json_response(body: bytes) -> ASGIResponse:
     return ASGIResponse(body=body, media_type=MediaType.JSON)
 
 
-def _sealed(runtime: Runtime, scope: HTTPScope, body: dict[str, Any]) -> dict[str, Any]:
-    sealed_with = scope.get("state", {}).get(SEALED_WITH)
-    if sealed_with:
-        secret, product_id = sealed_with
-        body = seal_envelope(secret, product_id, body, epoch_ms(runtime.clock()))
+def _sealed(runtime: Runtime, scope: HTTPScope, body: dict[str, Any], refusal: bool = False) -> dict[str, Any]:
+    sealing = scope.get("state", {}).get(SEALED_WITH)
+    if sealing and (sealing.refusals or not refusal):
+        body = seal_envelope(sealing.secret, sealing.product_id, body, epoch_ms(runtime.clock()), key=sealing.key,
+                             iv_bytes=sealing.iv_bytes)
     return body

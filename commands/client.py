@@ -18,7 +18,6 @@ from commands.base import CommandsBase
 from commands.batches import retrieved
 from commands.client_view import ClientView
 from commands.call_log import CallLog
-from commands.products import SECRET_PURPOSE
 from commands.retry import retry_on_conflict
 from domain.blacklist import BlacklistType, blacklist_entry_id
 from domain.client_call import CallRecord, ClientRequest, environment_indicators, record_call
@@ -28,7 +27,6 @@ from domain.product import Product
 from domain.refusals import ClientRefusedError, SecurityViolationError, SessionExpiredError, UnknownLicenseError
 from domain.session import SESSION_TTL, EndReason, Session
 from domain.validation import Attempt, check_attempt, check_identity
-from keys.secrets import unseal
 from keys.tokens import new_session_token, session_id_of, token_hash
 
 log = logging.getLogger(__name__)
@@ -298,11 +296,6 @@ class ClientCommands(CommandsBase):
         """A live product by id, or None: what a client may learn about a product."""
         product = self._optional(product_id, Product)
         return None if product is None or product.is_deleted else product
-
-    def client_secret(self, product_id: UUID | None) -> str | None:
-        """The product's current secret key, for the encryption envelope and challenges (None: unknown)."""
-        product = self.client_product(product_id)
-        return None if product is None else unseal(self.master_key, product.sealed_secret, SECRET_PURPOSE)
 
     def _start_session(self, license: License, request: ClientRequest) -> tuple[Session, str]:
         session_id = uuid4()

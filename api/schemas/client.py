@@ -10,6 +10,7 @@ Hwid = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 Nonce = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 HexBytes16 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{32}$")]
+HexIv = Annotated[str, msgspec.Meta(pattern="^(?:[0-9a-fA-F]{24}|[0-9a-fA-F]{32})$")]
 ClientData = Annotated[dict[str, Any], msgspec.Meta(
     description="The client's environment, any JSON object of at most 16 KiB encoded: kept opaque, except that"
                 " `vm_indicators` / `debug_indicators` (or `vmIndicators` / `debugIndicators`), when lists of"
@@ -64,11 +65,12 @@ class LockenceSession(msgspec.Struct, forbid_unknown_fields=True):
 class EncryptedEnvelope(msgspec.Struct, forbid_unknown_fields=True):
     """A request, or its answer, sealed with the product's secret key: `data` and `tag` are AES-256-GCM's
     under SHA-256(secret key), `signature` is the hex HMAC-SHA256(secret key, "iv:data:tag:timestamp"), and
-    `timestamp` is milliseconds since the Unix epoch (docs/client-protocol.md, section 2)."""
+    `timestamp` is milliseconds since the Unix epoch (docs/client-protocol.md, section 2). The LicenseCM SDKs'
+    envelopes (the secret's first 32 bytes as the key, a 12-byte iv) open too (docs/migrating-from-licensecm.md)."""
 
     # Only documented: a body stays a dict until keys/envelope.py opens it (api/client_protocol.py).
     encrypted: Literal[True]
-    iv: HexBytes16
+    iv: HexIv
     data: Annotated[str, msgspec.Meta(pattern="^(?:[0-9a-fA-F]{2})*$")]
     tag: HexBytes16
     signature: Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$")]
