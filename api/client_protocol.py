@@ -17,9 +17,10 @@ from litestar.response.base import ASGIResponse
 from litestar.serialization import encode_json
 from litestar.types import HTTPScope
 
+from api import licensecm
 from domain.client_call import ClientRequest
 from domain.ids import id_text
-from domain.product import ClientCompatibility, Product
+from domain.product import ClientCompatibility, Product, SigningAlgorithm
 from domain.refusals import SecurityViolationError, UnknownProductError
 from domain.text import has_nul
 from keyledger.wiring import Runtime
@@ -32,7 +33,7 @@ from keys.envelope import (
     replay_key,
     seal_envelope,
 )
-from keys.signing import SigningKey, answer_message, sign
+from keys.signing import SigningKey, answer_message, sign, sign_pkcs1_sha512
 from keys.watermark import watermark
 from projections.base import iso
 
@@ -84,6 +85,13 @@ def _open(runtime: Runtime, scope: HTTPScope, envelope: dict[str, Any], action: 
     if has_nul(payload):  # what api/requests.py refuses in a plain body (domain/text.py)
         raise msgspec.ValidationError("Text may not contain the NUL character (\\u0000)")
     return payload
+
+
+def answers_licensecm_sdks(runtime: Runtime, scope: HTTPScope, product_id: UUID | None) -> bool:
+    """Whether a call to this product is answered in the LicenseCM SDKs' way: its envelope said so, or the
+    product as the client path last loaded it."""
+    sealing = scope.get("state", {}).get(SEALED_WITH)
+    return (sealing is not None and not sealing.refusals) or runtime.ledger.answers_licensecm_sdks(product_id)
 
 
 class Sealing(NamedTuple):
@@ -155,18 +163,25 @@ def _user_agent(scope: HTTPScope) -> str | None:
     return None
 
 
-def signed(runtime: Runtime, product: Product, data: dict[str, Any], request: Any) -> dict[str, Any]:
-    """Bind the answer to its question (product, key, device, nonce) and the server time, then sign it."""
+def signed(runtime: Runtime, product: Product, data: dict[str, Any], request: Any,
+           session_token: str | None = None) -> dict[str, Any]:
+    """Bind the answer to its question (product, key, device, nonce) and the server time, then sign it; in the
+    LicenseCM SDKs' way for a product that asks for it (api/licensecm.py), which also hands back the call's
+    `session_token`."""
+    if product.client_compatibility is ClientCompatibility.LICENSECM_SDK:
+        key, data = _bound(runtime, product, licensecm.shaped(data, session_token), request, rsa=True)
+        payload, message = licensecm.signed_payload(data)
+        return {**data, "data": payload, "signature": sign_pkcs1_sha512(key.private_key, message)}  # type: ignore[arg-type]
     key, data = _bound(runtime, product, data, request)
     return {**data, "signature": sign(key.private_key, answer_message(data))}
 
 
 def _bound(runtime: Runtime, product: Product, data: dict[str, Any], request: Any,
-           at: datetime | None = None) -> tuple[SigningKey, dict[str, Any]]:
+           at: datetime | None = None, rsa: bool = False) -> tuple[SigningKey, dict[str, Any]]:
     """The answer as signed: naming the product, license key and HWID inside it means a proxy cannot hand a
     client the genuinely signed answer for some other license it owns; time and nonce stop replays. Its
-    time is `at`, else now."""
-    key = runtime.signing_keys[product.signing_algorithm]
+    time is `at`, else now; its key the product's, or the RSA key (`rsa`)."""
+    key = runtime.signing_keys[SigningAlgorithm.RSA if rsa else product.signing_algorithm]
     data = {**data, "timestamp": iso(at or runtime.clock()), "key_id": key.key_id, "product_id": id_text(product.id),
             "license_key": request.license_key, "hwid": request.hwid}
     if request.nonce is not None:
@@ -175,18 +190,28 @@ def _bound(runtime: Runtime, product: Product, data: dict[str, Any], request: An
 
 
 def signed_answer(runtime: Runtime, scope: HTTPScope, product: Product, data: dict[str, Any],
-                  body: Any) -> ASGIResponse:
+                  body: Any, session_token: str | None = None) -> ASGIResponse:
     """The success envelope around signed `data`, sealed when the request was."""
-    return success(runtime, scope, signed(runtime, product, data, body))
+    return success(runtime, scope, signed(runtime, product, data, body, session_token))
 
 
 async def signed_answer_async(runtime: Runtime, scope: HTTPScope, product: Product, data: dict[str, Any],
                               body: Any, at: datetime | None = None) -> bytes:
     """`signed_answer` on an event loop, encoded (`success_body`): an RSA signature is made off the loop
     (api/signer.py). Its time is `at`, else now."""
+    if product.client_compatibility is ClientCompatibility.LICENSECM_SDK:
+        return await _licensecm_answer_async(runtime, scope, product, data, body, at)
     key, data = _bound(runtime, product, data, body, at)
     signature = await runtime.signer.sign(key, answer_message(data))
     return success_body(runtime, scope, {**data, "signature": signature})
+
+
+async def _licensecm_answer_async(runtime: Runtime, scope: HTTPScope, product: Product, data: dict[str, Any],
+                                  body: Any, at: datetime | None) -> bytes:
+    key, data = _bound(runtime, product, licensecm.shaped(data, body.session_token), body, at, rsa=True)
+    payload, message = licensecm.signed_payload(data)
+    signature = await asyncio.to_thread(sign_pkcs1_sha512, key.private_key, message)  # type: ignore[arg-type]
+    return success_body(runtime, scope, {**data, "data": payload, "signature": signature})
 
 
 def license_view(license: Any) -> dict[str, Any]:

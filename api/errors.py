@@ -12,7 +12,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, MethodNotAllowedException, ValidationException
 from psycopg_pool import PoolTimeout
 
-from api.client_protocol import ClientDataTooLargeError, answer
+from api import licensecm
+from api.client_protocol import ClientDataTooLargeError, answer, answers_licensecm_sdks
 from api.envelope import error
 from api.idempotency import (
     REPLAYED,
@@ -90,7 +91,12 @@ LOCKENCE_ANSWERS = {
 
 
 def client_refusal_response(request: Request[Any, Any, Any], exc: ClientRefusedError) -> Response[Any]:
-    """The spec's error envelope (with `security_blocked` for blacklist hits), sealed if the request was."""
+    """The spec's error envelope (with `security_blocked` for blacklist hits), sealed if the request was; in the
+    LicenseCM SDKs' words for a product that answers them (api/licensecm.py)."""
+    runtime = request.app.state.runtime
+    if answers_licensecm_sdks(runtime, request.scope, exc.product_id):
+        body = licensecm.refusal_body(exc, heartbeat=request.scope["path"].endswith("/heartbeat"))
+        return answer(runtime, request.scope, body, CLIENT_STATUS[exc.code])
     body: dict[str, Any] = {"success": False, "message": exc.detail, "error_code": exc.code}
     if isinstance(exc, BlacklistedError):
         body |= {"security_blocked": True,

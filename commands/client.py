@@ -23,7 +23,7 @@ from domain.blacklist import BlacklistType, blacklist_entry_id
 from domain.client_call import CallRecord, ClientRequest, environment_indicators, record_call
 from domain.ids import license_id_if_well_formed
 from domain.license import License
-from domain.product import Product
+from domain.product import ClientCompatibility, Product
 from domain.refusals import ClientRefusedError, SecurityViolationError, SessionExpiredError, UnknownLicenseError
 from domain.session import SESSION_TTL, EndReason, Session
 from domain.validation import Attempt, check_attempt, check_identity
@@ -198,6 +198,29 @@ class ClientCommands(CommandsBase):
         self._log_change(record_call("heartbeat", request, live.license.id))
         return live._replace(session_token=token)
 
+    @records_refusals("heartbeat")
+    @retry_on_conflict
+    def keep_device_session_alive(self, request: ClientRequest, candidates: list[UUID]) -> Granted:
+        """A heartbeat without a token (Rust's automatic one, Delphi's once a validation dropped its token): the
+        newest of `candidates` still running for this license on the calling device lives on, its token
+        unchanged (only its hash is kept, so it cannot be handed out again). The candidates come from a read
+        model; whether one runs, and whether the license allows the call at all, is decided here, from the
+        aggregates, so a suspension or revoke applies on the very next call."""
+        attempt = self._attempt(request, read_only=True)
+        check_attempt(attempt)
+        license: License = attempt.license  # type: ignore[assignment]
+        session = next((found for found in map(self._optional_session, candidates)
+                        if found is not None and found.runs_for(license, request.hwid, request.at)), None)
+        if session is None:
+            raise SessionExpiredError()
+        session.keep_alive(session.token_hash, request.at)
+        self.record(session)
+        self._log_change(record_call("heartbeat", request, license.id, details={"without_token": True}))
+        return Granted(license, attempt.product, session)  # type: ignore[arg-type]
+
+    def _optional_session(self, session_id: UUID) -> Session | None:
+        return self._optional(session_id, Session)
+
     @records_refusals("session_validation")
     def check_session(self, request: ClientRequest, session_token: str) -> Granted:
         """Lockence's validate: the session and its license must both still be good."""
@@ -247,6 +270,7 @@ class ClientCommands(CommandsBase):
         self.calls.append(self.refusal_record(action, request, refusal))
 
     def refusal_record(self, action: str, request: ClientRequest, refusal: ClientRefusedError) -> CallRecord:
+        refusal.product_id = request.product_id  # the API answers in that product's protocol
         license_id = None if isinstance(refusal, UnknownLicenseError) else self._license_id(request.license_key)
         return record_call(action, request, license_id, refusal.code, refusal.security_event,
                            details={"message": refusal.detail})
@@ -291,6 +315,12 @@ class ClientCommands(CommandsBase):
         if session is None:
             raise SessionExpiredError()
         return session
+
+    def answers_licensecm_sdks(self, product_id: UUID | None) -> bool:
+        """Whether the product answers in the LicenseCM SDKs' way, as the client path last loaded it (memory
+        only: a refusal asks, and refusals must stay cheap)."""
+        product = self.view.cached(product_id)
+        return isinstance(product, Product) and product.client_compatibility is ClientCompatibility.LICENSECM_SDK
 
     def client_product(self, product_id: UUID | None) -> Product | None:
         """A live product by id, or None: what a client may learn about a product."""

@@ -51,6 +51,20 @@ class Challenge(msgspec.Struct, forbid_unknown_fields=True):
     nonce: Nonce | None = None
 
 
+class HwidChallenge(msgspec.Struct, forbid_unknown_fields=True):
+    """The LicenseCM SDKs' challenge, from their application: `response` = hex HMAC-SHA256(key = hwid,
+    message = challenge)."""
+
+    license_key: LicenseKeyText
+    hwid: Hwid
+    challenge: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    response: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    product_id: UUID | None = None
+    nonce: Nonce | None = None
+    client_data: ClientData | None = None
+    session_token: Token | None = None
+
+
 class LockenceInit(msgspec.Struct, forbid_unknown_fields=True):
     api_key: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     license_key: LicenseKeyText
