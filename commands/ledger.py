@@ -22,6 +22,7 @@ from commands.client_view import ClientView, head_reader
 from commands.call_log import CallLog, call_store_for
 from commands.client import ClientCommands
 from commands.idempotency import CLAIM, key_for
+from commands.imports import ImportCommands
 from commands.inbox import InboxCommands
 from commands.licenses import LicenseCommands
 from commands.products import ProductCommands
@@ -67,7 +68,7 @@ class _RecordedAlready(Exception):
 
 
 class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, ClientCommands, BlacklistCommands,
-             SessionCommands, Application[UUID]):
+             SessionCommands, ImportCommands, Application[UUID]):
     """The write side of KeyLedger. Construct with an eventsourcing env and the master key."""
 
     name = "KeyLedger"
