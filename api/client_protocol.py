@@ -138,7 +138,7 @@ class ClientDataTooLargeError(ValueError):
 
 
 def client_request(runtime: Runtime, scope: HTTPScope, license_key: str, product_id: UUID | None,
-                   hwid: str | None, client_data: dict[str, Any] | None = None) -> ClientRequest:
+                   hwid: str | None, client_data: Any = None) -> ClientRequest:
     """The domain's view of a call: who (ip, user agent), what (key, product, device), when.
 
     Everything the client protocol needs of a request is in its ASGI scope, so that the direct
@@ -148,7 +148,7 @@ def client_request(runtime: Runtime, scope: HTTPScope, license_key: str, product
                          runtime.clock(), bounded(client_data) if client_data else None)
 
 
-def bounded(client_data: dict[str, Any]) -> dict[str, Any]:
+def bounded(client_data: Any) -> Any:
     """`client_data` as sent, if it is small enough to keep; it is never refused for anything else."""
     if len(msgspec.json.encode(client_data)) > MAX_CLIENT_DATA_BYTES:
         raise ClientDataTooLargeError(f"client_data may take at most {MAX_CLIENT_DATA_BYTES // 1024} KiB")

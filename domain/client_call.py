@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 MAX_HWID = 256
@@ -24,14 +25,14 @@ class ClientRequest:
     ip: str | None
     user_agent: str | None
     at: datetime
-    client_data: dict | None = None
-    """The JSON object the client sent as `client_data`, kept opaque (its size is bounded by the API)."""
+    client_data: Any = None
+    """The JSON the client sent as `client_data` (every SDK sends an object), kept opaque; the API bounds its size."""
 
 
-def environment_indicators(client_data: dict | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def environment_indicators(client_data: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The VM and debugger indicators a client reports, whichever way its SDK spells them (`vm_indicators`, or
     `vmIndicators` from Kotlin and Swift). Anything but a list of text (Go's `null`, Lua's `{}`) reports none."""
-    if not client_data:
+    if not client_data or not isinstance(client_data, dict):
         return (), ()
     return _texts(client_data, "vm_indicators", "vmIndicators"), _texts(client_data, "debug_indicators",
                                                                         "debugIndicators")
@@ -45,9 +46,11 @@ def _texts(client_data: dict, *names: str) -> tuple[str, ...]:
     return ()
 
 
-def client_summary(client_data: dict) -> dict:
+def client_summary(client_data: Any) -> dict:
     """What a call record keeps of `client_data`: the platform, OS, architecture and host it names, and its
     indicators. The rest varies by SDK (runtime versions, memory, process ids) and is not kept."""
+    if not isinstance(client_data, dict):
+        return {}
     summary = {kept: value[:MAX_TEXT] for sent, kept in SUMMARY_FIELDS.items()
                if isinstance(value := client_data.get(sent), str) and value}
     vm, debug = environment_indicators(client_data)

@@ -11,10 +11,11 @@ Nonce = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 HexBytes16 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{32}$")]
 HexIv = Annotated[str, msgspec.Meta(pattern="^(?:[0-9a-fA-F]{24}|[0-9a-fA-F]{32})$")]
-ClientData = Annotated[dict[str, Any], msgspec.Meta(
-    description="The client's environment, any JSON object of at most 16 KiB encoded: kept opaque, except that"
-                " `vm_indicators` / `debug_indicators` (or `vmIndicators` / `debugIndicators`), when lists of"
-                " strings, raise `vm_detected` / `debug_detected` (docs/client-protocol.md).")]
+ClientData = Annotated[Any, msgspec.Meta(
+    description="The client's environment as its SDK describes it, any JSON (an object, from every SDK) of at most"
+                " 16 KiB encoded: kept opaque, except that an object's `vm_indicators` / `debug_indicators` (or"
+                " `vmIndicators` / `debugIndicators`), when lists of strings, raise `vm_detected` /"
+                " `debug_detected` (docs/licensing-rules.md).")]
 
 
 class LicenseCheck(msgspec.Struct, forbid_unknown_fields=True):

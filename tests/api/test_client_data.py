@@ -20,8 +20,10 @@ def call_logs(client, token, license):
     {"vm_indicators": {}, "debug_indicators": {}, "lua_version": "Lua 5.3"},
     {"cpp_version": 201703, "env_indicators": {"debug_mode": False}, "vm_indicators": [], "debug_indicators": []},
     {"huge": 123456789012345678901234567890, "nested": [[{"deep": [1.5, True, None]}]]},
+    ["vm_indicators", "not", "an", "object"],
+    "VirtualBox",
 ])
-def test_any_json_object_is_accepted_as_client_data_and_raises_no_indicator(client, license, runtime, client_data):
+def test_any_json_is_accepted_as_client_data_and_raises_no_indicator(client, license, runtime, client_data):
     for action in ("activate", "validate", "deactivate"):
         response = client.post(f"/api/client/{action}", json=body_for(license, client_data=client_data))
         assert response.status_code == 200, response.text
