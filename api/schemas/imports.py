@@ -118,6 +118,8 @@ def _json_records(text: str) -> list[tuple[int, Any]]:
             record, end = decoder.raw_decode(text, position)
         except json.JSONDecodeError as error:
             raise ImportFileError(f"Line {error.lineno}: {error.msg}") from None
+        except RecursionError:
+            raise ImportFileError(f"Line {text.count(chr(10), 0, position) + 1}: nested too deeply") from None
         records.append((text.count("\n", 0, position) + 1, record))
         position = _skip_space(text, end)
         if text.startswith(",", position):
@@ -138,19 +140,23 @@ def _skip_space(text: str, position: int) -> int:
 def _csv_records(text: str) -> list[tuple[int, Any]]:
     """Each row as a record of its non-empty cells, with the line it starts on (the header is line 1)."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    header = next(reader, None)
-    if not header or "kind" not in header:
-        raise ImportFileError("A CSV import starts with a header row naming its columns, `kind` among them")
-    records, line = [], reader.line_num + 1
-    for row in reader:
-        if any(cell.strip() for cell in row):
-            records.append((line, _csv_record(dict(zip(header, row, strict=False)))))
+    records, line = [], 1
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        if "kind" not in header:
+            raise ImportFileError("A CSV import starts with a header row naming its columns, `kind` among them")
         line = reader.line_num + 1
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                records.append((line, _csv_record(dict(zip(header, row, strict=False)))))
+            line = reader.line_num + 1
+    except csv.Error as error:  # a NUL character, a field past the csv module's limit
+        raise ImportFileError(f"Line {line}: {error}") from None
     return records
 
 
 def _csv_record(cells: dict[str, str]) -> dict[str, Any]:
-    record: dict[str, Any] = {name.strip(): value.strip() for name, value in cells.items() if value.strip()}
+    record: dict[str, Any] = {name: value.strip() for name, value in cells.items() if value.strip()}
     if "devices" in record:
         record["devices"] = [device.strip() for device in record["devices"].split(";") if device.strip()]
     if "metadata" in record:

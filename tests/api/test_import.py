@@ -73,9 +73,14 @@ def test_only_an_admin_may_import(client, admin_token, owner_token):
     assert client.get("/api/products", headers=auth(owner_token)).json()["data"] == []
 
 
-@pytest.mark.parametrize("content", ['{"kind": "product"}', "[1, 2", "", '[{"kind": "product"}] trailing'])
-def test_a_file_that_cannot_be_read_is_a_400_that_imports_nothing(client, admin_token, owner_token, content):
-    response = run_import(client, admin_token, content)
+@pytest.mark.parametrize(("content", "file_format"), [
+    ('{"kind": "product"}', "json"), ("[1, 2", "json"), ("", "json"), ('[{"kind": "product"}] trailing', "json"),
+    ("[" * 100_000 + "]" * 100_000, "json"), ("id,name\n1,x\n", "csv"), ("", "csv"),
+    ("kind,name\nproduct," + "x" * 200_000 + "\n", "csv"),
+])
+def test_a_file_that_cannot_be_read_is_a_400_that_imports_nothing(client, admin_token, owner_token, content,
+                                                                  file_format):
+    response = run_import(client, admin_token, content, file_format)
     assert (response.status_code, response.json()["error_code"]) == (400, "VALIDATION_ERROR")
 
 
