@@ -9,7 +9,6 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from keys.envelope import envelope_signature
 from tests.api.test_client_security import body_for, now_ms, security_events
 from tests.api.test_direct_validation import both_ways, handled  # noqa: F401 - a fixture
 from tests.conftest import auth, create_license, create_product
@@ -223,10 +222,3 @@ def test_csharps_challenge_plain_without_client_data_is_answered(client, legacy,
     response = client.post("/api/client/verify-challenge", content=json.dumps(body),
                            headers={"Content-Type": "application/json; charset=utf-8"})
     assert response.status_code == 200 and response.json()["success"] is True
-
-
-def test_an_envelope_signature_is_still_checked_over_the_fields_as_sent(legacy):
-    # Check the HMAC of an SDK envelope is ours: keyed with the whole secret, over iv:data:tag:timestamp.
-    envelope = seal(SDKS["node"], legacy["secret_key"], legacy["id"], b"{}", 1_704_067_200_000)
-    assert envelope["signature"] == envelope_signature(legacy["secret_key"], envelope["iv"], envelope["data"],
-                                                       envelope["tag"], envelope["timestamp"])
