@@ -7,6 +7,7 @@ from litestar.routes import HTTPRoute
 from api.controllers.admin import AdminController
 from api.controllers.auth import AuthController
 from api.controllers.client import ClientController
+from api.controllers.imports import ImportController
 from api.controllers.licenses import LicenseController
 from api.controllers.lockence import LockenceController
 from api.controllers.notifications import NotificationController
@@ -21,7 +22,7 @@ from api.requests import MAX_BODY_BYTES, LedgerRequest
 from keyledger.wiring import Runtime
 
 CONTROLLERS = [AuthController, ProductController, LicenseController, StatsController, NotificationController,
-               AdminController, ClientController, LockenceController]
+               AdminController, ImportController, ClientController, LockenceController]
 
 
 def create_app(runtime: Runtime) -> Litestar:

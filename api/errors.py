@@ -12,7 +12,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from psycopg_pool import PoolTimeout
 
-from api.client_protocol import answer
+from api import licensecm
+from api.client_protocol import ClientDataTooLargeError, answer, answers_licensecm_sdks
 from api.envelope import error
 from api.idempotency import (
     REPLAYED,
@@ -89,7 +90,12 @@ LOCKENCE_ANSWERS = {
 
 
 def client_refusal_response(request: Request[Any, Any, Any], exc: ClientRefusedError) -> Response[Any]:
-    """The spec's error envelope (with `security_blocked` for blacklist hits), sealed if the request was."""
+    """The spec's error envelope (with `security_blocked` for blacklist hits), sealed if the request was; in the
+    LicenseCM SDKs' words for a product that answers them (api/licensecm.py)."""
+    runtime = request.app.state.runtime
+    if answers_licensecm_sdks(runtime, request.scope, exc.product_id):
+        body = licensecm.refusal_body(exc, heartbeat=request.scope["path"].endswith("/heartbeat"))
+        return answer(runtime, request.scope, body, CLIENT_STATUS[exc.code])
     body: dict[str, Any] = {"success": False, "message": exc.detail, "error_code": exc.code}
     if isinstance(exc, BlacklistedError):
         body |= {"security_blocked": True,
@@ -133,6 +139,12 @@ def schema_error_response(request: Request[Any, Any, Any], exc: msgspec.Validati
     """A client body that fails its schema; sealed when it arrived in an envelope that opened."""
     body = {"success": False, "message": str(exc), "error_code": "VALIDATION_ERROR"}
     return answer(request.app.state.runtime, request.scope, body, 400)
+
+
+def client_data_too_large_response(request: Request[Any, Any, Any], exc: ClientDataTooLargeError) -> Response[Any]:
+    """Bad input like a body over the limit, and answered the same way: 413, sealed when the request was."""
+    body = {"success": False, "message": str(exc), "error_code": "PAYLOAD_TOO_LARGE"}
+    return answer(request.app.state.runtime, request.scope, body, 413)
 
 
 def read_models_behind_response(request: Request[Any, Any, Any], exc: ReadModelsBehindError) -> Response[Any]:
@@ -210,6 +222,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     **dict.fromkeys(UNAVAILABLE, unavailable_response),
     HTTPException: http_error_response,
     msgspec.ValidationError: schema_error_response,
+    ClientDataTooLargeError: client_data_too_large_response,
     ReadModelsBehindError: read_models_behind_response,
     Exception: internal_error_response,
 }

@@ -18,17 +18,15 @@ from commands.base import CommandsBase
 from commands.batches import retrieved
 from commands.client_view import ClientView
 from commands.call_log import CallLog
-from commands.products import SECRET_PURPOSE
 from commands.retry import retry_on_conflict
 from domain.blacklist import BlacklistType, blacklist_entry_id
-from domain.client_call import CallRecord, ClientRequest, record_call
+from domain.client_call import CallRecord, ClientRequest, environment_indicators, record_call
 from domain.ids import license_id_if_well_formed
 from domain.license import License
-from domain.product import Product
+from domain.product import ClientCompatibility, Product
 from domain.refusals import ClientRefusedError, SecurityViolationError, SessionExpiredError, UnknownLicenseError
 from domain.session import SESSION_TTL, EndReason, Session
 from domain.validation import Attempt, check_attempt, check_identity
-from keys.secrets import unseal
 from keys.tokens import new_session_token, session_id_of, token_hash
 
 log = logging.getLogger(__name__)
@@ -200,6 +198,29 @@ class ClientCommands(CommandsBase):
         self._log_change(record_call("heartbeat", request, live.license.id))
         return live._replace(session_token=token)
 
+    @records_refusals("heartbeat")
+    @retry_on_conflict
+    def keep_device_session_alive(self, request: ClientRequest, candidates: list[UUID]) -> Granted:
+        """A heartbeat without a token (Rust's automatic one, Delphi's once a validation dropped its token): the
+        newest of `candidates` still running for this license on the calling device lives on, its token
+        unchanged (only its hash is kept, so it cannot be handed out again). The candidates come from a read
+        model; whether one runs, and whether the license allows the call at all, is decided here, from the
+        aggregates, so a suspension or revoke applies on the very next call."""
+        attempt = self._attempt(request, read_only=True)
+        check_attempt(attempt)
+        license: License = attempt.license  # type: ignore[assignment]
+        session = next((found for found in map(self._optional_session, candidates)
+                        if found is not None and found.runs_for(license, request.hwid, request.at)), None)
+        if session is None:
+            raise SessionExpiredError()
+        session.keep_alive(session.token_hash, request.at)
+        self.record(session)
+        self._log_change(record_call("heartbeat", request, license.id, details={"without_token": True}))
+        return Granted(license, attempt.product, session)  # type: ignore[arg-type]
+
+    def _optional_session(self, session_id: UUID) -> Session | None:
+        return self._optional(session_id, Session)
+
     @records_refusals("session_validation")
     def check_session(self, request: ClientRequest, session_token: str) -> Granted:
         """Lockence's validate: the session and its license must both still be good."""
@@ -249,6 +270,7 @@ class ClientCommands(CommandsBase):
         self.calls.append(self.refusal_record(action, request, refusal))
 
     def refusal_record(self, action: str, request: ClientRequest, refusal: ClientRefusedError) -> CallRecord:
+        refusal.product_id = request.product_id  # the API answers in that product's protocol
         license_id = None if isinstance(refusal, UnknownLicenseError) else self._license_id(request.license_key)
         return record_call(action, request, license_id, refusal.code, refusal.security_event,
                            details={"message": refusal.detail})
@@ -267,10 +289,9 @@ class ClientCommands(CommandsBase):
             license = self._optional(license_id, License)
         product_id = request.product_id or (license.product_id if license else None)
         product = self.view.current(product_id, Product, head, load)  # the client path never changes one
-        indicators = request.client_data or {}
+        vm_indicators, debug_indicators = environment_indicators(request.client_data)
         return Attempt(license, product, request.product_id, hwid or request.hwid, self._blacklist_hit(request),
-                       request.at, activating, tuple(indicators.get("vm_indicators", ())),
-                       tuple(indicators.get("debug_indicators", ())))
+                       request.at, activating, vm_indicators, debug_indicators)
 
     def _shared(self, aggregate_id: UUID) -> Any:
         return self._optional(aggregate_id, object, copy=False)
@@ -295,15 +316,16 @@ class ClientCommands(CommandsBase):
             raise SessionExpiredError()
         return session
 
+    def answers_licensecm_sdks(self, product_id: UUID | None) -> bool:
+        """Whether the product answers in the LicenseCM SDKs' way, as the client path last loaded it (memory
+        only: a refusal asks, and refusals must stay cheap)."""
+        product = self.view.cached(product_id)
+        return isinstance(product, Product) and product.client_compatibility is ClientCompatibility.LICENSECM_SDK
+
     def client_product(self, product_id: UUID | None) -> Product | None:
         """A live product by id, or None: what a client may learn about a product."""
         product = self._optional(product_id, Product)
         return None if product is None or product.is_deleted else product
-
-    def client_secret(self, product_id: UUID | None) -> str | None:
-        """The product's current secret key, for the encryption envelope and challenges (None: unknown)."""
-        product = self.client_product(product_id)
-        return None if product is None else unseal(self.master_key, product.sealed_secret, SECRET_PURPOSE)
 
     def _start_session(self, license: License, request: ClientRequest) -> tuple[Session, str]:
         session_id = uuid4()

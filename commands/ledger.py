@@ -22,6 +22,7 @@ from commands.client_view import ClientView, SizedCache, head_reader
 from commands.call_log import CallLog, call_store_for
 from commands.client import ClientCommands
 from commands.idempotency import CLAIM, key_for
+from commands.imports import ImportCommands
 from commands.inbox import InboxCommands
 from commands.licenses import LicenseCommands
 from commands.products import ProductCommands
@@ -31,7 +32,7 @@ from domain.account import Role
 from domain.blacklist import BlacklistType, Severity
 from domain.idempotency import IdempotencyKey
 from domain.license import LicenseType
-from domain.product import Product, SigningAlgorithm
+from domain.product import ClientCompatibility, Product, SigningAlgorithm
 from domain.license import License
 from domain.session import EndReason, Session
 from keys.passwords import Passwords
@@ -67,7 +68,7 @@ class _RecordedAlready(Exception):
 
 
 class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, ClientCommands, BlacklistCommands,
-             SessionCommands, Application[UUID]):
+             SessionCommands, ImportCommands, Application[UUID]):
     """The write side of KeyLedger. Construct with an eventsourcing env and the master key."""
 
     name = "KeyLedger"
@@ -95,7 +96,8 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        for enum_type in (Role, LicenseType, SigningAlgorithm, BlacklistType, Severity, EndReason):
+        for enum_type in (Role, LicenseType, SigningAlgorithm, BlacklistType, Severity, EndReason,
+                          ClientCompatibility):
             transcoder.register(EnumAsValue(enum_type))
 
     def record(self, *aggregates: Any) -> int:

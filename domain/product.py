@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -18,12 +19,29 @@ class SigningAlgorithm(Enum):
     ED25519 = "ed25519"
 
 
+class ClientCompatibility(Enum):
+    """Whose client protocol a product's client answers follow: KeyLedger's documented one, or the one the
+    published LicenseCM SDKs expect (docs/migrating-from-licensecm.md)."""
+
+    __hash__ = object.__hash__  # as SigningAlgorithm: each answer looks one up
+
+    KEYLEDGER = "keyledger"
+    LICENSECM_SDK = "licensecm-sdk"
+
+
 class ProductNotFoundError(NotFoundError):
     """Raised when a product does not exist, was deleted, or belongs to another vendor."""
 
 
 class Product(Aggregate):
     """Owner, description and the secret key (stored sealed, never in clear)."""
+
+    class_version = 2  # v2 keeps the client protocol its answers follow (`client_compatibility`)
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A v1 snapshot predates the setting: its product answered in KeyLedger's own protocol."""
+        state["client_compatibility"] = ClientCompatibility.KEYLEDGER
 
     @event("Created")
     def __init__(
@@ -45,6 +63,15 @@ class Product(Aggregate):
         self.is_deleted = False
         self.block_vm = False
         self.block_debugger = False
+        self.client_compatibility = ClientCompatibility.KEYLEDGER
+
+    @classmethod
+    def imported(cls, product_id: UUID, owner_id: UUID, name: str, description: str, sealed_secret: str,
+                 secret_lookup_id: UUID, signing_algorithm: SigningAlgorithm, at: datetime) -> Product:
+        """A product brought over from another server under its old id, which its shipped clients embed."""
+        return cls._create(cls.Created, id=product_id, owner_id=owner_id, name=name, description=description,
+                           sealed_secret=sealed_secret, secret_lookup_id=secret_lookup_id,
+                           signing_algorithm=signing_algorithm, at=at)
 
     def require_visible_to(self, actor_id: UUID, is_admin: bool) -> None:
         """Tenancy: another vendor's product is indistinguishable from a missing one."""
@@ -77,6 +104,15 @@ class Product(Aggregate):
     def _set_security_policy(self, block_vm: bool, block_debugger: bool, at: datetime) -> None:
         self.block_vm = block_vm
         self.block_debugger = block_debugger
+
+    def set_client_compatibility(self, client_compatibility: ClientCompatibility | None, at: datetime) -> None:
+        """Which client protocol the product's client answers follow (None: leave it)."""
+        if client_compatibility is not None and client_compatibility is not self.client_compatibility:
+            self._change_client_compatibility(client_compatibility=client_compatibility, at=at)
+
+    @event("ClientCompatibilityChanged")
+    def _change_client_compatibility(self, client_compatibility: ClientCompatibility, at: datetime) -> None:
+        self.client_compatibility = client_compatibility
 
     @event("LicensesIssued")
     def record_licenses_issued(self, count: int, batch_id: UUID | None, at: datetime) -> None:

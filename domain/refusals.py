@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import ClassVar
+from uuid import UUID
 
 from domain.errors import DomainError
 
@@ -13,6 +14,9 @@ class ClientRefusedError(DomainError):
     code: ClassVar[str] = "SECURITY_VIOLATION"
     security_event: ClassVar[str | None] = None
     message: ClassVar[str] = "Security check failed"
+    product_id: UUID | None = None
+    """The product the refused call named, once the call is recorded: its refusal is answered in that
+    product's client protocol."""
 
     def __init__(self, detail: str | None = None, security_event: str | None = None) -> None:
         super().__init__(detail or self.message)

@@ -55,10 +55,18 @@ class Session(Aggregate):
             raise SessionExpiredError()
         if license.id != self.license_id:  # a live token shown with another license's key: to be signed for it
             raise SessionExpiredError("Session belongs to another license", security_event="tamper_detected")
-        if self.ended or self.expires_at <= now or not license.holds_session(self.hwid, self.started_at):
+        if not self.is_running(license, now):
             raise SessionExpiredError()
         if hwid is not None and hwid != self.hwid:
             raise SecurityViolationError("Session belongs to another device", security_event="session_hijack")
+
+    def is_running(self, license: License, now: datetime) -> bool:
+        """Not ended, not lapsed, its device bound since before it began, and begun after the last revoke."""
+        return not self.ended and self.expires_at > now and license.holds_session(self.hwid, self.started_at)
+
+    def runs_for(self, license: License, hwid: str | None, now: datetime) -> bool:
+        """Whether a call naming this license and device, without a token, may keep this session alive."""
+        return license.id == self.license_id and hwid == self.hwid and self.is_running(license, now)
 
     def _holds_token(self, token_hash: str, now: datetime) -> bool:
         current = hmac.compare_digest(token_hash, self.token_hash)

@@ -1,4 +1,4 @@
-"""The `keyledger` command: serve, project, worker, rebuild, admin promote|demote|deactivate|reactivate."""
+"""The `keyledger` command: serve, project, worker, rebuild, import, admin promote|demote|deactivate|reactivate."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 
 from domain.account import AccountNotFoundError, LastAdminError, Role
+from domain.errors import InvalidValueError
 from keyledger.preflight import StartupError, reach_database, redis_warning
 from keyledger.settings import Settings, SettingsError
 from keyledger.wiring import Runtime, build_runtime, system_clock
@@ -51,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     rebuild = commands.add_parser("rebuild", help="drop read models and rebuild them from the event store")
     rebuild.add_argument("names", nargs="*", help="read models to rebuild (default: all)")
     rebuild.set_defaults(run=_rebuild)
+    imports = commands.add_parser("import", help="import products and licenses (CSV or JSON), e.g. from LicenseCM")
+    imports.add_argument("file", help="the file to import (docs/migrating-from-licensecm.md)")
+    imports.add_argument("--owner", required=True, help="email or id of the account the products will belong to")
+    imports.add_argument("--format", choices=("csv", "json"), default=None,
+                         help="the file's format (default: csv for a .csv file, else json)")
+    imports.set_defaults(run=_import)
     admin = commands.add_parser("admin", help="account administration")
     admin_commands = admin.add_subparsers(required=True, metavar="ACTION")
     for action, (_, _, help_text, _) in ADMIN_ACTIONS.items():
@@ -123,6 +130,35 @@ def _rebuild(args: argparse.Namespace) -> int:
         runtime.close()
     print(f"rebuilt from {count} events")
     return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    """Import a file line by line: each line imported, present already, or refused with its reason (exit 1)."""
+    from api.schemas.imports import import_report, read_import
+
+    file_format = args.format or ("csv" if args.file.lower().endswith(".csv") else "json")
+    try:
+        with open(args.file, encoding="utf-8") as file:
+            found = read_import(file.read(), file_format)
+    except (OSError, UnicodeDecodeError, InvalidValueError) as error:
+        print(f"keyledger import: {args.file}: {error}", file=sys.stderr)
+        return 1
+    runtime = _started(Settings.from_env())
+    try:
+        owner = runtime.ledger.import_owner(args.owner)
+        outcomes, _ = runtime.ledger.import_records(owner.id, found.products, found.licenses, system_clock())
+        runtime.projector.catch_up()
+    except AccountNotFoundError:
+        print(f"keyledger import: no account has the email or id {args.owner}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    report = import_report([*found.refused, *outcomes])
+    for line in report.lines:
+        reason = f": {line.reason}" if line.reason else ""
+        print(f"line {line.line}: {line.kind} {line.name}: {line.outcome}{reason}")
+    print(f"{report.imported} imported, {report.present} already present, {report.refused} refused")
+    return 1 if report.refused else 0
 
 
 def _admin(args: argparse.Namespace) -> int:

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import msgspec
 
+from domain.product import ClientCompatibility
+
 DEFAULT_PORT = 47293
 
 
@@ -43,6 +45,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "info"
     password_profile: str = "RFC_9106_LOW_MEMORY"
     """An argon2-cffi profile name; tests use CHEAPEST. Existing hashes verify under any profile."""
+    client_compatibility: ClientCompatibility = ClientCompatibility.KEYLEDGER
+    """The client protocol a product created without `client_compatibility` gets (a product keeps what it was
+    given: changing this later changes no existing product)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

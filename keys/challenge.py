@@ -4,6 +4,10 @@ response = hex HMAC-SHA256(secret key, challenge + license key + hwid), as the s
 three parts are joined with no separator; the challenge is always 64 hex characters, and the
 caller binds each challenge to the license key and hwid it was issued for, so the joins cannot
 be shifted.
+
+The published LicenseCM SDKs answer a challenge their application gives them with
+HMAC-SHA256(key = hwid, message = challenge) instead: the HWID travels in the same request, so
+that answer proves nothing about the caller (`hwid_challenge_response`).
 """
 
 from __future__ import annotations
@@ -30,4 +34,17 @@ def check_challenge_response(secret_key: str, challenge: str, license_key: str, 
     if not isinstance(response, str):
         return False
     expected = challenge_response(secret_key, challenge, license_key, hwid).encode("ascii")
+    return hmac.compare_digest(expected, response.lower().encode("utf-8"))
+
+
+def hwid_challenge_response(hwid: str, challenge: str) -> str:
+    """The LicenseCM SDKs' answer to a challenge: hex HMAC-SHA256 keyed with the HWID."""
+    return hmac.new(hwid.encode("utf-8"), challenge.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def check_hwid_challenge_response(hwid: str, challenge: str, response: str) -> bool:
+    """Constant-time comparison, upper-case hex accepted, as for `check_challenge_response`."""
+    if not isinstance(response, str):
+        return False
+    expected = hwid_challenge_response(hwid, challenge).encode("ascii")
     return hmac.compare_digest(expected, response.lower().encode("utf-8"))

@@ -5,10 +5,17 @@ GCM tag, all hex; signature = hex HMAC-SHA256(secret key, f"{iv}:{data}:{tag}:{t
 the hex strings exactly as sent; timestamp = milliseconds since the epoch. The plaintext is the
 whole JSON request (or answer) body.
 
+The published LicenseCM SDKs build the same envelope with another AES key, the secret's first 32
+bytes (padded when shorter: NUL, or spaces from C#), and some with another nonce: Rust sends a
+12-byte iv, Go sends 16 bytes and encrypts with their first 12. A `Derivation` names one such way;
+`derivations_for` chooses at most two to try for an envelope, so opening one costs at most one
+extra decryption (docs/decisions/0004-licensecm-sdk-compatibility.md).
+
 `open_envelope` checks in a fixed order, cheapest and least revealing first: shape, then the
-HMAC (so nobody without the secret learns anything further), then the ±5 minute window, then
-GCM, then the plaintext. Replays inside the window are the caller's job: it keeps `replay_key`
-values in a shared cache for longer than the window.
+HMAC (so nobody without the secret learns anything further, nor makes us decrypt anything), then
+the ±5 minute window, then GCM under each derivation in turn, then the plaintext. Replays inside
+the window are the caller's job: it keeps `replay_key` values in a shared cache for longer than
+the window.
 """
 
 from __future__ import annotations
@@ -18,14 +25,17 @@ import hmac
 import json
 import os
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 IV_BYTES = 16
+SHORT_IV_BYTES = 12
+"""GCM's usual nonce: what Rust sends, what Go encrypts with, and all C#'s and Ruby's AES-GCM can take."""
 TAG_BYTES = 16
+KEY_BYTES = 32
 MAX_SKEW_MS = 300_000
 _HEX = re.compile(r"[0-9a-fA-F]*")
 
@@ -54,9 +64,41 @@ class StaleEnvelopeError(EnvelopeError):
     security_event_type = "replay_attack"
 
 
-def envelope_key(secret_key: str) -> bytes:
-    """The AES-256 key: SHA-256 of the product's secret key string."""
-    return hashlib.sha256(secret_key.encode("utf-8")).digest()
+class Derivation(NamedTuple):
+    """How the AES-256 key and the GCM nonce come from the secret and the iv sent."""
+
+    key: str
+    """"sha256": SHA-256 of the secret (documented); "prefix": its first 32 bytes, NUL-padded; "prefix-space":
+    the same, padded with spaces (C#)."""
+    nonce_bytes: int | None = None
+    """None: the iv as sent; 12: its first 12 bytes (Go)."""
+
+
+DOCUMENTED = Derivation("sha256")
+PREFIX = Derivation("prefix")
+PREFIX_FIRST_12 = Derivation("prefix", SHORT_IV_BYTES)
+PREFIX_SPACE = Derivation("prefix-space")
+
+
+def derivations_for(secret_key: str, iv_bytes: int, licensecm_first: bool) -> tuple[Derivation, ...]:
+    """The ways to try, in order, for an envelope whose iv has `iv_bytes` bytes: never more than two.
+
+    A 12-byte iv is no client of ours (ours send 16): the secret's prefix, NUL- then space-padded
+    when the secret is short enough for padding to matter. A 16-byte iv is ours (SHA-256) or
+    Node's, Python's, Java's or PHP's (the prefix); Go's (the prefix, first 12 bytes) only comes
+    before ours where the product serves the LicenseCM SDKs (`licensecm_first`)."""
+    if iv_bytes == SHORT_IV_BYTES:
+        short = len(secret_key.encode("utf-8")) < KEY_BYTES
+        return (PREFIX, PREFIX_SPACE) if short else (PREFIX,)
+    return (PREFIX, PREFIX_FIRST_12) if licensecm_first else (DOCUMENTED, PREFIX)
+
+
+def envelope_key(secret_key: str, derivation: Derivation = DOCUMENTED) -> bytes:
+    """The AES-256 key: SHA-256 of the product's secret key string, or (LicenseCM SDKs) its first 32 bytes."""
+    if derivation.key == "sha256":
+        return hashlib.sha256(secret_key.encode("utf-8")).digest()
+    padding = b" " if derivation.key == "prefix-space" else b"\0"
+    return secret_key.encode("utf-8")[:KEY_BYTES].ljust(KEY_BYTES, padding)
 
 
 def envelope_signature(secret_key: str, iv: str, data: str, tag: str, timestamp: int) -> str:
@@ -65,13 +107,15 @@ def envelope_signature(secret_key: str, iv: str, data: str, tag: str, timestamp:
 
 
 def seal_envelope(
-    secret_key: str, product_id: str, payload: dict[str, Any], now_ms: int, iv: bytes | None = None
+    secret_key: str, product_id: str, payload: dict[str, Any], now_ms: int, iv: bytes | None = None,
+    key: Derivation = DOCUMENTED, iv_bytes: int = IV_BYTES,
 ) -> dict[str, Any]:
-    """Encrypt `payload` as compact, key-sorted JSON. Pass `iv` only to reproduce a test vector."""
-    iv = os.urandom(IV_BYTES) if iv is None else iv
-    if len(iv) != IV_BYTES:
-        raise ValueError(f"the iv must be {IV_BYTES} bytes")
-    sealed = AESGCM(envelope_key(secret_key)).encrypt(iv, _json_bytes(payload), None)
+    """Encrypt `payload` as compact, key-sorted JSON under `key`'s AES key with a fresh iv of `iv_bytes` (16, or
+    12 for the LicenseCM SDKs). Pass `iv` only to reproduce a test vector."""
+    iv = os.urandom(iv_bytes) if iv is None else iv
+    if len(iv) not in (IV_BYTES, SHORT_IV_BYTES):
+        raise ValueError(f"the iv must be {IV_BYTES} or {SHORT_IV_BYTES} bytes")
+    sealed = AESGCM(envelope_key(secret_key, key)).encrypt(iv, _json_bytes(payload), None)
     iv_hex, data_hex, tag_hex = iv.hex(), sealed[:-TAG_BYTES].hex(), sealed[-TAG_BYTES:].hex()
     return {
         "encrypted": True,
@@ -84,21 +128,38 @@ def seal_envelope(
     }
 
 
+class Opened(NamedTuple):
+    payload: dict[str, Any]
+    derivation: Derivation
+    """The way that opened it: its answer is sealed under the same key."""
+
+
 def open_envelope(
     secret_key: str, envelope: dict[str, Any], now_ms: int, max_skew_ms: int = MAX_SKEW_MS
 ) -> dict[str, Any]:
-    """The decrypted JSON object, or an EnvelopeError subclass saying why not (see the module docstring)."""
+    """The decrypted JSON object, opened the ways a KeyLedger product tries (`derivations_for`), or an
+    EnvelopeError subclass saying why not (see the module docstring)."""
+    return open_envelope_as(secret_key, envelope, now_ms, licensecm_first=False, max_skew_ms=max_skew_ms).payload
+
+
+def open_envelope_as(secret_key: str, envelope: dict[str, Any], now_ms: int, licensecm_first: bool,
+                     max_skew_ms: int = MAX_SKEW_MS) -> Opened:
+    """`open_envelope`, saying which derivation opened it."""
     iv, data, tag, signature, timestamp = _fields(envelope)
     expected = envelope_signature(secret_key, iv, data, tag, timestamp)
     if not hmac.compare_digest(expected.encode("ascii"), signature.lower().encode("ascii")):
         raise TamperedEnvelopeError("The request signature does not match")
     if abs(now_ms - timestamp) > max_skew_ms:
         raise StaleEnvelopeError("The request timestamp is outside the allowed window")
-    try:
-        plaintext = AESGCM(envelope_key(secret_key)).decrypt(bytes.fromhex(iv), bytes.fromhex(data + tag), None)
-    except InvalidTag:
-        raise TamperedEnvelopeError("The request does not decrypt") from None
-    return _json_object(plaintext)
+    nonce, sealed = bytes.fromhex(iv), bytes.fromhex(data + tag)
+    for derivation in derivations_for(secret_key, len(nonce), licensecm_first):
+        try:
+            plaintext = AESGCM(envelope_key(secret_key, derivation)).decrypt(
+                nonce[: derivation.nonce_bytes], sealed, None)
+        except InvalidTag:
+            continue
+        return Opened(_json_object(plaintext), derivation)
+    raise TamperedEnvelopeError("The request does not decrypt")
 
 
 def replay_key(envelope: dict[str, Any]) -> str:
@@ -112,7 +173,7 @@ def replay_key(envelope: dict[str, Any]) -> str:
 def _fields(envelope: Any) -> tuple[str, str, str, str, int]:
     if not isinstance(envelope, dict) or envelope.get("encrypted") is not True:
         raise MalformedEnvelopeError("The request is not an encrypted envelope")
-    iv = _hex_field(envelope, "iv", IV_BYTES * 2)
+    iv = _hex_field(envelope, "iv", IV_BYTES * 2, SHORT_IV_BYTES * 2)
     data = _hex_field(envelope, "data", None)
     tag = _hex_field(envelope, "tag", TAG_BYTES * 2)
     signature = _hex_field(envelope, "signature", 64)
@@ -122,11 +183,11 @@ def _fields(envelope: Any) -> tuple[str, str, str, str, int]:
     return iv, data, tag, signature, timestamp
 
 
-def _hex_field(envelope: dict[str, Any], name: str, length: int | None) -> str:
+def _hex_field(envelope: dict[str, Any], name: str, *lengths: int | None) -> str:
     value = envelope.get(name)
     if not isinstance(value, str) or not _HEX.fullmatch(value):
         raise MalformedEnvelopeError(f"The request field {name!r} must be a hex string")
-    if len(value) % 2 or (length is not None and len(value) != length):
+    if len(value) % 2 or (None not in lengths and len(value) not in lengths):
         raise MalformedEnvelopeError(f"The request field {name!r} has the wrong length")
     return value
 

@@ -97,6 +97,11 @@ def sign(private_key: PrivateKey, message: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+def sign_pkcs1_sha512(private_key: rsa.RSAPrivateKey, message: bytes) -> str:
+    """Standard base64 RSASSA-PKCS1-v1_5 signature with SHA-512: what the LicenseCM SDKs verify."""
+    return base64.b64encode(private_key.sign(message, padding.PKCS1v15(), hashes.SHA512())).decode("ascii")
+
+
 def verify(public_key: PublicKey, message: bytes, signature_b64: str) -> bool:
     """True only for a valid signature; any bad message or signature (type, base64, length) is False.
 

@@ -10,10 +10,14 @@ from projections.db import Cursor, ReadStore, Row
 
 
 class ProductListProjection(ReadModelProjection):
-    """One row per live product; a deleted product's row goes."""
+    """One row per live product; a deleted product's row goes.
+
+    A product's client protocol is kept in a table of its own, a row only for a product that chose
+    one: read models built before the setting existed then need no new column, and every product
+    without a row answers in KeyLedger's own protocol."""
 
     name = "products"
-    tables = ("products",)
+    tables = ("products", "product_client_protocols")
     ddl = (
         "CREATE TABLE IF NOT EXISTS products ("
         " id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,"
@@ -21,6 +25,7 @@ class ProductListProjection(ReadModelProjection):
         " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, seq BIGINT NOT NULL,"
         " block_vm INTEGER NOT NULL DEFAULT 0, block_debugger INTEGER NOT NULL DEFAULT 0)",
         "CREATE INDEX IF NOT EXISTS products_owner ON products (owner_id, seq)",
+        "CREATE TABLE IF NOT EXISTS product_client_protocols (id TEXT PRIMARY KEY, client_compatibility TEXT NOT NULL)",
     )
 
     def apply(self, cursor: Cursor, event: Any) -> None:
@@ -31,10 +36,13 @@ class ProductListProjection(ReadModelProjection):
                 self.product_updated(cursor, event)
             case Product.SecurityPolicyChanged():
                 self.set_columns(cursor, event, block_vm=int(event.block_vm), block_debugger=int(event.block_debugger))
+            case Product.ClientCompatibilityChanged():
+                self.client_compatibility_changed(cursor, event)
             case Product.SecretRotated():
                 self.set_columns(cursor, event, sealed_secret=event.sealed_secret)
             case Product.Deleted():
                 cursor.execute("DELETE FROM products WHERE id = ?", (str(event.originator_id),))
+                cursor.execute("DELETE FROM product_client_protocols WHERE id = ?", (str(event.originator_id),))
             case _:
                 pass
 
@@ -54,6 +62,14 @@ class ProductListProjection(ReadModelProjection):
         }
         self.set_columns(cursor, event, **{k: v for k, v in changes.items() if v is not None})
 
+    def client_compatibility_changed(self, cursor: Cursor, event: Any) -> None:
+        cursor.execute(
+            "INSERT INTO product_client_protocols VALUES (?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET client_compatibility = excluded.client_compatibility",
+            (str(event.originator_id), event.client_compatibility.value),
+        )
+        self.set_columns(cursor, event)
+
     def set_columns(self, cursor: Cursor, event: Any, **columns: Any) -> None:
         assignments = "".join(f"{column} = ?, " for column in columns)
         cursor.execute(
@@ -67,18 +83,22 @@ def _shape(row: Row) -> Row:
     return {**row, **{flag: bool(row[flag]) for flag in flags}}
 
 
+SELECT = ("SELECT products.*, COALESCE(protocols.client_compatibility, 'keyledger') AS client_compatibility"
+          " FROM products LEFT JOIN product_client_protocols protocols ON protocols.id = products.id")
+
+
 def list_products(store: ReadStore, owner_id: str | None) -> list[Row]:
     """A vendor's products (every product when owner_id is None: an admin's view)."""
     if owner_id is None:
-        rows = store.query("SELECT * FROM products ORDER BY seq")
+        rows = store.query(f"{SELECT} ORDER BY seq")
     else:
-        rows = store.query("SELECT * FROM products WHERE owner_id = ? ORDER BY seq", (owner_id,))
+        rows = store.query(f"{SELECT} WHERE owner_id = ? ORDER BY seq", (owner_id,))
     return [_shape(row) for row in rows]
 
 
 def get_product(store: ReadStore, product_id: str, owner_id: str | None) -> Row | None:
     """The product if it exists and the owner may see it (owner_id None: admin)."""
-    rows = store.query("SELECT * FROM products WHERE id = ?", (product_id,))
+    rows = store.query(f"{SELECT} WHERE products.id = ?", (product_id,))
     if not rows or (owner_id is not None and rows[0]["owner_id"] != owner_id):
         return None
     return _shape(rows[0])

@@ -121,6 +121,14 @@ def list_sessions(
     return [shape_session(row, now) for row in rows], pagination(page, limit, total)
 
 
+def open_sessions_on_device(store: ReadStore, license_id: str, hwid: str, limit: int = 5) -> list[str]:
+    """The sessions of a license on one device that had neither ended nor been cut off when this read model
+    last heard, newest first: candidates, which whoever asks checks against the aggregates."""
+    rows = store.query(f"SELECT id FROM sessions WHERE license_id = ? AND hwid = ? AND {OPEN} AND released = 0"
+                       " ORDER BY seq DESC LIMIT ?", (license_id, hwid, limit))
+    return [row["id"] for row in rows]
+
+
 def count_active_sessions(store: ReadStore, now: datetime) -> int:
     """Sessions still running at `now` (the security overview's `active_sessions`)."""
     return store.query(f"SELECT COUNT(*) AS n FROM sessions WHERE {ACTIVE}", (iso(now),))[0]["n"]

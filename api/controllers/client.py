@@ -8,7 +8,7 @@ from litestar.params import FromQuery, JSONBody
 from litestar.response.base import ASGIResponse
 from litestar.types import HTTPScope
 
-from api.challenges import issue_challenge, verify_challenge
+from api.challenges import issue_challenge, verify_challenge, verify_hwid_challenge
 from api.client_protocol import (
     client_request,
     device_watermark,
@@ -23,15 +23,17 @@ from api.client_protocol import (
 from api.deps import RuntimeDep
 from api.direct import Direct
 from api.envelope import ok
+from api.heartbeats import device_sessions
 from api.schemas.answers import (
     ActivationAnswer,
+    ChallengeVerificationAnswer,
     DeactivationAnswer,
     IssuedChallengeAnswer,
     PublicKeyAnswer,
     RenewalAnswer,
     ValidationAnswer,
 )
-from api.schemas.client import Challenge, Heartbeat, LicenseCheck
+from api.schemas.client import Challenge, Heartbeat, HwidChallenge, LicenseCheck
 from api.schemas.openapi import answer, plain_or_sealed, refused, sealed_answer
 from commands.client import Granted
 from domain.product import ProductNotFoundError, SigningAlgorithm
@@ -41,10 +43,8 @@ from projections.base import iso
 AnyBody = JSONBody[Any]
 
 
-def _call(runtime: Runtime, scope: HTTPScope, body: LicenseCheck) -> Any:
-    client_data = body.client_data and {"vm_indicators": body.client_data.vm_indicators,
-                                        "debug_indicators": body.client_data.debug_indicators}
-    return client_request(runtime, scope, body.license_key, body.product_id, body.hwid, client_data)
+def _call(runtime: Runtime, scope: HTTPScope, body: LicenseCheck | Heartbeat) -> Any:
+    return client_request(runtime, scope, body.license_key, body.product_id, body.hwid, body.client_data)
 
 
 def _licensed(runtime: Runtime, granted: Granted, hwid: str) -> dict[str, Any]:
@@ -86,7 +86,7 @@ class ClientController(Controller):
         granted = runtime.ledger.activate_license(_call(runtime, request.scope, body))
         session = {"token": granted.session_token, "expires_at": iso(granted.session.expires_at)}  # type: ignore[union-attr]
         payload = {"activated": True, "session": session, **_licensed(runtime, granted, body.hwid)}
-        return signed_answer(runtime, request.scope, granted.product, payload, body)
+        return signed_answer(runtime, request.scope, granted.product, payload, body, granted.session_token)
 
     @post("/deactivate", status_code=200, sync_to_thread=True, operation_class=plain_or_sealed(LicenseCheck),
           responses=sealed_answer(DeactivationAnswer, "The device gave its seat back; `data` is signed."))
@@ -97,13 +97,19 @@ class ClientController(Controller):
         return signed_answer(runtime, request.scope, granted.product, payload, body)
 
     @post("/heartbeat", status_code=200, sync_to_thread=True, operation_class=plain_or_sealed(Heartbeat),
-          responses=sealed_answer(RenewalAnswer, "The session lives on under `new_token`; `data` is signed."))
+          responses=sealed_answer(RenewalAnswer, "The session lives on under `new_token` (without a token: the"
+                                                         " device's live session, its token unchanged); `data`"
+                                                         " is signed."))
     def heartbeat(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
         body = parse_body(runtime, request.scope, data, Heartbeat, "heartbeat")
-        call = client_request(runtime, request.scope, body.license_key, body.product_id, body.hwid)
-        granted = runtime.ledger.keep_session_alive(call, body.session_token)
-        payload = {"valid": True, "new_token": granted.session_token,
-                   "expires_at": iso(granted.session.expires_at)}  # type: ignore[union-attr]
+        call = _call(runtime, request.scope, body)
+        if body.session_token is None:  # the device's live session lives on, its token unchanged
+            granted = runtime.ledger.keep_device_session_alive(call, device_sessions(runtime, call))
+        else:
+            granted = runtime.ledger.keep_session_alive(call, body.session_token)
+        payload = {"valid": True, "expires_at": iso(granted.session.expires_at)}  # type: ignore[union-attr]
+        if granted.session_token is not None:
+            payload["new_token"] = granted.session_token
         return signed_answer(runtime, request.scope, granted.product, payload, body)
 
     @post("/challenge", status_code=200, sync_to_thread=True, operation_class=plain_or_sealed(Challenge),
@@ -117,6 +123,18 @@ class ClientController(Controller):
         granted = verify_challenge(runtime, request, body)
         payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
         return signed_answer(runtime, request.scope, granted.product, payload, body)
+
+    @post("/verify-challenge", status_code=200, sync_to_thread=True, operation_class=plain_or_sealed(HwidChallenge),
+          responses=sealed_answer(ChallengeVerificationAnswer,
+                                  "The LicenseCM SDKs' challenge: `response` is HMAC-SHA256(key = hwid, message ="
+                                  " challenge), and the license is valid on this device; `data` is signed."))
+    def verify_challenge(self, request: Request[Any, Any, Any], data: AnyBody, runtime: RuntimeDep) -> ASGIResponse:
+        """Proves nothing the call does not already show (docs/client-protocol.md, section 3): what
+        `/challenge` proves, the holding of the product's secret, this cannot."""
+        body = parse_body(runtime, request.scope, data, HwidChallenge, "challenge")
+        granted = verify_hwid_challenge(runtime, request, body)
+        payload = {"valid": True, "verified": True, **_licensed(runtime, granted, body.hwid)}
+        return signed_answer(runtime, request.scope, granted.product, payload, body, body.session_token)
 
     @get("/public-key", sync_to_thread=True,
          responses=answer(PublicKeyAnswer, "The signing key of the product's algorithm (RSA-4096 without one).")

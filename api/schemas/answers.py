@@ -48,6 +48,13 @@ class Validation(Licensed):
     valid: Literal[True]
 
 
+class ChallengeVerification(Licensed):
+    """`/verify-challenge`: the response was right, and the license is valid on this device."""
+
+    valid: Literal[True]
+    verified: Literal[True]
+
+
 class Activation(Licensed):
     activated: Literal[True]
     session: Session
@@ -60,8 +67,8 @@ class Deactivation(Signed):
 
 class Renewal(Signed):
     valid: Literal[True]
-    new_token: str
     expires_at: datetime
+    new_token: str | msgspec.UnsetType = msgspec.UNSET  # absent when the heartbeat came without a token
 
 
 class IssuedChallenge(msgspec.Struct, forbid_unknown_fields=True):
@@ -86,6 +93,10 @@ class Success(msgspec.Struct, forbid_unknown_fields=True):
 
 class ValidationAnswer(Success):
     data: Validation
+
+
+class ChallengeVerificationAnswer(Success):
+    data: ChallengeVerification
 
 
 class ActivationAnswer(Success):

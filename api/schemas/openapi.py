@@ -42,7 +42,9 @@ def answer(container: Any, description: str) -> dict[int, ResponseSpec]:
 def sealed_answer(container: Any, description: str) -> dict[int, ResponseSpec]:
     """A client route's documented 200 answer, which is sealed when the request was (api/client_protocol.py)."""
     return answer(container, f"{description} An encrypted request gets this answer sealed in an "
-                             "`EncryptedEnvelope` of the request envelope's shape.")
+                             "`EncryptedEnvelope` of the request envelope's shape. A product whose "
+                             "`client_compatibility` is `licensecm-sdk` answers in the shape the published LicenseCM "
+                             "SDKs read instead (docs/migrating-from-licensecm.md).")
 
 
 def refused(descriptions: dict[int, str]) -> dict[int, ResponseSpec]:

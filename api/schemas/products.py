@@ -6,7 +6,7 @@ from uuid import UUID
 import msgspec
 
 from api.schemas.common import Description, Instant, Name
-from domain.product import SigningAlgorithm
+from domain.product import ClientCompatibility, SigningAlgorithm
 
 
 class ProductCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -15,6 +15,8 @@ class ProductCreate(msgspec.Struct, forbid_unknown_fields=True):
     signing_algorithm: SigningAlgorithm = SigningAlgorithm.RSA
     block_vm: bool = False
     block_debugger: bool = False
+    client_compatibility: ClientCompatibility | None = None
+    """None: the server's KEYLEDGER_CLIENT_COMPATIBILITY."""
 
 
 class ProductUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -24,6 +26,7 @@ class ProductUpdate(msgspec.Struct, forbid_unknown_fields=True):
     signing_algorithm: SigningAlgorithm | None = None
     block_vm: bool | None = None
     block_debugger: bool | None = None
+    client_compatibility: ClientCompatibility | None = None
 
 
 class Product(msgspec.Struct, forbid_unknown_fields=True):
@@ -36,6 +39,7 @@ class Product(msgspec.Struct, forbid_unknown_fields=True):
     signing_algorithm: SigningAlgorithm
     block_vm: bool
     block_debugger: bool
+    client_compatibility: ClientCompatibility
     created_at: Instant
     updated_at: Instant
     secret_key: str | msgspec.UnsetType = msgspec.UNSET

@@ -235,10 +235,6 @@ def test_bad_client_input_is_a_400_that_changes_nothing(client, license, runtime
         {"license_key": license["license_key"], "product_id": license["product_id"]},
         {"license_key": license["license_key"], "hwid": "x" * 300, "product_id": license["product_id"]},
         {"license_key": license["license_key"], "hwid": "h", "product_id": "nope"},
-        {"license_key": license["license_key"], "hwid": "h", "product_id": license["product_id"],
-         "client_data": {"vm_indicators": ["x"] * 500}},
-        {"license_key": license["license_key"], "hwid": "h", "product_id": license["product_id"],
-         "client_data": {"vm_indicator": ["VirtualBox"]}},  # misspelt: it would silently detect nothing
         [1, 2],
     ]
     for body in bodies:

@@ -8,14 +8,15 @@ import pytest
 from litestar.routes import HTTPRoute
 
 from api.schemas import answers
-from api.schemas.client import Challenge, EncryptedEnvelope, Heartbeat, LicenseCheck
-from keys.challenge import challenge_response
+from api.schemas.client import Challenge, EncryptedEnvelope, Heartbeat, HwidChallenge, LicenseCheck
+from keys.challenge import challenge_response, hwid_challenge_response
 from keys.envelope import open_envelope, seal_envelope
 from tests.conftest import auth, create_license, create_product, register
 
 CLIENT_ROUTES = {("/api/client/validate", "post"), ("/api/client/activate", "post"),
                  ("/api/client/deactivate", "post"), ("/api/client/heartbeat", "post"),
-                 ("/api/client/challenge", "post"), ("/api/client/public-key", "get"), ("/api/v1/init", "post"),
+                 ("/api/client/challenge", "post"), ("/api/client/verify-challenge", "post"),
+                 ("/api/client/public-key", "get"), ("/api/v1/init", "post"),
                  ("/api/v1/validate", "post"), ("/api/v1/heartbeat", "post"), ("/api/v1/logout", "post")}
 
 
@@ -76,6 +77,9 @@ def client_calls(client, vendor_token, product, license):
     challenge = issued.json()["data"]["challenge"]
     response = challenge_response(product["secret_key"], challenge, license["license_key"], "device-1")
     proved = client.post("/api/client/challenge", json={**device, "challenge": challenge, "response": response})
+    verified = client.post("/api/client/verify-challenge", json={
+        **device, "challenge": "from-the-app", "response": hwid_challenge_response("device-1", "from-the-app")})
+    renewed_by_device = client.post("/api/client/heartbeat", json=device)
     deactivated = client.post("/api/client/deactivate", json=device)
     key = client.get(f"/api/client/public-key?product_id={product['id']}")
 
@@ -89,6 +93,8 @@ def client_calls(client, vendor_token, product, license):
     return [("/api/client/activate", "post", activated, answers.ActivationAnswer),
             ("/api/client/validate", "post", validated, answers.ValidationAnswer),
             ("/api/client/heartbeat", "post", renewed, answers.RenewalAnswer),
+            ("/api/client/heartbeat", "post", renewed_by_device, answers.RenewalAnswer),
+            ("/api/client/verify-challenge", "post", verified, answers.ChallengeVerificationAnswer),
             ("/api/client/challenge", "post", issued, answers.IssuedChallengeAnswer),
             ("/api/client/challenge", "post", proved, answers.ValidationAnswer),
             ("/api/client/deactivate", "post", deactivated, answers.DeactivationAnswer),
@@ -129,7 +135,8 @@ def test_an_encrypted_request_is_answered_in_the_documented_envelope(client, pro
 
 @pytest.mark.parametrize(("action", "request_kind"), [("validate", LicenseCheck), ("activate", LicenseCheck),
                                                        ("deactivate", LicenseCheck), ("heartbeat", Heartbeat),
-                                                       ("challenge", Challenge)])
+                                                       ("challenge", Challenge),
+                                                       ("verify-challenge", HwidChallenge)])
 def test_a_client_route_takes_its_request_plain_or_in_the_envelope(client, action, request_kind):
     schema = client.get("/api/schema/openapi.json").json()
     body = schema["paths"][f"/api/client/{action}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
@@ -180,6 +187,7 @@ def vendor_calls(client, admin_token, vendor_token):
     user = {"user_id": call("GET", "/api/admin/users", admin_token)["users"][1]["id"]}
     call("PUT", "/api/admin/users/{user_id}", admin_token, user, json={"is_active": True})
     call("GET", "/api/admin/projections", admin_token)
+    call("POST", "/api/admin/import", admin_token, json={"owner": "vendor@example.com", "content": "[]"})
     call("DELETE", "/api/licenses/{license_id}", vendor_token, license)
     call("DELETE", "/api/products/{product_id}", vendor_token, product)
     return calls

@@ -1,5 +1,8 @@
 """Products: CRUD, secret rotation, secrets shown to their owner only."""
 
+import msgspec
+
+from domain.product import ClientCompatibility
 from tests.conftest import auth, create_product
 
 
@@ -58,3 +61,38 @@ def test_product_may_choose_ed25519_signatures(client, vendor_token):
     assert product["signing_algorithm"] == "ed25519"
     bad = client.post("/api/products", json={"name": "x", "signing_algorithm": "md5"}, headers=auth(vendor_token))
     assert bad.status_code == 400
+
+
+def test_client_compatibility_is_set_on_create_and_update_and_shown(client, vendor_token, runtime):
+    default = create_product(client, vendor_token)
+    chosen = create_product(client, vendor_token, name="Legacy", client_compatibility="licensecm-sdk")
+    switched = client.put(f"/api/products/{default['id']}", json={"client_compatibility": "licensecm-sdk"},
+                          headers=auth(vendor_token)).json()["data"]
+    back = client.put(f"/api/products/{chosen['id']}", json={"client_compatibility": "keyledger"},
+                      headers=auth(vendor_token)).json()["data"]
+    bad = client.put(f"/api/products/{chosen['id']}", json={"client_compatibility": "licensecm"},
+                     headers=auth(vendor_token))
+
+    assert (default["client_compatibility"], chosen["client_compatibility"]) == ("keyledger", "licensecm-sdk")
+    assert (switched["client_compatibility"], back["client_compatibility"]) == ("licensecm-sdk", "keyledger")
+    assert bad.status_code == 400
+    # Check each change is its own specific event, not a generic update.
+    topics = [n.topic for n in runtime.ledger.recorder.select_notifications(start=0, limit=1000)]
+    assert sum(topic.endswith("Product.ClientCompatibilityChanged") for topic in topics) == 3
+
+
+def test_server_setting_chooses_the_client_compatibility_of_new_products(settings, clock):
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+    from keyledger.wiring import build_runtime
+    from tests.conftest import register
+
+    settings = msgspec.structs.replace(settings, client_compatibility=ClientCompatibility.LICENSECM_SDK)
+    runtime = build_runtime(settings, clock=clock)
+    with TestClient(app=create_app(runtime)) as client:
+        token = register(client, "v@example.com")
+        implied = create_product(client, token)
+        explicit = create_product(client, token, name="Own", client_compatibility="keyledger")
+
+    assert (implied["client_compatibility"], explicit["client_compatibility"]) == ("licensecm-sdk", "keyledger")

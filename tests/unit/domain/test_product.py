@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from domain.product import Product, ProductNotFoundError, ProductSecretIndex, SigningAlgorithm
+from domain.product import ClientCompatibility, Product, ProductNotFoundError, ProductSecretIndex, SigningAlgorithm
 
 AT = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
 OWNER = UUID("00000000-0000-4000-8000-000000000001")
@@ -97,3 +97,46 @@ def test_retired_secret_index_remembers_it_is_retired():
     assert [type(e) for e in events] == [ProductSecretIndex.Retired]
     assert (index.id, index.product_id, index.is_retired) == (lookup, product_id, True)
     assert replay(history + events).is_retired is True
+
+
+def test_client_compatibility_changes_only_when_it_differs():
+    product, history = created()
+
+    product.set_client_compatibility(None, AT)
+    product.set_client_compatibility(ClientCompatibility.KEYLEDGER, AT)
+    assert product.collect_events() == []
+    product.set_client_compatibility(ClientCompatibility.LICENSECM_SDK, AT)
+
+    events = product.collect_events()
+    assert [type(e) for e in events] == [Product.ClientCompatibilityChanged]
+    assert events[0].client_compatibility is ClientCompatibility.LICENSECM_SDK
+    assert state(replay(history + events)) == state(product)
+
+
+def test_imported_product_keeps_the_id_its_clients_embed():
+    product_id = uuid4()
+
+    product = Product.imported(product_id, OWNER, "Old App", "", "sealed-1", uuid4(), SigningAlgorithm.RSA, AT)
+
+    events = product.collect_events()
+    assert [type(e) for e in events] == [Product.Created]
+    assert events[0].originator_id == product.id == product_id
+    assert state(replay(events)) == state(product)
+
+
+def test_a_product_snapshot_from_before_the_client_protocol_setting_answers_in_keyledgers():
+    from eventsourcing.domain import Snapshot
+
+    product, _ = created()
+    snapshot = Snapshot.take(product)
+    v1_state = {name: value for name, value in snapshot.state.items()
+                if name not in ("client_compatibility", "class_version")}
+    old_snapshot = Snapshot(originator_id=snapshot.originator_id, originator_version=snapshot.originator_version,
+                            timestamp=snapshot.timestamp, topic=snapshot.topic, state=v1_state)
+
+    restored = old_snapshot.mutate(None)
+
+    # Check the v1 snapshot is upcast to the default, and the setting can change from there.
+    assert restored.client_compatibility is ClientCompatibility.KEYLEDGER
+    restored.set_client_compatibility(ClientCompatibility.LICENSECM_SDK, AT)
+    assert restored.client_compatibility is ClientCompatibility.LICENSECM_SDK

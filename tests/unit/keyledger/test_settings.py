@@ -26,3 +26,13 @@ def test_serve_with_a_bad_setting_exits_with_the_message_and_no_traceback(monkey
     monkeypatch.setattr(cli.os, "environ", {**environ, "KEYLEDGER_DATABASE_POOL": "-1"})
     assert cli.main(["serve", "--data-dir", str(tmp_path), "--port", "0"]) == 2
     assert "keyledger: Expected `int` >= 1 - at KEYLEDGER_DATABASE_POOL" in capsys.readouterr().err
+
+
+def test_client_compatibility_is_read_from_the_environment_and_checked():
+    from domain.product import ClientCompatibility
+
+    assert Settings.from_env({}).client_compatibility is ClientCompatibility.KEYLEDGER
+    chosen = Settings.from_env({"KEYLEDGER_CLIENT_COMPATIBILITY": "licensecm-sdk"})
+    assert chosen.client_compatibility is ClientCompatibility.LICENSECM_SDK
+    with pytest.raises(SettingsError, match="KEYLEDGER_CLIENT_COMPATIBILITY"):
+        Settings.from_env({"KEYLEDGER_CLIENT_COMPATIBILITY": "licensecm"})

@@ -184,7 +184,8 @@ MALFORMED = {
     "encrypted false": {**VALID, "encrypted": False},
     "iv not hex": {**VALID, "iv": "zz" + VALID["iv"][2:]},
     "iv as bytes": {**VALID, "iv": bytes(16)},
-    "iv 12 bytes": {**VALID, "iv": VALID["iv"][:24]},
+    "iv 14 bytes": {**VALID, "iv": VALID["iv"][:28]},
+    "iv 20 bytes": {**VALID, "iv": VALID["iv"] + "00000000"},
     "data not hex": {**VALID, "data": "not hex!"},
     "data odd length": {**VALID, "data": VALID["data"][:-1]},
     "data a number": {**VALID, "data": 1234},
@@ -245,10 +246,11 @@ def test_replay_key_is_the_same_for_a_resent_request_and_differs_otherwise():
         replay_key({"iv": None})
 
 
-def test_seal_refuses_an_iv_that_is_not_16_bytes():
+@pytest.mark.parametrize("length", [8, 14, 20])
+def test_seal_refuses_an_iv_that_is_neither_16_nor_12_bytes(length: int):
     # Check no one seals with a short or long iv by mistake.
     with pytest.raises(ValueError):
-        seal_envelope(SECRET, PRODUCT_ID, PAYLOAD, NOW_MS, iv=bytes(12))
+        seal_envelope(SECRET, PRODUCT_ID, PAYLOAD, NOW_MS, iv=bytes(length))
 
 
 JSON_SCALARS = (
