@@ -40,6 +40,12 @@ include-name = "PUT /api/licenses/{license_id}"
 # A lifetime license refuses an expiry (400, docs/licensing-rules.md): a rule of the stored license's type,
 # which no schema of this request can state. Every other operation keeps the check's defaults.
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400"]
+
+[[operations]]
+include-name = "POST /api/admin/import"
+# `content` is a file (a JSON array of records, or CSV with a header row): a string whose format no JSON
+# Schema of this body can state; a file that cannot be read at all is a 400 (docs/migrating-from-licensecm.md).
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400"]
 """
 
 
