@@ -138,6 +138,15 @@ class Vendor:
     def uses(self, license: dict[str, Any]) -> int:
         return self.call("GET", f"/licenses/{license['id']}")["current_uses"]
 
+    def uses_become(self, license: dict[str, Any], expected: int, seconds: float = 5) -> bool:
+        """Client calls reach the vendor's read model a moment later: wait for it, bounded."""
+        deadline = time.monotonic() + seconds
+        while self.uses(license) != expected:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
 
 # --- the proxy that alters answers -------------------------------------------------------------
 
@@ -315,7 +324,7 @@ class Scenarios:
         refused(run, "heartbeat", "NOT_ACTIVATED", index=2)
         check(not run.events("security_violation") and not run.events("session_expired"),
               "no callback should fire in a clean run", run)
-        check(self.vendor.uses(license) == 0, "deactivate did not free the seat")
+        check(self.vendor.uses_become(license, 0), "deactivate did not free the seat")
 
     def lifecycle_plain_rsa(self) -> None:
         """activate, validate (nonce), heartbeat x2 (rotation), challenge, deactivate; RSA-4096, plain."""
