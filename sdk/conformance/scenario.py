@@ -394,6 +394,7 @@ class Scenarios:
 
     def replayed_answer(self) -> None:
         """an earlier genuine validation replayed: the nonce does not match."""
+        self.proxy.recorded.clear()  # this run's first validation is the one replayed
         run, _ = self._through_proxy("replay", False, ["activate", "validate", "validate"])
         ok_steps(run, "activate", "validate")
         refused(run, "validate", "SECURITY_VIOLATION", None, index=1)
