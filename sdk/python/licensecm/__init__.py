@@ -11,11 +11,12 @@
 
 from licensecm.client import SESSION_ENDING_CODES, LicenseCM, __version__
 from licensecm.errors import LicenseCMError
-from licensecm.hwid import get_hwid
+from licensecm.hwid import get_hwid, hwid_from_machine_id
 from licensecm.protocol import (
     EnvelopeError,
     canonical_json,
     challenge_response,
+    check_answer,
     key_id,
     load_public_key,
     open_envelope,
@@ -25,6 +26,6 @@ from licensecm.protocol import (
 
 __all__ = [
     "EnvelopeError", "LicenseCM", "LicenseCMError", "SESSION_ENDING_CODES", "__version__", "canonical_json",
-    "challenge_response", "get_hwid", "key_id", "load_public_key", "open_envelope", "seal_envelope",
-    "verify_answer_signature",
+    "challenge_response", "check_answer", "get_hwid", "hwid_from_machine_id", "key_id", "load_public_key",
+    "open_envelope", "seal_envelope", "verify_answer_signature",
 ]

@@ -19,6 +19,7 @@ from licensecm.protocol import (
     EnvelopeError,
     PublicKey,
     challenge_response,
+    check_answer,
     key_id,
     load_public_key,
     open_envelope,
@@ -301,34 +302,13 @@ class LicenseCM:
         body.update(product_id=self.product_id, nonce=nonce)
         _, answer = self._exchange(action, "POST", f"/client/{action}", body)
         data = answer.get("data")
-        self._check_signed(action, data, nonce)
-        # Today's server does not put these in the signed data; when it does, they must be ours,
-        # or a genuine answer about another license, device or product could be passed off as ours.
-        for name in ("product_id", "license_key", "hwid"):
-            if name in data and str(data[name]).lower() != str(body.get(name, "")).lower():  # type: ignore[union-attr]
-                self._violation(action, f"the answer is about another {name}", **{name: data[name]})  # type: ignore[index]
-        return data  # type: ignore[return-value]
-
-    def _check_signed(self, action: str, data: Any, nonce: str) -> None:
         with self._lock:
             public_key, expected_id = self._public_key, self._key_id
-        if not isinstance(data, dict) or "signature" not in data:
-            self._violation(action, "the answer is not signed")
-        if not verify_answer_signature(public_key, data):  # type: ignore[arg-type]
-            self._violation(action, "the answer's signature does not verify")
-        if data.get("key_id") != expected_id:
-            self._violation(action, "the answer names another signing key", key_id=data.get("key_id"),
-                            expected_key_id=expected_id)
-        if data.get("nonce") != nonce:
-            self._violation(action, "the answer does not echo this request's nonce (replayed answer?)")
-        try:
-            server_time = _parse_time(data.get("timestamp"))
-        except ValueError:
-            self._violation(action, "the answer has no valid timestamp")
-        skew = abs((datetime.now(timezone.utc) - server_time).total_seconds())
-        if skew > self.max_clock_skew:
-            self._violation(action, "the answer's timestamp is too far from the local clock",
-                            timestamp=data.get("timestamp"), skew_seconds=round(skew, 3))
+        reason = check_answer(public_key, expected_id or "", data, nonce=nonce,  # type: ignore[arg-type]
+                              now=datetime.now(timezone.utc), max_skew_seconds=self.max_clock_skew, request=body)
+        if reason is not None:
+            self._violation(action, reason)
+        return data  # type: ignore[return-value]
 
     def _exchange(self, action: str, method: str, path: str,
                   body: Optional[Dict[str, Any]]) -> Tuple[int, Dict[str, Any]]:
@@ -482,12 +462,3 @@ def _api_url(base_url: str) -> str:
         raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
     return url if url.endswith("/api") else url + "/api"
 
-
-def _parse_time(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("not a timestamp")
-    text = value[:-1] + "+00:00" if value.endswith("Z") else value
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        raise ValueError("timestamp without a time zone")
-    return parsed

@@ -24,9 +24,16 @@ def get_hwid() -> str:
     """
     machine_id = _machine_id()
     if machine_id:
-        parts = ["machine-id", machine_id]
-    else:
-        parts = ["host", platform.node(), _mac() or "", platform.machine()]
+        return hwid_from_machine_id(machine_id)
+    return _hash("host", platform.node(), _mac() or "", platform.machine())
+
+
+def hwid_from_machine_id(machine_id: str) -> str:
+    """The HWID every KeyLedger SDK derives from one OS machine id (sdk/conformance/vectors/hwid.json)."""
+    return _hash("machine-id", machine_id.strip().lower())
+
+
+def _hash(*parts: str) -> str:
     return hashlib.sha256(("licensecm-hwid:v1:" + "|".join(parts)).encode("utf-8")).hexdigest()
 
 

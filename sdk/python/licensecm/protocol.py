@@ -15,6 +15,7 @@ import math
 import os
 import re
 import time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Dict, Optional, Union
 
@@ -24,8 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = [
-    "EnvelopeError", "MAX_SKEW_MS", "PublicKey", "answer_message", "canonical_json", "challenge_response",
-    "key_id", "load_public_key", "open_envelope", "seal_envelope", "verify_answer_signature",
+    "BOUND_FIELDS", "EnvelopeError", "MAX_SKEW_MS", "PublicKey", "answer_message", "canonical_json",
+    "challenge_response", "check_answer", "key_id", "load_public_key", "open_envelope", "seal_envelope",
+    "verify_answer_signature",
 ]
 
 PublicKey = Union[rsa.RSAPublicKey, ed25519.Ed25519PublicKey]
@@ -130,6 +132,49 @@ def verify_answer_signature(public_key: PublicKey, data: Any) -> bool:
     except (InvalidSignature, UnsupportedAlgorithm, binascii.Error, ValueError, TypeError):
         return False
     return True
+
+
+#: Request fields a signed answer repeats; each must be there and equal what this client sent.
+BOUND_FIELDS = ("product_id", "license_key", "hwid")
+
+
+def check_answer(public_key: PublicKey, expected_key_id: str, data: Any, *, nonce: str, now: datetime,
+                 max_skew_seconds: float, request: Dict[str, Any]) -> Optional[str]:
+    """Why a successful answer must be refused, or None when it may be trusted.
+
+    All of: a valid signature by `public_key`, the key id of that key, the `nonce` this request
+    sent, a server time within `max_skew_seconds` of `now`, and the product, license key and
+    device of `request` (so a genuine answer about something else cannot be passed off as ours).
+    """
+    if not isinstance(data, dict) or "signature" not in data:
+        return "the answer is not signed"
+    if not verify_answer_signature(public_key, data):
+        return "the answer's signature does not verify"
+    if data.get("key_id") != expected_key_id:
+        return "the answer names another signing key"
+    if data.get("nonce") != nonce:
+        return "the answer does not echo this request's nonce (replayed answer?)"
+    try:
+        server_time = parse_time(data.get("timestamp"))
+    except ValueError:
+        return "the answer has no valid timestamp"
+    if abs((now - server_time).total_seconds()) > max_skew_seconds:
+        return "the answer's timestamp is too far from the local clock"
+    for name in BOUND_FIELDS:
+        if not isinstance(data.get(name), str) or data[name].lower() != str(request.get(name, "")).lower():
+            return f"the answer is about another {name}"
+    return None
+
+
+def parse_time(value: Any) -> datetime:
+    """An ISO-8601 time with a zone (`Z` or an offset); ValueError otherwise."""
+    if not isinstance(value, str):
+        raise ValueError("not a timestamp")
+    text = value[:-1] + "+00:00" if value.endswith("Z") else value
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError("timestamp without a time zone")
+    return parsed
 
 
 # --- the encryption envelope -----------------------------------------------------------------

@@ -1,0 +1,3 @@
+module github.com/keyledger/licensecm-go
+
+go 1.19
