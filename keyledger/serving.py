@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import sys
 
@@ -34,6 +35,23 @@ class NoDelayHTTP(HttpToolsProtocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if b"h2c" in data:  # a scan in C: almost never there
+            data = without_h2c_upgrade(data)
+        super().data_received(data)
+
+
+_H2C_UPGRADE = re.compile(rb"\r\nupgrade:[ \t]*h2c[ \t]*(?=\r\n)", re.IGNORECASE)
+
+
+def without_h2c_upgrade(data: bytes) -> bytes:
+    """The request without its offer to switch to HTTP/2 (`Upgrade: h2c`, which Java's HTTP client sends on
+    plain http). The parser would stop at that header and the request lose its body; RFC 9113 lets a server
+    ignore the offer and answer in HTTP/1.1."""
+    end = data.find(b"\r\n\r\n")
+    head = data if end < 0 else data[:end]
+    return _H2C_UPGRADE.sub(b"", head) + data[len(head):]
 
 
 def listening_sockets(host: str, port: int, count: int, backlog: int = 2048) -> list[socket.socket]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, backend_url, server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.e2e
 
@@ -74,3 +75,19 @@ def test_two_api_processes_share_the_connections_and_stop_together(backend_url: 
     # Check SIGTERM to the server took its API processes down with it.
     assert server.process.returncode == 0, server.log_tail()
     assert not any(os.path.exists(f"/proc/{pid}") for pid in workers)
+
+
+def test_a_request_offering_http2_is_answered_in_http1_with_its_body(server):
+    # Java's HTTP client offers `Upgrade: h2c` on plain http; the body used to be lost (400 "data: 'data'").
+    body = b'{"license_key": "AAAA-BBBB-CCCC-DDDD", "hwid": "pc", "product_id": "6f1c3a52-0d5e-4c55-9a3b-6b0d4a1e7c10"}'
+    request = (b"POST /api/client/validate HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+               b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while not answer.endswith(b"}"):  # the head and the JSON body may come in separate packets
+            answer += sock.recv(65536)
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 404 Not Found", answer
+    assert b'"error_code":"PRODUCT_NOT_FOUND"' in rest
