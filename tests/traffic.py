@@ -38,13 +38,26 @@ class Outcome:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+class Deadline:
+    """Past `seconds`, once `at_least` commands ran or ten times `seconds` went by."""
+
+    def __init__(self, seconds: float, at_least: int, outcome: Outcome) -> None:
+        start = time.monotonic()
+        self.soft, self.hard, self.at_least, self.outcome = start + seconds, start + 10 * seconds, at_least, outcome
+
+    def passed(self) -> bool:
+        now = time.monotonic()
+        return now >= self.hard or (now >= self.soft and self.outcome.commands >= self.at_least)
+
+
 def run_traffic(ledger: Ledger, clock: Callable[[], datetime], seconds: float, threads: int = 4,
-                seed: int = 0) -> Outcome:
-    """Drive mixed traffic for `seconds` from `threads` threads; returns what was acknowledged."""
+                seed: int = 0, at_least: int = 0) -> Outcome:
+    """Drive mixed traffic for `seconds` from `threads` threads, and on until `at_least` commands ran (a slow
+    machine needs longer; at most ten times `seconds`); returns what was acknowledged."""
     vendor = Actor(uuid4())
     product = ledger.create_product(vendor, "Traffic", "", SigningAlgorithm.ED25519, clock()).id
     outcome = Outcome()
-    deadline = time.monotonic() + seconds
+    deadline = Deadline(seconds, at_least, outcome)
     workers = [threading.Thread(target=_drive, args=(ledger, clock, vendor, product, outcome, deadline, seed + n))
                for n in range(threads)]
     for worker in workers:
@@ -55,11 +68,11 @@ def run_traffic(ledger: Ledger, clock: Callable[[], datetime], seconds: float, t
 
 
 def _drive(ledger: Ledger, clock: Callable[[], datetime], vendor: Actor, product: UUID, outcome: Outcome,
-           deadline: float, seed: int) -> None:
+           deadline: Deadline, seed: int) -> None:
     rng = random.Random(seed)
     keys: dict[UUID, str] = {}
     tokens: dict[tuple[UUID, str], str] = {}
-    while time.monotonic() < deadline:
+    while not deadline.passed():
         try:
             _step(ledger, clock, vendor, product, outcome, rng, keys, tokens)
         except DomainError:

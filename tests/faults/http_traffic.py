@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from uuid import UUID
 
 import httpx
@@ -35,19 +36,27 @@ class Traffic:
         self.answers: Counter[tuple[str, int]] = Counter()
         self._lock = threading.Lock()
 
-    def run(self, seconds: float, threads: int = 4) -> None:
-        deadline = time.monotonic() + seconds
-        workers = [threading.Thread(target=self._drive, args=(deadline, n)) for n in range(threads)]
+    def run(self, seconds: float, threads: int = 4, until: dict[tuple[str, int], int] | None = None) -> None:
+        """Drive traffic for `seconds`, and on until the answers counted reach `until` (a slow machine needs
+        longer; at most ten times `seconds`)."""
+        start = time.monotonic()
+        soft, hard, wanted = start + seconds, start + 10 * seconds, until or {}
+
+        def passed() -> bool:
+            now = time.monotonic()
+            return now >= hard or (now >= soft and all(self.answers[kind] >= n for kind, n in wanted.items()))
+
+        workers = [threading.Thread(target=self._drive, args=(passed, n)) for n in range(threads)]
         for worker in workers:
             worker.start()
         for worker in workers:
             worker.join()
 
-    def _drive(self, deadline: float, seed: int) -> None:
+    def _drive(self, passed: Callable[[], bool], seed: int) -> None:
         rng = random.Random(seed)
         tokens: dict[tuple[str, str], str] = {}
         with httpx.Client(base_url=self.base, timeout=30) as client:
-            while time.monotonic() < deadline:
+            while not passed():
                 roll = rng.random()
                 if roll < 0.2:
                     self._create(client, rng)
@@ -124,14 +133,30 @@ class Traffic:
 
 
 def open_vendor(base: str, license_count: int = 30) -> Traffic:
-    """Register a vendor, create an Ed25519 product and a first batch of licenses: the traffic they make."""
+    """Register a vendor, create an Ed25519 product and a first batch of licenses: the traffic they make.
+    A 503 (read models still starting on a busy machine) is waited out, as a client would."""
+    email, password = f"v{uuid.uuid4().hex[:8]}@example.com", "secret123"
     with httpx.Client(base_url=base, timeout=30) as client:
-        token = client.post("/auth/register", json={"email": f"v{uuid.uuid4().hex[:8]}@example.com",
-                                                   "password": "secret123"}).json()["data"]["token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        product = client.post("/products", json={"name": "Faults", "signing_algorithm": "ed25519"},
-                              headers=headers).json()["data"]
-        issued = client.post("/licenses/bulk", json={"product_id": product["id"], "count": license_count,
-                                                     "max_uses": 2}, headers=headers)
+        registered = _settled(client, "POST", "/auth/register", {"email": email, "password": password})
+        if registered.status_code != 201:  # recorded, its read model late: the account exists
+            registered = _settled(client, "POST", "/auth/login", {"email": email, "password": password})
+        headers = {"Authorization": f"Bearer {registered.json()['data']['token']}"}
+        product = _settled(client, "POST", "/products", {"name": "Faults", "signing_algorithm": "ed25519"},
+                           headers)
+        issued = _settled(client, "POST", "/licenses/bulk", {"product_id": product.json()["data"]["id"],
+                                                             "count": license_count, "max_uses": 2}, headers)
         assert issued.status_code == 201, issued.text
-        return Traffic(base, token, product["id"], issued.json()["data"]["licenses"])
+        return Traffic(base, headers["Authorization"][7:], product.json()["data"]["id"],
+                       issued.json()["data"]["licenses"])
+
+
+def _settled(client: httpx.Client, method: str, path: str, body: dict, headers: dict | None = None,
+             seconds: float = 60.0) -> httpx.Response:
+    """The answer to a setup write, sent again with the same Idempotency-Key while it answers 503."""
+    headers = {**(headers or {}), "Idempotency-Key": uuid.uuid4().hex}
+    give_up = time.monotonic() + seconds
+    while True:
+        answer = client.request(method, path, json=body, headers=headers)
+        if answer.status_code != 503 or time.monotonic() > give_up:
+            return answer
+        time.sleep(float(answer.headers.get("retry-after", "1")) * 0.5)

@@ -18,7 +18,7 @@ def test_terminated_backends_lose_nothing_and_double_nothing(postgres_url, tmp_p
         traffic = open_vendor(server.base)
         with BackendTerminator(env["PGAPPNAME"]) as terminator:
             traffic.run(seconds=8)
-        traffic.run(seconds=1)  # and on, once the faults stop
+        traffic.run(seconds=1, until={("POST licenses", 201): 11, ("validate", 200): 11})  # faults stopped
     finally:
         server.stop()
 

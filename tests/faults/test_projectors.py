@@ -24,7 +24,7 @@ def test_projector_processes_one_killed_apply_each_event_once(backend_url, tmp_p
         projectors[0].kill()  # SIGKILL, mid-batch as likely as not
         traffic.run(seconds=3)
         projectors[0].start()
-        traffic.run(seconds=2)
+        traffic.run(seconds=2, until={("POST licenses", 201): 6, ("activate", 200): 6})
         time.sleep(1)  # the projectors catch up with the last writes
     finally:
         server.stop()
@@ -40,7 +40,7 @@ def test_two_api_processes_each_projecting_apply_each_event_once(backend_url, tm
     server = start_server(tmp_path / "var", env, workers=2)
     try:
         traffic = open_vendor(server.base)
-        traffic.run(seconds=6)
+        traffic.run(seconds=6, until={("POST licenses", 201): 11, ("activate", 200): 11})
     finally:
         server.stop()
 

@@ -54,7 +54,7 @@ def test_several_projectors_under_traffic_build_what_a_rebuild_builds(settings, 
     try:
         for projector in projectors:
             projector.start()
-        outcome = run_traffic(runtime.ledger, clock, seconds=4, threads=4)
+        outcome = run_traffic(runtime.ledger, clock, seconds=4, threads=4, at_least=250)
         wait_until_caught_up(runtime, projectors)
     finally:
         for projector in projectors:
