@@ -294,7 +294,7 @@ def _event_rows(rows: int, batch: int, new_id: Callable[[], Any], topic: str, st
 def fill_store(data_dir: Path, database_url: str | None, events: int) -> int:
     """≥ `events` License.Issued events through the Ledger itself (100 per save), with nothing projecting."""
     from domain.account import Actor
-    from domain.license import LicenseType
+    from domain.license import LicenseTerms
     from domain.product import SigningAlgorithm
     from keyledger.settings import Settings
     from keyledger.wiring import build_runtime
@@ -306,8 +306,7 @@ def fill_store(data_dir: Path, database_url: str | None, events: int) -> int:
         actor = Actor(account.id, is_admin=True)
         product = runtime.ledger.create_product(actor, "Bench", "", SigningAlgorithm.ED25519, at)
         for _ in range(-(-events // BULK_COUNT)):
-            runtime.ledger.issue_licenses(actor, product.id, BULK_COUNT, LicenseType.SUBSCRIPTION, 1, True, None,
-                                          {"plan": "pro"}, at)
+            runtime.ledger.issue_licenses(actor, product.id, BULK_COUNT, LicenseTerms(metadata={"plan": "pro"}), at)
         return runtime.ledger.position()
     finally:
         runtime.close()
@@ -507,7 +506,7 @@ def percentile(values: Sequence[float], share: float) -> float:
 def measure_lag(backend: str, projectors: int, seconds: float) -> dict[str, float]:
     """Writes at LAG_RATE for `seconds` with `projectors` `keyledger project` processes; lag p50/p99 in ms."""
     from domain.account import Actor
-    from domain.license import LicenseType
+    from domain.license import LicenseTerms
     from domain.product import SigningAlgorithm
     from keyledger.settings import Settings
     from keyledger.wiring import build_runtime
@@ -529,8 +528,7 @@ def measure_lag(backend: str, projectors: int, seconds: float) -> dict[str, floa
                 started = time.perf_counter()
                 for n in range(int(LAG_RATE * seconds)):
                     time.sleep(max(0.0, started + n / LAG_RATE - time.perf_counter()))
-                    receipt = runtime.ledger.issue_license(actor, product, LicenseType.SUBSCRIPTION, 1, True, None,
-                                                           {}, datetime.now(timezone.utc))
+                    receipt = runtime.ledger.issue_license(actor, product, LicenseTerms(), datetime.now(timezone.utc))
                     watch.writes.append((receipt.position, time.perf_counter()))
                 time.sleep(2)  # the last writes reach the read models
                 watch.stop.set()

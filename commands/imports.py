@@ -23,7 +23,7 @@ from commands.retry import retry_on_conflict
 from domain.account import Account, AccountNotFoundError
 from domain.errors import InvalidValueError
 from domain.ids import LicenseKey, is_well_formed_license_key, normalise_license_key
-from domain.license import License, LicenseType, check_terms, default_expiry
+from domain.license import License, LicenseTerms
 from domain.product import ClientCompatibility, Product, ProductSecretIndex, SigningAlgorithm
 from keys.secrets import lookup_id, seal, unseal
 
@@ -49,14 +49,9 @@ class LicenseImport(NamedTuple):
     line: int
     key: str
     product_id: UUID
-    license_type: LicenseType
-    max_uses: int
-    hwid_locked: bool
-    expires_at: datetime | None
+    terms: LicenseTerms
     status: str
     devices: tuple[str, ...]
-    metadata: dict[str, Any]
-    username: str | None
 
 
 class LineOutcome(NamedTuple):
@@ -217,19 +212,17 @@ def _require_secret_shape(secret: str) -> None:
 
 def _license(owner_id: UUID, key: LicenseKey, imported: LicenseImport, at: datetime) -> License:
     """The license as it stands on the other server: terms, bound devices and status."""
-    expires_at = default_expiry(imported.license_type, imported.expires_at, at)
-    check_terms(imported.license_type, imported.max_uses, expires_at)
+    terms = imported.terms.as_issued(at)
     devices = imported.devices
     if len(set(devices)) != len(devices) or not all(0 < len(device) <= MAX_HWID for device in devices):
         raise _Refused(f"devices must be distinct HWIDs of 1 to {MAX_HWID} characters")
-    if len(devices) > imported.max_uses:
-        raise _Refused(f"{len(devices)} devices are more than max_uses ({imported.max_uses})")
+    if len(devices) > terms.max_uses:
+        raise _Refused(f"{len(devices)} devices are more than max_uses ({terms.max_uses})")
     if imported.status not in STATUSES:
         raise _Refused(f"status must be one of {', '.join(STATUSES)}")
-    if imported.status == "expired" and (expires_at is None or expires_at > at):
+    if imported.status == "expired" and (terms.expires_at is None or terms.expires_at > at):
         raise _Refused("an expired license needs an expires_at in the past")
-    license = License(key, imported.product_id, owner_id, imported.license_type, imported.max_uses,
-                      imported.hwid_locked, expires_at, imported.metadata, None, at, imported.username)
+    license = License.issue(key, imported.product_id, owner_id, terms, None, at)
     for device in devices:
         license.activate_device(device, at)
     if imported.status == "suspended":

@@ -18,9 +18,7 @@ from domain.license import (
     License,
     LicenseNotFoundError,
     LicenseStatus,
-    LicenseType,
-    check_terms,
-    default_expiry,
+    LicenseTerms,
 )
 from domain.errors import InvalidValueError
 from domain.product import Product, ProductNotFoundError
@@ -40,38 +38,14 @@ def new_license_key() -> LicenseKey:
 class LicenseCommands(CommandsBase):
     """The license part of the Ledger."""
 
-    def issue_license(
-        self,
-        actor: Actor,
-        product_id: UUID,
-        license_type: LicenseType,
-        max_uses: int,
-        hwid_locked: bool,
-        expires_at: datetime | None,
-        metadata: dict[str, Any],
-        at: datetime,
-        username: str | None = None,
-    ) -> Receipt:
+    def issue_license(self, actor: Actor, product_id: UUID, terms: LicenseTerms, at: datetime) -> Receipt:
         """Issue one license key for a product the actor owns."""
-        ids, position = self.issue_licenses(
-            actor, product_id, 1, license_type, max_uses, hwid_locked, expires_at, metadata, at, username
-        )
+        ids, position = self.issue_licenses(actor, product_id, 1, terms, at)
         return Receipt(ids[0], position)
 
     @retry_on_conflict
-    def issue_licenses(
-        self,
-        actor: Actor,
-        product_id: UUID,
-        count: int,
-        license_type: LicenseType,
-        max_uses: int,
-        hwid_locked: bool,
-        expires_at: datetime | None,
-        metadata: dict[str, Any],
-        at: datetime,
-        username: str | None = None,
-    ) -> tuple[list[UUID], int]:
+    def issue_licenses(self, actor: Actor, product_id: UUID, count: int, terms: LicenseTerms, at: datetime
+                       ) -> tuple[list[UUID], int]:
         """Issue `count` (≤ 100) licenses in one atomic save; a key collision retries them all.
 
         Issuing records an event on the product, so it conflicts with a racing delete; issues for
@@ -80,16 +54,12 @@ class LicenseCommands(CommandsBase):
         """
         if not 1 <= count <= MAX_BULK:
             raise InvalidValueError(f"count must be between 1 and {MAX_BULK}")
-        expires_at = default_expiry(license_type, expires_at, at)
-        check_terms(license_type, max_uses, expires_at)
+        terms = terms.as_issued(at)
         with self.issue_locks(product_id):
             product = self._require_live_product(actor, product_id)
             batch_id = uuid4() if count > 1 else None
-            licenses = [
-                License(new_license_key(), product_id, product.owner_id, license_type, max_uses,
-                        hwid_locked, expires_at, metadata, batch_id, at, username)
-                for _ in range(count)
-            ]
+            licenses = [License.issue(new_license_key(), product_id, product.owner_id, terms, batch_id, at)
+                        for _ in range(count)]
             product.record_licenses_issued(count, batch_id, at)
             return [license.id for license in licenses], self.record(product, *licenses)
 

@@ -18,7 +18,7 @@ class ProductCommands(CommandsBase):
     """The product part of the Ledger."""
 
     def create_product(
-        self, actor: Actor, name: str, description: str, signing_algorithm: SigningAlgorithm, at: datetime,
+        self, actor: Actor, name: str, description: str, signing_algorithm: SigningAlgorithm, at: datetime, *,
         block_vm: bool = False, block_debugger: bool = False,
         client_compatibility: ClientCompatibility = ClientCompatibility.KEYLEDGER,
     ) -> Receipt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -52,6 +53,25 @@ def check_terms(license_type: LicenseType, max_uses: int, expires_at: datetime |
         raise InvalidValueError("a lifetime license never expires: leave expires_at empty")
 
 
+@dataclass(frozen=True, kw_only=True)
+class LicenseTerms:
+    """What a license grants: its type, how many devices, whether it is locked to them, when it ends, the
+    vendor's metadata and the Lockence username. Defaults are a create's (docs/decisions/0006)."""
+
+    license_type: LicenseType = LicenseType.SUBSCRIPTION
+    max_uses: int = 1
+    hwid_locked: bool = True
+    expires_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    username: str | None = None
+
+    def as_issued(self, at: datetime) -> LicenseTerms:
+        """These terms as issued at `at`: a trial's default end filled in, every rule checked."""
+        expires_at = default_expiry(self.license_type, self.expires_at, at)
+        check_terms(self.license_type, self.max_uses, expires_at)
+        return replace(self, expires_at=expires_at)
+
+
 class License(Aggregate):
     """The state the licensing rules need; counters and history live in read models."""
 
@@ -92,6 +112,14 @@ class License(Aggregate):
         self.expiry_recorded = False
         self.devices: list[str] = []
         self.bound_at: dict[str, datetime] = {}
+
+    @classmethod
+    def issue(cls, key: LicenseKey, product_id: UUID, owner_id: UUID, terms: LicenseTerms, batch_id: UUID | None,
+              at: datetime) -> License:
+        """A new license for `key` on these terms (already `as_issued`)."""
+        return cls(key=key, product_id=product_id, owner_id=owner_id, license_type=terms.license_type,
+                   max_uses=terms.max_uses, hwid_locked=terms.hwid_locked, expires_at=terms.expires_at,
+                   metadata=dict(terms.metadata), batch_id=batch_id, at=at, username=terms.username)
 
     @staticmethod
     def create_id(key: str) -> UUID:

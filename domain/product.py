@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import NotFoundError
+
+_T = TypeVar("_T")
 
 
 class SigningAlgorithm(Enum):
@@ -78,7 +80,6 @@ class Product(Aggregate):
         if self.is_deleted or not (is_admin or self.owner_id == actor_id):
             raise ProductNotFoundError(self.id)
 
-    @event("Updated")
     def update(
         self,
         name: str | None,
@@ -87,12 +88,53 @@ class Product(Aggregate):
         signing_algorithm: SigningAlgorithm | None,
         at: datetime,
     ) -> None:
-        if name is not None:
-            self.name = name
-        if is_active is not None:
-            self.is_active = is_active
-        if signing_algorithm is not None:
-            self.signing_algorithm = signing_algorithm
+        """Apply a vendor's change: each given field that differs is its own event. The description is not
+        kept here (no rule reads it), so a given one is always recorded."""
+        if name is not None and name != self.name:
+            self._rename(name=name, at=at)
+        if description is not None:
+            self._change_description(description=description, at=at)
+        if is_active is True and not self.is_active:
+            self._enable(at=at)
+        elif is_active is False and self.is_active:
+            self._disable(at=at)
+        if signing_algorithm is not None and signing_algorithm is not self.signing_algorithm:
+            self._change_signing_algorithm(signing_algorithm=signing_algorithm, at=at)
+
+    @event("Renamed")
+    def _rename(self, name: str, at: datetime) -> None:
+        self.name = name
+
+    @event("DescriptionChanged")
+    def _change_description(self, description: str, at: datetime) -> None:
+        pass
+
+    @event("Disabled")
+    def _disable(self, at: datetime) -> None:
+        self.is_active = False
+
+    @event("Enabled")
+    def _enable(self, at: datetime) -> None:
+        self.is_active = True
+
+    @event("SigningAlgorithmChanged")
+    def _change_signing_algorithm(self, signing_algorithm: SigningAlgorithm, at: datetime) -> None:
+        self.signing_algorithm = signing_algorithm
+
+    class Updated(Aggregate.Event):
+        """Any change of name, description, activity or algorithm, as earlier versions recorded it (None: left
+        alone). No longer recorded; kept so that stored ones still replay (docs/decisions/0028)."""
+
+        name: str | None
+        description: str | None
+        is_active: bool | None
+        signing_algorithm: SigningAlgorithm | None
+        at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.name = _given(self.name, aggregate.name)
+            aggregate.is_active = _given(self.is_active, aggregate.is_active)
+            aggregate.signing_algorithm = _given(self.signing_algorithm, aggregate.signing_algorithm)
 
     def set_security_policy(self, block_vm: bool | None, block_debugger: bool | None, at: datetime) -> None:
         """Whether clients reporting VM or debugger indicators are refused (they are always recorded)."""
@@ -140,5 +182,5 @@ class ProductSecretIndex(Aggregate):
         self.is_retired = True
 
 
-def _given(value: bool | None, current: bool) -> bool:
+def _given(value: _T | None, current: _T) -> _T:
     return current if value is None else value

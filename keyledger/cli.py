@@ -1,4 +1,4 @@
-"""The `keyledger` command: serve, project, worker, rebuild, import, admin promote|demote|deactivate|reactivate."""
+"""The `keyledger` command: serve, project, worker, migrate, rebuild, import, admin (promote, demote, ...)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from domain.account import AccountNotFoundError, LastAdminError, Role
 from domain.errors import InvalidValueError
 from keyledger.preflight import StartupError, reach_database, redis_warning
 from keyledger.settings import Settings, SettingsError
-from keyledger.wiring import Runtime, build_runtime, system_clock
+from keyledger.wiring import Runtime, build_read_store, build_runtime, schema_lock, system_clock
+from projections.migrations import Migration, migrate
+from projections.registry import build_projections
 from workers.projector import RebuildRefusedError
 
 SERVE_FLAGS = ("host", "port", "data_dir", "database_url", "redis_url", "workers", "jwt_secret", "master_key")
@@ -49,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     project.set_defaults(run=_project)
     worker = commands.add_parser("worker", help="run the workers alone (expiry sweeper; production)")
     worker.set_defaults(run=_worker)
+    migrate_command = commands.add_parser("migrate", help="run the schema steps not yet run (serve and project do too)")
+    migrate_command.set_defaults(run=_migrate)
     rebuild = commands.add_parser("rebuild", help="drop read models and rebuild them from the event store")
     rebuild.add_argument("names", nargs="*", help="read models to rebuild (default: all)")
     rebuild.set_defaults(run=_rebuild)
@@ -117,6 +121,27 @@ def _until_stopped() -> None:
         stop.wait()
     except KeyboardInterrupt:
         pass
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    _preflight(settings)
+    for step in migrate_schema(settings):
+        print(f"migration {step.version}: {step.name}")
+    print("schema up to date")
+    return 0
+
+
+def migrate_schema(settings: Settings) -> list[Migration]:
+    """Run the schema steps not yet run, then create the read models' missing tables; the steps run now."""
+    with schema_lock(settings):
+        store = build_read_store(settings)
+        try:
+            ran = migrate(store, system_clock())
+            build_projections(store)
+        finally:
+            store.close()
+    return ran
 
 
 def _rebuild(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ from keys.secrets import decode_master_key, new_master_key
 from keys.signing import SigningKey, load_or_create_signing_key
 from projections.feeding import AdvisoryFeedingLock, FeedingLock, FileFeedingLock
 from projections.db import PostgresReadStore, ReadStore, SQLiteReadStore, unreachable
+from projections.migrations import migrate
 from projections.registry import build_projections
 from workers.projector import Projector
 
@@ -310,6 +311,7 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
         ledger = Ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile),
                         SizedLRUCache(CACHED_AGGREGATES, settings.cache_mb * 1024 * 1024))
         store = build_read_store(settings)
+        migrate(store, clock())
         projector = Projector(ledger, build_projections(store), feeding=feeding_lock(settings))
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),
                       ephemeral_store(settings), clock)

@@ -55,9 +55,6 @@ class LicenseChangesProjection(ReadModelProjection):
         " id TEXT PRIMARY KEY, license_id TEXT NOT NULL, action TEXT NOT NULL, details TEXT NOT NULL,"
         " created_at TEXT NOT NULL, seq BIGINT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS license_changes_license ON license_changes (license_id, created_at, seq)",
-        # Until 2026-11 one table held changes and copies of the calls; the calls are read from their log now.
-        "DROP TABLE IF EXISTS license_logs",
-        "DELETE FROM projection_tracking WHERE projection = 'license_logs'",
     )
 
     def apply(self, cursor: Cursor, event: Any) -> None:

@@ -32,6 +32,16 @@ class ProductListProjection(ReadModelProjection):
         match event:
             case Product.Created():
                 self.product_created(cursor, event)
+            case Product.Renamed():
+                self.set_columns(cursor, event, name=event.name)
+            case Product.DescriptionChanged():
+                self.set_columns(cursor, event, description=event.description)
+            case Product.Disabled():
+                self.set_columns(cursor, event, is_active=0)
+            case Product.Enabled():
+                self.set_columns(cursor, event, is_active=1)
+            case Product.SigningAlgorithmChanged():
+                self.set_columns(cursor, event, signing_algorithm=event.signing_algorithm.value)
             case Product.Updated():
                 self.product_updated(cursor, event)
             case Product.SecurityPolicyChanged():
@@ -54,6 +64,7 @@ class ProductListProjection(ReadModelProjection):
         )
 
     def product_updated(self, cursor: Cursor, event: Any) -> None:
+        """A change as earlier versions recorded it: every field given at once (None: left alone)."""
         changes = {
             "name": event.name,
             "description": event.description,

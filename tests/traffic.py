@@ -21,7 +21,7 @@ from commands.ledger import Ledger
 from domain.account import Actor
 from domain.client_call import ClientRequest
 from domain.errors import DomainError
-from domain.license import LicenseStatus, LicenseType
+from domain.license import LicenseStatus, LicenseTerms
 from domain.product import SigningAlgorithm
 
 HWIDS = ("hw-1", "hw-2", "hw-3", "hw-4")
@@ -119,8 +119,7 @@ def _step(ledger: Ledger, clock: Callable[[], datetime], vendor: Actor, product:
 def _issue(ledger: Ledger, clock: Callable[[], datetime], vendor: Actor, product: UUID, outcome: Outcome,
            rng: random.Random, keys: dict[UUID, str]) -> None:
     count = rng.choice([1, 1, 1, 3])
-    ids, _ = ledger.issue_licenses(vendor, product, count, LicenseType.SUBSCRIPTION, rng.randint(1, 3), True,
-                                   None, {}, clock())
+    ids, _ = ledger.issue_licenses(vendor, product, count, LicenseTerms(max_uses=rng.randint(1, 3)), clock())
     for license_id in ids:
         keys[license_id] = ledger.get_license(vendor, license_id).key
     with outcome.lock:

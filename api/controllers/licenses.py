@@ -57,20 +57,15 @@ class LicenseController(Controller):
 
     @post("/", status_code=201, sync_to_thread=True)
     def create_license(self, data: JSONBody[LicenseCreate], actor: ActorDep, runtime: RuntimeDep) -> Ok[License]:
-        receipt = runtime.ledger.issue_license(
-            actor, data.product_id, data.type, data.max_uses, data.hwid_locked, data.expires_at, data.metadata,
-            runtime.clock(), data.username,
-        )
+        receipt = runtime.ledger.issue_license(actor, data.product_id, data.terms(), runtime.clock())
         runtime.wait_for(receipt.position)
         return Ok(data=_read(runtime, actor, receipt.id))
 
     @post("/bulk", status_code=201, sync_to_thread=True)
     def create_licenses(self, data: JSONBody[LicenseBulkCreate], actor: ActorDep,
                         runtime: RuntimeDep) -> Ok[LicenseBatch]:
-        ids, position = runtime.ledger.issue_licenses(
-            actor, data.product_id, data.count, data.type, data.max_uses, data.hwid_locked, data.expires_at,
-            data.metadata, runtime.clock(), data.username,
-        )
+        ids, position = runtime.ledger.issue_licenses(actor, data.product_id, data.count, data.terms(),
+                                                      runtime.clock())
         runtime.wait_for(position)
         rows = licenses.get_licenses(runtime.store, [str(i) for i in ids], runtime.clock())
         return Ok(data=msgspec.convert({"created": len(ids), "licenses": rows}, LicenseBatch))

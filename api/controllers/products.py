@@ -46,9 +46,10 @@ class ProductController(Controller):
 
     @post("/", status_code=201, sync_to_thread=True)
     def create_product(self, data: JSONBody[ProductCreate], actor: ActorDep, runtime: RuntimeDep) -> Ok[Product]:
-        receipt = runtime.ledger.create_product(actor, data.name, data.description, data.signing_algorithm,
-                                                runtime.clock(), data.block_vm, data.block_debugger,
-                                                data.client_compatibility or runtime.settings.client_compatibility)
+        receipt = runtime.ledger.create_product(
+            actor, data.name, data.description, data.signing_algorithm, runtime.clock(), block_vm=data.block_vm,
+            block_debugger=data.block_debugger,
+            client_compatibility=data.client_compatibility or runtime.settings.client_compatibility)
         runtime.wait_for(receipt.position)
         return Ok(data=_read(runtime, actor, receipt.id))
 

@@ -18,7 +18,7 @@ class UserPage(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class QuarantinedEvent(msgspec.Struct, forbid_unknown_fields=True):
-    """An event a read model passed over, with the error it raised (docs/decisions.md)."""
+    """An event a read model passed over, with the error it raised (docs/decisions/0018-projection-quarantine.md)."""
 
     notification_id: int
     topic: str

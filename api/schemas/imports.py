@@ -23,7 +23,7 @@ from api.schemas.common import Description, Metadata, Name
 from api.schemas.licenses import Expiry, MaxUses, Username
 from commands.imports import LicenseImport, LineOutcome, ProductImport
 from domain.errors import InvalidValueError
-from domain.license import LicenseType
+from domain.license import LicenseTerms, LicenseType
 from domain.product import ClientCompatibility, SigningAlgorithm
 from domain.text import has_nul
 
@@ -54,6 +54,10 @@ class LicenseRecord(msgspec.Struct, tag="license", tag_field="kind", forbid_unkn
     devices: list[Annotated[str, msgspec.Meta(min_length=1, max_length=256)]] = msgspec.field(default_factory=list)
     metadata: Metadata = msgspec.field(default_factory=dict)
     username: Username | None = None
+
+    def terms(self) -> LicenseTerms:
+        return LicenseTerms(license_type=self.type, max_uses=self.max_uses, hwid_locked=self.hwid_locked,
+                            expires_at=self.expires_at, metadata=self.metadata, username=self.username)
 
 
 Record = ProductRecord | LicenseRecord
@@ -94,9 +98,8 @@ def read_import(text: str, file_format: Format) -> ImportFile:
             found.products.append(ProductImport(line, record.id, record.name, record.description, record.secret_key,
                                                 record.signing_algorithm, record.client_compatibility))
         else:
-            found.licenses.append(LicenseImport(line, record.license_key, record.product_id, record.type,
-                                                record.max_uses, record.hwid_locked, record.expires_at, record.status,
-                                                tuple(record.devices), record.metadata, record.username))
+            found.licenses.append(LicenseImport(line, record.license_key, record.product_id, record.terms(),
+                                                record.status, tuple(record.devices)))
     return found
 
 

@@ -7,7 +7,7 @@ from uuid import UUID
 import msgspec
 
 from api.schemas.common import Instant, Metadata, Pagination, check_metadata
-from domain.license import LicenseStatus, LicenseType
+from domain.license import LicenseStatus, LicenseTerms, LicenseType
 
 MaxUses = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 Expiry = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -31,6 +31,10 @@ class LicenseCreate(msgspec.Struct, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         check_metadata(self.metadata)
+
+    def terms(self) -> LicenseTerms:
+        return LicenseTerms(license_type=self.type, max_uses=self.max_uses, hwid_locked=self.hwid_locked,
+                            expires_at=self.expires_at, metadata=self.metadata, username=self.username)
 
 
 class LicenseBulkCreate(LicenseCreate, forbid_unknown_fields=True):

@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 
 from api.app import create_app
 from domain.account import Actor
-from domain.license import License, LicenseType
+from domain.license import License, LicenseTerms, LicenseType
 from domain.product import SigningAlgorithm
 from keyledger.wiring import build_runtime
 from tests.api.test_client_security import body_for
@@ -77,7 +77,7 @@ def test_a_session_started_moments_ago_is_found_though_the_read_model_lags(setti
     ledger = runtime.ledger
     actor = Actor(ledger.register_account("v@example.com", "secret123", "V", clock()).id, is_admin=False)
     product = ledger.create_product(actor, "App", "", SigningAlgorithm.RSA, clock()).id
-    ids, _ = ledger.issue_licenses(actor, product, 1, LicenseType.LIFETIME, 1, True, None, {}, clock())
+    ids, _ = ledger.issue_licenses(actor, product, 1, LicenseTerms(license_type=LicenseType.LIFETIME), clock())
     license: dict[str, Any] = {"license_key": ledger.get_license(actor, ids[0]).key, "product_id": str(product)}
     runtime.projector.catch_up()
     with TestClient(app=create_app(runtime)) as client:

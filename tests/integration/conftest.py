@@ -13,7 +13,7 @@ import pytest
 from commands.ledger import Ledger
 from domain.account import Actor
 from domain.client_call import ClientRequest
-from domain.license import LicenseType
+from domain.license import LicenseTerms, LicenseType
 from domain.product import SigningAlgorithm
 from keyledger.wiring import Runtime
 from tests.conftest import FakeClock
@@ -46,7 +46,8 @@ def product_id(ledger: Ledger, vendor: Actor, clock: FakeClock) -> UUID:
 
 def issue(ledger: Ledger, actor: Actor, product_id: UUID, at: Any, license_type: LicenseType = LicenseType.SUBSCRIPTION,
           max_uses: int = 1, expires_at: Any = None, metadata: dict[str, Any] | None = None) -> UUID:
-    return ledger.issue_license(actor, product_id, license_type, max_uses, True, expires_at, metadata or {}, at).id
+    terms = LicenseTerms(license_type=license_type, max_uses=max_uses, expires_at=expires_at, metadata=metadata or {})
+    return ledger.issue_license(actor, product_id, terms, at).id
 
 
 def settle(runtime: Runtime) -> None:
@@ -145,6 +146,7 @@ def licensed(runtime: Runtime, clock: FakeClock) -> Callable[..., ClientRequest]
     ledger = runtime.ledger
     actor = Actor(ledger.register_account("c@example.com", "secret123", "C", clock()).id, is_admin=True)
     product = ledger.create_product(actor, "App", "", SigningAlgorithm.ED25519, clock()).id
-    ids, _ = ledger.issue_licenses(actor, product, 1, LicenseType.LIFETIME, 1, False, None, {}, clock())
+    terms = LicenseTerms(license_type=LicenseType.LIFETIME, hwid_locked=False)
+    ids, _ = ledger.issue_licenses(actor, product, 1, terms, clock())
     key = ledger.get_license(actor, ids[0]).key
     return lambda hwid="pc", ip="10.0.0.1": ClientRequest(key, product, hwid, ip, "test", clock())

@@ -8,7 +8,7 @@ import pytest
 
 from domain.account import Actor
 from domain.client_call import ClientRequest
-from domain.license import LicenseType
+from domain.license import LicenseTerms
 from domain.product import SigningAlgorithm
 from domain.refusals import ClientRefusedError
 
@@ -17,8 +17,8 @@ def issue(runtime, clock, hwid_locked, max_uses=1):
     owner = runtime.ledger.register_account("race@example.com", "secret123", "Race", clock())
     actor = Actor(owner.id, is_admin=True)
     product = runtime.ledger.create_product(actor, "Race", "", SigningAlgorithm.ED25519, clock())
-    ids, _ = runtime.ledger.issue_licenses(actor, product.id, 1, LicenseType.SUBSCRIPTION, max_uses, hwid_locked,
-                                           None, {}, clock())
+    terms = LicenseTerms(max_uses=max_uses, hwid_locked=hwid_locked)
+    ids, _ = runtime.ledger.issue_licenses(actor, product.id, 1, terms, clock())
     return runtime.ledger.get_license(actor, ids[0]), product.id
 
 

@@ -14,7 +14,7 @@ import pytest
 from commands.call_log import to_row
 from domain.account import Actor
 from domain.client_call import CallRecord
-from domain.license import LicenseType
+from domain.license import LicenseTerms, LicenseType
 from domain.product import SigningAlgorithm
 from keyledger.wiring import CONNECTIONS_BESIDE_POOLS, build_runtime
 from tests.conftest import POSTGRES_URL
@@ -56,8 +56,8 @@ def test_a_burst_of_writes_and_reads_stays_within_the_pools_and_every_call_succe
 
         def burst(n: int) -> int:
             barrier.wait()
-            ids, _ = runtime.ledger.issue_licenses(actor, product.id, 5, LicenseType.LIFETIME, 1, True, None, {},
-                                                   clock())
+            lifetime = LicenseTerms(license_type=LicenseType.LIFETIME)
+            ids, _ = runtime.ledger.issue_licenses(actor, product.id, 5, lifetime, clock())
             record = CallRecord("validate", ids[0], product.id, None, None, "127.0.0.1", f"device-{n}", "budget",
                                 {}, clock())
             runtime.ledger.calls.store.append([to_row(record)])

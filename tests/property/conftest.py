@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 from domain.account import Actor, LastAdminError, Role
 from domain.client_call import ClientRequest
 from domain.errors import InvalidValueError
-from domain.license import License, LicenseNotFoundError, LicenseStatus, LicenseType, MaxUsesBelowActivationsError
+from domain.license import (
+    License,
+    LicenseNotFoundError,
+    LicenseStatus,
+    LicenseTerms,
+    LicenseType,
+    MaxUsesBelowActivationsError,
+)
 from domain.product import ProductNotFoundError, SigningAlgorithm
 from domain.refusals import ClientRefusedError
 from keyledger.settings import Settings
@@ -154,7 +161,8 @@ class Scenario:
         invalid = max_uses < 1 or (license_type is LicenseType.LIFETIME and expires_at is not None)
         error = InvalidValueError if invalid else ProductNotFoundError if product_id in self.dropped_products else None
         receipt = self.expect(error, lambda: self.ledger.issue_license(
-            self.vendor, product_id, license_type, max_uses, True, expires_at, {}, self.clock()))
+            self.vendor, product_id, LicenseTerms(license_type=license_type, max_uses=max_uses, expires_at=expires_at),
+            self.clock()))
         if receipt is not None:
             self._record_issue(product_id, [receipt.id])
 
@@ -162,7 +170,9 @@ class Scenario:
         product_id = self.products[product]
         error = ProductNotFoundError if product_id in self.dropped_products else None
         issued = self.expect(error, lambda: self.ledger.issue_licenses(
-            self.vendor, product_id, count, LicenseType.TRIAL, 2, False, None, {"bulk": True}, self.clock()))
+            self.vendor, product_id, count,
+            LicenseTerms(license_type=LicenseType.TRIAL, max_uses=2, hwid_locked=False, metadata={"bulk": True}),
+            self.clock()))
         if issued is not None:
             self._record_issue(product_id, issued[0])
 

@@ -242,7 +242,7 @@ def test_a_call_decided_from_memory_is_decided_again_when_a_blacklist_entry_appe
 
 
 def test_writes_about_other_products_leave_calls_decided_from_memory_and_the_view_follows(runtime, licensed, clock):
-    from domain.license import LicenseType
+    from domain.license import LicenseTerms, LicenseType
     from domain.product import SigningAlgorithm
 
     ledger = runtime.ledger
@@ -260,8 +260,8 @@ def test_writes_about_other_products_leave_calls_decided_from_memory_and_the_vie
     async def scenario():
         link.append = append
         for _ in range(3):
-            await asyncio.to_thread(ledger.issue_licenses, actor, other_product, 1, LicenseType.LIFETIME, 1,
-                                    False, None, {}, clock())
+            await asyncio.to_thread(ledger.issue_licenses, actor, other_product, 1,
+                                    LicenseTerms(license_type=LicenseType.LIFETIME, hwid_locked=False), clock())
             await ledger.validate_license_async(licensed())
         await asyncio.sleep(0.2)  # the catch-up nobody waits for
 

@@ -10,7 +10,7 @@ import pytest
 from commands.imports import LicenseImport, LineOutcome, ProductImport
 from domain.account import Actor
 from domain.client_call import ClientRequest
-from domain.license import License, LicenseType
+from domain.license import License, LicenseTerms, LicenseType
 from domain.product import ClientCompatibility, Product, SigningAlgorithm
 
 SECRET = "sk_live_" + "a1" * 24
@@ -23,8 +23,8 @@ def product_line(line=1, product_id=PRODUCT_ID, secret=SECRET, name="Legacy App"
 
 def license_line(line, key, product_id=PRODUCT_ID, status="active", devices=(), max_uses=2, expires_at=None,
                  license_type=LicenseType.SUBSCRIPTION) -> LicenseImport:
-    return LicenseImport(line, key, product_id, license_type, max_uses, True, expires_at, status, tuple(devices),
-                         {"plan": "pro"}, None)
+    terms = LicenseTerms(license_type=license_type, max_uses=max_uses, expires_at=expires_at, metadata={"plan": "pro"})
+    return LicenseImport(line, key, product_id, terms, status, tuple(devices))
 
 
 @pytest.fixture

@@ -10,7 +10,14 @@ import pytest
 from domain.client_call import ClientRequest
 from domain.errors import InvalidValueError
 from domain.ids import is_well_formed_license_key, license_id_for_key
-from domain.license import KEEP, LicenseNotFoundError, LicenseStatus, LicenseType, MaxUsesBelowActivationsError
+from domain.license import (
+    KEEP,
+    LicenseNotFoundError,
+    LicenseStatus,
+    LicenseTerms,
+    LicenseType,
+    MaxUsesBelowActivationsError,
+)
 from domain.product import ProductNotFoundError, SigningAlgorithm
 from projections import licenses
 from tests.integration.conftest import issue, race, settle
@@ -71,7 +78,7 @@ class TestIssueLicense:
             product_id = ledger.create_product(vendor, "Doomed", "", SigningAlgorithm.ED25519, clock()).id
 
             issued, deleted = race(
-                lambda: ledger.issue_licenses(vendor, product_id, 100, LicenseType.TRIAL, 1, True, None, {},
+                lambda: ledger.issue_licenses(vendor, product_id, 100, LicenseTerms(license_type=LicenseType.TRIAL),
                                               clock()),
                 lambda: ledger.delete_product(vendor, product_id, clock()),
             )
@@ -89,8 +96,8 @@ class TestIssueLicense:
 
 class TestIssueLicenses:
     def test_racing_bulk_issues_for_one_product_all_land(self, runtime, ledger, vendor, product_id, clock):
-        outcomes = race(*(lambda: ledger.issue_licenses(vendor, product_id, 25, LicenseType.TRIAL, 1, True, None,
-                                                        {}, clock()) for _ in range(8)))
+        trial = LicenseTerms(license_type=LicenseType.TRIAL)
+        outcomes = race(*(lambda: ledger.issue_licenses(vendor, product_id, 25, trial, clock()) for _ in range(8)))
 
         # Check none lost to the others (each records an event on the same product), and every key was kept.
         assert [outcome for outcome, _ in outcomes] == ["ok"] * 8, outcomes
@@ -99,8 +106,7 @@ class TestIssueLicenses:
         assert listed[1]["total"] == 200
 
     def test_bulk_of_one_hundred_gives_distinct_well_formed_keys(self, ledger, vendor, product_id, clock):
-        ids, position = ledger.issue_licenses(vendor, product_id, 100, LicenseType.SUBSCRIPTION, 1, True, None, {},
-                                              clock())
+        ids, position = ledger.issue_licenses(vendor, product_id, 100, LicenseTerms(), clock())
 
         issued = [ledger.get_license(vendor, license_id) for license_id in ids]
         keys = {license.key for license in issued}
@@ -116,7 +122,7 @@ class TestIssueLicenses:
         position = ledger.position()
 
         with pytest.raises(InvalidValueError):
-            ledger.issue_licenses(vendor, product_id, count, LicenseType.SUBSCRIPTION, 1, True, None, {}, clock())
+            ledger.issue_licenses(vendor, product_id, count, LicenseTerms(), clock())
 
         assert ledger.position() == position
 
@@ -124,7 +130,7 @@ class TestIssueLicenses:
         position = ledger.position()
 
         with pytest.raises(ProductNotFoundError):
-            ledger.issue_licenses(other_vendor, product_id, 5, LicenseType.TRIAL, 1, True, None, {}, clock())
+            ledger.issue_licenses(other_vendor, product_id, 5, LicenseTerms(license_type=LicenseType.TRIAL), clock())
 
         assert ledger.position() == position
 

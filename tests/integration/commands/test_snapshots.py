@@ -2,7 +2,7 @@
 
 from domain.account import Actor
 from domain.client_call import ClientRequest
-from domain.license import LicenseType
+from domain.license import LicenseTerms, LicenseType
 from domain.product import SigningAlgorithm
 from keys.tokens import session_id_of
 
@@ -11,7 +11,7 @@ def test_a_session_kept_alive_past_the_snapshot_interval_still_rotates_and_expir
     ledger = runtime.ledger
     actor = Actor(ledger.register_account("s@example.com", "secret123", "S", clock()).id, is_admin=True)
     product = ledger.create_product(actor, "App", "", SigningAlgorithm.ED25519, clock()).id
-    ids, _ = ledger.issue_licenses(actor, product, 1, LicenseType.LIFETIME, 1, True, None, {}, clock())
+    ids, _ = ledger.issue_licenses(actor, product, 1, LicenseTerms(license_type=LicenseType.LIFETIME), clock())
     key = ledger.get_license(actor, ids[0]).key
 
     def request():

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from domain.client_call import ClientRequest
-from domain.license import LicenseNotFoundError, LicenseStatus, LicenseType
+from domain.license import LicenseNotFoundError, LicenseStatus, LicenseTerms, LicenseType
 from domain.product import SigningAlgorithm
 from projections import licenses
 from tests.integration.conftest import issue, settle
@@ -89,7 +89,7 @@ def test_reinstated_and_extended_licenses_are_active_again(runtime, ledger, vend
 
 
 def test_pagination_counts_every_match_and_splits_them_without_overlap(runtime, ledger, vendor, product_id, clock):
-    ledger.issue_licenses(vendor, product_id, 7, LicenseType.SUBSCRIPTION, 1, True, None, {}, clock())
+    ledger.issue_licenses(vendor, product_id, 7, LicenseTerms(), clock())
     settle(runtime)
 
     pages = [licenses.list_licenses(runtime.store, str(vendor.id), clock(), page=page, limit=3) for page in (1, 2, 3)]

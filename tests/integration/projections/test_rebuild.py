@@ -8,7 +8,7 @@ import pytest
 
 from domain.account import Actor
 from domain.client_call import ClientRequest
-from domain.license import LicenseStatus, LicenseType
+from domain.license import LicenseStatus, LicenseTerms, LicenseType
 from domain.product import SigningAlgorithm
 from projections import accounts, license_logs, licenses, products
 from tests.integration.conftest import issue, settle, snapshot
@@ -29,8 +29,7 @@ def history(runtime, ledger, clock):
     ledger.update_product(vendor, product, clock(), name="App 2", is_active=True)
     ledger.rotate_product_secret(vendor, product, clock())
     license_ids = [issue(ledger, vendor, product, clock(), LicenseType.TRIAL, max_uses=2)]
-    license_ids += ledger.issue_licenses(vendor, product, 3, LicenseType.SUBSCRIPTION, 2, True, None, {"b": 1},
-                                         clock())[0]
+    license_ids += ledger.issue_licenses(vendor, product, 3, LicenseTerms(max_uses=2, metadata={"b": 1}), clock())[0]
     license_ids.append(issue(ledger, other, doomed_product, clock()))
     key = ledger.get_license(vendor, license_ids[0]).key
     ledger.activate_license(ClientRequest(key, product, "device-a", "203.0.113.9", "ua", clock()))

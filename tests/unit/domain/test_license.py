@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
+import dataclasses
+
 import pytest
 
 from domain.errors import InvalidValueError
@@ -15,6 +17,7 @@ from domain.license import (
     License,
     LicenseNotFoundError,
     LicenseStatus,
+    LicenseTerms,
     LicenseType,
     MaxUsesBelowActivationsError,
     check_terms,
@@ -343,3 +346,34 @@ def test_trial_with_an_explicit_expiry_and_other_types_keep_theirs():
     assert default_expiry(LicenseType.TRIAL, explicit, AT) == explicit
     assert default_expiry(LicenseType.SUBSCRIPTION, None, AT) is None
     assert default_expiry(LicenseType.LIFETIME, None, AT) is None
+
+
+def test_license_terms_are_named_and_frozen():
+    # Check no term can be passed by position (no positional booleans) nor changed after the fact.
+    with pytest.raises(TypeError):
+        LicenseTerms(LicenseType.TRIAL, 2, False)  # type: ignore[misc]
+    terms = LicenseTerms(license_type=LicenseType.TRIAL)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        terms.max_uses = 5  # type: ignore[misc]
+
+
+def test_terms_as_issued_give_a_trial_its_default_end_and_obey_the_rules():
+    trial = LicenseTerms(license_type=LicenseType.TRIAL, max_uses=3).as_issued(AT)
+
+    assert trial == LicenseTerms(license_type=LicenseType.TRIAL, max_uses=3, expires_at=AT + timedelta(days=TRIAL_DAYS))
+    with pytest.raises(InvalidValueError):
+        LicenseTerms(license_type=LicenseType.LIFETIME, expires_at=AT).as_issued(AT)
+    with pytest.raises(InvalidValueError):
+        LicenseTerms(max_uses=0).as_issued(AT)
+
+
+def test_license_issued_on_terms_records_every_term():
+    terms = LicenseTerms(max_uses=2, hwid_locked=False, expires_at=AT + timedelta(days=30), metadata={"plan": "pro"},
+                         username="ada")
+
+    license = License.issue(KEY, uuid4(), OWNER, terms, None, AT)
+
+    event = license.collect_events()[0]
+    assert (event.license_type, event.max_uses, event.hwid_locked, event.expires_at, event.metadata, event.username) == (
+        LicenseType.SUBSCRIPTION, 2, False, AT + timedelta(days=30), {"plan": "pro"}, "ada")
+    assert license.id == license_id_for_key(KEY)

@@ -47,9 +47,42 @@ def test_update_changes_only_the_given_fields():
     product.update(None, None, False, SigningAlgorithm.ED25519, AT)
 
     events = product.collect_events()
-    assert [type(e) for e in events] == [Product.Updated]
+    assert [type(e) for e in events] == [Product.Disabled, Product.SigningAlgorithmChanged]
     assert (product.name, product.is_active, product.signing_algorithm) == ("My App", False, SigningAlgorithm.ED25519)
     assert state(replay(history + events)) == state(product)
+
+
+def test_each_change_is_recorded_as_what_happened():
+    product, history = created()
+
+    product.update("Renamed", "new words", False, None, AT)
+    product.update(None, None, True, SigningAlgorithm.ED25519, AT)
+
+    events = product.collect_events()
+    assert [type(e) for e in events] == [Product.Renamed, Product.DescriptionChanged, Product.Disabled,
+                                         Product.Enabled, Product.SigningAlgorithmChanged]
+    assert (events[0].name, events[1].description, events[4].signing_algorithm) == (
+        "Renamed", "new words", SigningAlgorithm.ED25519)
+    assert state(replay(history + events)) == state(product)
+
+
+def test_an_update_to_what_the_product_already_is_records_nothing():
+    product, _ = created()
+
+    product.update("My App", None, True, SigningAlgorithm.RSA, AT)
+
+    assert product.collect_events() == []
+
+
+def test_a_legacy_updated_event_still_applies_the_fields_it_gives():
+    product, history = created()
+    legacy = Product.Updated(originator_id=product.id, originator_version=2, timestamp=AT, name=None,
+                             description="words", is_active=False, signing_algorithm=SigningAlgorithm.ED25519, at=AT)
+
+    replayed = replay([*history, legacy])
+
+    assert (replayed.name, replayed.is_active, replayed.signing_algorithm) == ("My App", False,
+                                                                                SigningAlgorithm.ED25519)
 
 
 def test_rotated_secret_replaces_sealed_secret_and_lookup():
