@@ -198,7 +198,7 @@ def signed_answer(runtime: Runtime, scope: HTTPScope, product: Product, data: di
 async def signed_answer_async(runtime: Runtime, scope: HTTPScope, product: Product, data: dict[str, Any],
                               body: Any, at: datetime | None = None) -> bytes:
     """`signed_answer` on an event loop, encoded (`success_body`): an RSA signature is made off the loop
-    (api/signer.py). Its time is `at`, else now."""
+    (adapters/signer.py). Its time is `at`, else now."""
     if product.client_compatibility is ClientCompatibility.LICENSECM_SDK:
         return await _licensecm_answer_async(runtime, scope, product, data, body, at)
     key, data = _bound(runtime, product, data, body, at)

@@ -15,9 +15,8 @@ from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
 from commands.base import CommandsBase
-from commands.batches import retrieved
-from commands.client_view import ClientView
-from commands.call_log import CallLog
+from commands.client_view import ClientView, retrieved
+from commands.ports import CallStore
 from commands.retry import retry_on_conflict
 from domain.blacklist import BlacklistType, blacklist_entry_id
 from domain.client_call import CallRecord, ClientRequest, environment_indicators, record_call
@@ -68,7 +67,7 @@ class ClientCommands(CommandsBase):
     """The client-API part of the Ledger."""
 
     view: ClientView
-    calls: CallLog
+    calls: CallStore
 
     @records_refusals("validation")
     def validate_license(self, request: ClientRequest) -> Granted:
@@ -87,7 +86,7 @@ class ClientCommands(CommandsBase):
         Where the call log can append conditionally (PostgreSQL), a call answerable from memory is
         decided first and its record appended unless something it was decided from changed since:
         one round trip. Otherwise, or when it did change, the view is brought to a head read after
-        the call arrived, and the call decided from that (commands/client_link.py)."""
+        the call arrived, and the call decided from that (adapters/client_link.py)."""
         head = None
         if self.calls.appends_conditionally:
             decided = self._decided_from_memory(request)

@@ -9,24 +9,30 @@ import secrets
 import stat
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from adapters import call_log, client_link
 from adapters.aggregate_cache import SizedLRUCache
 from adapters.answers import AnswerTable
+from adapters.call_log import CallLog, PostgresCallStore, call_store_for
+from adapters.ephemeral import MemoryStore, RedisStore
+from adapters.heads import events_table, head_reader
+from adapters.signer import AnswerSigner
 from adapters.wakeups import StoreNotifications
-from api.ephemeral import EphemeralStore, MemoryStore, RedisStore
-from api.signer import AnswerSigner
-from commands import call_log, client_link
+from api.ports import EphemeralStore
+from commands.client_view import SizedCache
 from commands.ledger import Ledger
+from commands.ports import CallStore, ClientPlumbing, HeadSource
 from domain.product import SigningAlgorithm
 from keyledger.settings import Settings
 from keys.files import load_or_create
 from keys.passwords import Passwords
 from keys.secrets import decode_master_key, new_master_key
-from keys.signing import SigningKey, load_or_create_signing_key
+from keys.signing import SigningKey, load_or_create_signing_key, sign
 from projections.feeding import AdvisoryFeedingLock, FeedingLock, FileFeedingLock
 from projections.db import PostgresReadStore, ReadStore, SQLiteReadStore, unreachable
 from projections.registry import build_projections
@@ -67,9 +73,9 @@ class Runtime:
         self.signing_keys = signing_keys
         self.ephemeral = ephemeral
         self.clock = clock
-        self.answers = AnswerTable(store)
+        self.answers = AnswerTable(store, unreachable)
         self._notifications: StoreNotifications | None = None
-        self.signer = AnswerSigner(settings.workers)
+        self.signer = AnswerSigner(sign, settings.workers)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -174,7 +180,7 @@ def _store_env(settings: Settings) -> dict[str, str]:
 
 def postgres_conninfo(settings: Settings) -> str:
     """The conninfo every PostgreSQL connection of ours uses: the event store's own settings, as the call log
-    reads them (commands/call_log.py)."""
+    reads them (adapters/call_log.py)."""
     return call_log.conninfo_of(_store_env(settings))
 
 
@@ -199,7 +205,7 @@ def read_models_path(settings: Settings) -> Path:
 
 def sqlite_files(settings: Settings) -> list[Path]:
     """The SQLite databases of the embedded default: the event store, the read models, and the call log
-    (which commands/call_log.py's call_store_for names after the event store)."""
+    (which adapters/call_log.py's call_store_for names after the event store)."""
     store = settings.sqlite_path
     return [store, read_models_path(settings), store.with_name(store.stem + ".calls" + store.suffix)]
 
@@ -297,6 +303,25 @@ def signing_keys(settings: Settings) -> dict[SigningAlgorithm, SigningKey]:
     }
 
 
+def client_plumbing(env: dict[str, str]) -> ClientPlumbing:
+    """The call log and head reads beside the event store `env` configures: on PostgreSQL both go through
+    the client link (adapters/client_link.py)."""
+
+    def build(recorder: Any) -> tuple[CallStore, HeadSource]:
+        store = call_store_for(env, events_table(recorder))
+        link = store.link if isinstance(store, PostgresCallStore) else None
+        head = head_reader(recorder, link.head if link is not None and link.reads_heads else None)
+        return CallLog(store, link), head
+
+    return build
+
+
+def build_ledger(env: dict[str, str], key: bytes, passwords: Passwords | None = None,
+                 cache: SizedCache | None = None) -> Ledger:
+    """The write side on the event store `env` configures, with its client path's plumbing."""
+    return Ledger(env, key, client_plumbing(env), passwords, cache)
+
+
 def ephemeral_store(settings: Settings) -> EphemeralStore:
     return RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
 
@@ -307,8 +332,8 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
     make_data_private(settings)
     key = master_key(settings)
     with schema_lock(settings):  # each creates its tables if they do not exist yet
-        ledger = Ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile),
-                        SizedLRUCache(CACHED_AGGREGATES, settings.cache_mb * 1024 * 1024))
+        ledger = build_ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile),
+                              SizedLRUCache(CACHED_AGGREGATES, settings.cache_mb * 1024 * 1024))
         store = build_read_store(settings)
         projector = Projector(ledger, build_projections(store), feeding=feeding_lock(settings))
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),

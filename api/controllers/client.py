@@ -53,7 +53,7 @@ def _licensed(runtime: Runtime, granted: Granted, hwid: str) -> dict[str, Any]:
 
 async def _validation(scope: HTTPScope, body: LicenseCheck) -> bytes:
     """The hot path, served on the event loop: the ledger answers from memory and waits for its record's
-    commit without holding a thread (commands/client_view.py, commands/call_log.py). Returns the encoded
+    commit without holding a thread (commands/client_view.py, adapters/call_log.py). Returns the encoded
     answer, which the application sends as it is (api/direct.py)."""
     runtime: Runtime = scope["litestar_app"].state.runtime
     call = _call(runtime, scope, body)

@@ -20,29 +20,45 @@ from __future__ import annotations
 import asyncio
 import os
 
-from commands.batches import BatchThread
-from keys.signing import PrivateKey, SigningKey, sign
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from adapters.batches import BatchThread
+
+
+class Key(Protocol):
+    """A signing key as keys/signing.py holds one."""
+
+    algorithm: str
+    private_key: Any
+
+
+Sign = Callable[[Any, bytes], str]
+"""keys.signing.sign: the base64 signature of a message under a private key."""
 
 
 class AnswerSigner:
-    def __init__(self, api_processes: int = 1) -> None:
+    """Signs with `sign`, on the loop or a thread as the process's share of the cores suits each algorithm."""
+
+    def __init__(self, sign: Sign, api_processes: int = 1) -> None:
         cores = len(os.sched_getaffinity(0))
         share = max(1, cores // max(1, api_processes))
-        self._ed25519: BatchThread[tuple[PrivateKey, bytes], str] | None = None
+        self._sign = sign
+        self._ed25519: BatchThread[tuple[Any, bytes], str] | None = None
         if cores > api_processes:
-            self._ed25519 = BatchThread("ed25519-signer", _sign_all)
-        self._rsa_thread: BatchThread[tuple[PrivateKey, bytes], str] | None = None
+            self._ed25519 = BatchThread("ed25519-signer", self._sign_all)
+        self._rsa_thread: BatchThread[tuple[Any, bytes], str] | None = None
         if share == 1:
-            self._rsa_thread = BatchThread("rsa-signer", _sign_all)
+            self._rsa_thread = BatchThread("rsa-signer", self._sign_all)
 
-    async def sign(self, key: SigningKey, message: bytes) -> str:
+    async def sign(self, key: Key, message: bytes) -> str:
         """The base64 signature of `message` under `key`."""
         if key.algorithm != "ed25519":
             if self._rsa_thread is not None:
                 return await self._rsa_thread.submit_async((key.private_key, message))
-            return await asyncio.to_thread(sign, key.private_key, message)
+            return await asyncio.to_thread(self._sign, key.private_key, message)
         if self._ed25519 is None:
-            return sign(key.private_key, message)
+            return self._sign(key.private_key, message)
         return await self._ed25519.submit_async((key.private_key, message))
 
     def close(self) -> None:
@@ -50,6 +66,5 @@ class AnswerSigner:
             if batches is not None:
                 batches.close()
 
-
-def _sign_all(items: list[tuple[PrivateKey, bytes]]) -> list[str]:
-    return [sign(private_key, message) for private_key, message in items]
+    def _sign_all(self, items: list[tuple[Any, bytes]]) -> list[str]:
+        return [self._sign(private_key, message) for private_key, message in items]

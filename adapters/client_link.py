@@ -47,7 +47,7 @@ from uuid import UUID
 
 import msgspec
 
-from commands.batches import settle
+from adapters.batches import settle
 
 GATHER_TURNS = 1
 """How many turns of the event loop a statement waits for more calls before it goes out.
