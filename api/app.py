@@ -18,15 +18,15 @@ from api.direct import DirectApp
 from api.errors import EXCEPTION_HANDLERS
 from api.idempotency import IdempotencyMiddleware
 from api.openapi import document
+from api.ports import Services
 from api.requests import MAX_BODY_BYTES, LedgerRequest
-from keyledger.wiring import Runtime
 
 CONTROLLERS = [AuthController, ProductController, LicenseController, StatsController, NotificationController,
                AdminController, ImportController, ClientController, LockenceController]
 
 
-def create_app(runtime: Runtime) -> Litestar:
-    """Build the app around a runtime; closing the app closes the runtime."""
+def create_app(runtime: Services) -> Litestar:
+    """Build the app around the services a request may use; closing the app closes them."""
     api = Router(path="/api", route_handlers=CONTROLLERS)
     app = DirectApp(
         route_handlers=[api],

@@ -1,10 +1,15 @@
-"""What the API is handed, typed by what it uses: the wiring (keyledger/wiring.py) supplies each."""
+"""What the API is handed, typed by what it uses: keyledger/wiring.py's Runtime supplies each."""
 
-from __future__ import annotations
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any, Protocol
 
-from typing import Protocol
-
+from api.idempotency import AnswerStore
+from commands.ledger import Ledger
+from domain.product import ClientCompatibility, SigningAlgorithm
 from keys.signing import SigningKey
+from projections.db import ReadStore
+from projections.license_logs import CallHistory
 
 
 class EphemeralStore(Protocol):
@@ -19,3 +24,39 @@ class Signer(Protocol):
     """Signs answers without blocking the event loop for long."""
 
     async def sign(self, key: SigningKey, message: bytes) -> str: ...
+
+
+class ApiSettings(Protocol):
+    """The settings a request reads."""
+
+    @property
+    def client_compatibility(self) -> ClientCompatibility: ...
+    @property
+    def jwt_ttl_seconds(self) -> int: ...
+    @property
+    def consistency_timeout(self) -> float: ...
+
+
+class Services(Protocol):
+    """What a request may use: the commands, the read store, the call history, read-your-writes, keys,
+    the signer, the ephemeral store, kept answers (api/idempotency.py) and the clock."""
+
+    ledger: Ledger
+    store: ReadStore
+    calls: CallHistory
+    settings: ApiSettings
+    master_key: bytes
+    jwt_secret: bytes
+    signing_keys: dict[SigningAlgorithm, SigningKey]
+    signer: Signer
+    ephemeral: EphemeralStore
+    answers: AnswerStore
+
+    def clock(self) -> datetime: ...
+
+    def wait_for(self, position: int, models: Collection[str] | None = None, timeout: float | None = None) -> None:
+        """Wait until the read models in `models` (all without) reach `position`; ReadModelsBehindError past
+        the deadline."""
+
+    def read_model_status(self) -> list[dict[str, Any]]: ...
+    def close(self) -> None: ...

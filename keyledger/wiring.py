@@ -8,7 +8,7 @@ import os
 import secrets
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from adapters import call_log, client_link
 from adapters.aggregate_cache import SizedLRUCache
 from adapters.answers import AnswerTable
-from adapters.call_log import CallLog, PostgresCallStore, call_store_for
+from adapters.call_log import CallLog, CallTable, PostgresCallStore, call_store_for
 from adapters.ephemeral import MemoryStore, RedisStore
 from adapters.heads import events_table, head_reader
 from adapters.signer import AnswerSigner
@@ -33,6 +33,7 @@ from keys.files import load_or_create
 from keys.passwords import Passwords
 from keys.secrets import decode_master_key, new_master_key
 from keys.signing import SigningKey, load_or_create_signing_key, sign
+from projections.base import ReadModelsBehindError
 from projections.feeding import AdvisoryFeedingLock, FeedingLock, FileFeedingLock
 from projections.db import PostgresReadStore, ReadStore, SQLiteReadStore, unreachable
 from projections.registry import build_projections
@@ -43,20 +44,12 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
-class ReadModelsBehindError(Exception):
-    """A change is recorded, but the read models an answer is read from have not reached it in time."""
-
-    def __init__(self, position: int) -> None:
-        super().__init__(f"read models have not reached position {position}")
-        self.position = position
-
-
 def system_clock() -> datetime:
     return datetime.now(timezone.utc)
 
 
 class Runtime:
-    """Everything a KeyLedger process runs on; the API and workers receive this.
+    """Everything a KeyLedger process runs on; the API receives it as api/ports.py's Services.
 
     A plain class, not a dataclass: Litestar would otherwise walk its fields as a schema.
     """
@@ -67,6 +60,7 @@ class Runtime:
         self.settings = settings
         self.ledger = ledger
         self.store = store
+        self.calls = _call_table(ledger)
         self.projector = projector
         self.master_key = master_key
         self.jwt_secret = jwt_secret
@@ -89,23 +83,28 @@ class Runtime:
         thread.start()
         self._threads.append(thread)
 
-    def wait_for(self, position: int) -> None:
-        """Read-your-writes: wait (bounded) until every read model has seen `position`.
+    def wait_for(self, position: int, models: Collection[str] | None = None, timeout: float | None = None) -> None:
+        """Read-your-writes: wait until the read models in `models` (all without) have seen `position`, within
+        one deadline (`timeout`, else the consistency timeout).
 
-        Past the timeout (the projector is down or far behind) the answer cannot show the change, and
-        answering with what the read models hold would show it missing or stale: ReadModelsBehindError,
-        which the API answers 503 with Retry-After. The change itself is recorded and stays recorded."""
+        Past it (the projector is down or far behind) the answer cannot show the change, and answering
+        with what the read models hold would show it missing or stale: ReadModelsBehindError, which the
+        API answers 503 with Retry-After. The change itself is recorded and stays recorded."""
+        timeout = self.settings.consistency_timeout if timeout is None else timeout
         try:
-            self.projector.wait(position, timeout=self.settings.consistency_timeout)
+            self.projector.wait(position, timeout, models)
         except TimeoutError:
-            log.warning("read models have not reached position %s in %ss", position,
-                        self.settings.consistency_timeout)
+            log.warning("read models have not reached position %s in %ss", position, timeout)
             raise ReadModelsBehindError(position) from None
         except Exception as error:
             if not unreachable(error):
                 raise
             log.warning("read models unreachable after position %s: %s", position, error)
-            raise ReadModelsBehindError(position) from error  # the change is recorded all the same
+            raise ReadModelsBehindError(position, unreachable=True) from error  # the change is recorded all the same
+
+    def read_model_status(self) -> list[dict[str, Any]]:
+        """Each read model's position and the events it passed over (workers/projector.py)."""
+        return self.projector.status()
 
     def start_projector(self) -> None:
         """Project in this process; on PostgreSQL, woken by every append, whichever process made it."""
@@ -125,6 +124,13 @@ class Runtime:
         self.signer.close()
         self.store.close()
         self.ledger.close()
+
+
+def _call_table(ledger: Ledger) -> CallTable:
+    """The call log's table, which the license logs read (client_plumbing gave the ledger a CallLog)."""
+    if not isinstance(ledger.calls, CallLog):
+        raise TypeError(f"the ledger's call log is a {type(ledger.calls).__name__}, not the wiring's CallLog")
+    return ledger.calls.store
 
 
 def postgres_parts(url: str) -> dict[str, str]:
