@@ -1,8 +1,11 @@
 """The Litestar application: routes under /api, the spec's envelopes, OpenAPI at /api/schema."""
 
+from collections.abc import Sequence
+
 from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.routes import HTTPRoute
+from litestar.types import Middleware
 
 from api.controllers.admin import AdminController
 from api.controllers.auth import AuthController
@@ -25,8 +28,9 @@ CONTROLLERS = [AuthController, ProductController, LicenseController, StatsContro
                AdminController, ImportController, ClientController, LockenceController]
 
 
-def create_app(runtime: Services) -> Litestar:
-    """Build the app around the services a request may use; closing the app closes them."""
+def create_app(runtime: Services, middleware: Sequence[Middleware] = ()) -> Litestar:
+    """Build the app around the services a request may use; closing the app closes them. `middleware` runs
+    after our own, on every route, the directly answered validations included (api/direct.py)."""
     api = Router(path="/api", route_handlers=CONTROLLERS)
     app = DirectApp(
         route_handlers=[api],
@@ -34,7 +38,7 @@ def create_app(runtime: Services) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         request_class=LedgerRequest,
-        middleware=[IdempotencyMiddleware()],
+        middleware=[IdempotencyMiddleware(), *middleware],
         openapi_config=OpenAPIConfig(title="KeyLedger", version="0.1.0", path="/api/schema"),
         on_shutdown=[runtime.close],
         debug=False,

@@ -52,9 +52,8 @@ def _licensed(runtime: Services, granted: Granted, hwid: str) -> dict[str, Any]:
 
 
 async def _validation(scope: HTTPScope, body: LicenseCheck) -> bytes:
-    """The hot path, served on the event loop: the ledger answers from memory and waits for its record's
-    commit without holding a thread (commands/client_view.py, adapters/call_log.py). Returns the encoded
-    answer, which the application sends as it is (api/direct.py)."""
+    """Every validation, whichever way it came in (api/direct.py's or the handler's): the one place for a
+    per-call policy such as a rate limit. Served on the event loop; returns the encoded answer."""
     runtime: Services = scope["litestar_app"].state.runtime
     call = _call(runtime, scope, body)
 
