@@ -87,20 +87,13 @@ class _Entry(NamedTuple):
 
 
 class DirectRoute:
-    """One direct route: its decoder, and its answer wrapped in the route's guards and middleware."""
+    """A direct route's body decoder and answer."""
 
-    __slots__ = ("decode", "answer", "handler", "guards", "exception_handlers", "max_body", "path", "asgi")
+    __slots__ = ("decode", "answer")
 
-    def __init__(self, app: Litestar, direct: Direct, handler: HTTPRouteHandler, path: str) -> None:
+    def __init__(self, direct: Direct) -> None:
         self.decode = msgspec.json.Decoder(direct.schema).decode
         self.answer = direct.answer
-        self.handler = handler
-        self.guards = handler.resolve_guards()
-        self.exception_handlers = handler.resolve_exception_handlers()
-        self.max_body = handler.resolve_request_max_body_size()
-        self.path = path
-        stack = build_route_middleware_stack(app, _Entry(self._answered), handler)  # type: ignore[arg-type]
-        self.asgi = wrap_in_exception_handler(stack)  # as the application wraps its router
 
     def decoded(self, body: bytes) -> Any:
         """The body as the schema, or None: not JSON, not exactly the schema, or with a NUL character (which
@@ -111,6 +104,22 @@ class DirectRoute:
             return self.decode(body)
         except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
             return None
+
+
+class DirectEntry:
+    """A direct route's way in: its answer inside the route's guards and middleware, as Litestar stacks them."""
+
+    __slots__ = ("route", "handler", "guards", "exception_handlers", "max_body", "path", "asgi")
+
+    def __init__(self, app: Litestar, direct: Direct, handler: HTTPRouteHandler, path: str) -> None:
+        self.route = DirectRoute(direct)
+        self.handler = handler
+        self.guards = handler.resolve_guards()
+        self.exception_handlers = handler.resolve_exception_handlers()
+        self.max_body = handler.resolve_request_max_body_size()
+        self.path = path
+        stack = build_route_middleware_stack(app, _Entry(self._answered), handler)  # type: ignore[arg-type]
+        self.asgi = wrap_in_exception_handler(stack)  # as the application wraps its router
 
     async def __call__(self, scope: Any, receive: Receive, send: Send, decoded: Any) -> None:
         """Set the scope up as Litestar's router would for this route, then run the stack."""
@@ -124,7 +133,7 @@ class DirectRoute:
     async def _answered(self, scope: Any, receive: Receive, send: Send) -> None:
         for guard in self.guards:
             await guard(ASGIConnection(scope, receive, send), self.handler)
-        answer = await self.answer(scope, scope.pop(DECODED))
+        answer = await self.route.answer(scope, scope.pop(DECODED))
         # What Litestar's ASGIResponse sends for a JSON body, without building one (a tenth of the call's CPU).
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(answer))]})
@@ -136,7 +145,7 @@ class DirectApp(Litestar):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._direct: dict[tuple[str, str], DirectRoute] = {}
+        self._direct: dict[tuple[str, str], DirectEntry] = {}
         if self.before_send or self.cors_config:  # they wrap every answer: the direct way stays closed
             return
         for route in self.routes:
@@ -149,19 +158,19 @@ class DirectApp(Litestar):
         if found := skipped(handler):
             raise ImproperlyConfiguredException(
                 f"{path} is answered directly (api/direct.py), which would skip its {', '.join(found)}")
-        route = DirectRoute(self, direct, handler, path)
-        self._direct.update({(method, path): route for method in handler.http_methods})
+        entry = DirectEntry(self, direct, handler, path)
+        self._direct.update({(method, path): entry for method in handler.http_methods})
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        route = self._direct.get((scope.get("method"), scope["path"])) if scope["type"] == "http" else None
-        if route is None or not has_json_body_type(scope["headers"]):  # the route refuses other bodies (415)
+        entry = self._direct.get((scope.get("method"), scope["path"])) if scope["type"] == "http" else None
+        if entry is None or not has_json_body_type(scope["headers"]):  # the route refuses other bodies (415)
             await super().__call__(scope, receive, send)
             return
-        body, message = await whole_body(receive, route.max_body)
-        decoded = None if body is None else route.decoded(body)
+        body, message = await whole_body(receive, entry.max_body)
+        decoded = None if body is None else entry.route.decoded(body)
         if decoded is None:
             await super().__call__(scope, replaying(message, receive), send)
             return
         scope["app"] = scope["litestar_app"] = self  # as Litestar's own entry sets them
         scope.setdefault("state", {})
-        await route(scope, replaying(message, receive), send, decoded)
+        await entry(scope, replaying(message, receive), send, decoded)
