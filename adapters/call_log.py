@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
@@ -41,7 +42,6 @@ from uuid import UUID
 from adapters.batches import BatchThread
 from adapters.client_link import ClientLink, insert_json, rows_json
 from domain.client_call import CallRecord
-from domain.ids import id_text
 from domain.instants import utc_text
 
 COLUMNS = "at, action, license_id, product_id, error_code, security_event, ip, hwid, user_agent, details"
@@ -91,7 +91,12 @@ def from_row(row: Sequence[Any]) -> tuple[int, CallRecord]:
 
 
 def _text(value: UUID | None) -> str | None:
-    return None if value is None else id_text(value)
+    return None if value is None else _id_text(value)
+
+
+@lru_cache(maxsize=16384)  # a call's row writes its license's and product's ids; str(UUID) is Python code
+def _id_text(value: UUID) -> str:
+    return str(value)
 
 
 def _uuid(value: str | None) -> UUID | None:

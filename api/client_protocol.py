@@ -7,6 +7,7 @@ in the same envelope, refusals included, so a client never has to guess which it
 
 import asyncio
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
@@ -19,11 +20,10 @@ from litestar.types import HTTPScope
 
 from api import licensecm
 from api.ports import Services
+from api.text import has_nul
 from domain.client_call import ClientRequest
-from domain.ids import id_text
 from domain.product import ClientCompatibility, Product, SigningAlgorithm
 from domain.refusals import SecurityViolationError, UnknownProductError
-from domain.text import has_nul
 from keys.envelope import (
     IV_BYTES,
     SHORT_IV_BYTES,
@@ -39,6 +39,11 @@ from projections.base import iso
 
 T = TypeVar("T")
 REPLAY_WINDOW_SECONDS = 600
+
+
+@lru_cache(maxsize=16384)  # each answer writes its product's and license's ids; str(UUID) is Python code
+def id_text(value: UUID) -> str:
+    return str(value)
 
 
 def epoch_ms(at: datetime) -> int:
@@ -82,7 +87,7 @@ def _open(runtime: Services, scope: HTTPScope, envelope: dict[str, Any], action:
     # is the one they all open; our own clients send, and get, 16 bytes.
     iv_bytes = SHORT_IV_BYTES if licensecm or derivation.nonce_bytes or len(envelope["iv"]) == 24 else IV_BYTES
     _seal_answers(scope, Sealing(secret, str(product_id), Derivation(derivation.key), iv_bytes, not licensecm))
-    if has_nul(payload):  # what api/requests.py refuses in a plain body (domain/text.py)
+    if has_nul(payload):  # what api/requests.py refuses in a plain body (api/text.py)
         raise msgspec.ValidationError("Text may not contain the NUL character (\\u0000)")
     return payload
 

@@ -28,7 +28,7 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
 from api.media import has_json_body_type
-from domain.text import json_has_nul
+from api.text import json_has_nul
 
 Answer = Callable[[HTTPScope, Any], Awaitable[bytes]]
 """The encoded JSON answer (200) to a request whose body decoded as the schema; refusals raise."""

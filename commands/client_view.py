@@ -31,6 +31,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -62,6 +63,10 @@ class SizedCache(Protocol):
     def size_of(self, value: Any) -> int: ...
 
 
+entry_id = lru_cache(maxsize=16384)(blacklist_entry_id)
+"""blacklist_entry_id, memoised: each call looks up its key, HWID and IP (three SHA-1s otherwise)."""
+
+
 class ClientView:
     """Blacklist entries, plus the position of the last change to each license and product."""
 
@@ -88,7 +93,7 @@ class ClientView:
         """The first candidate type whose value is blocked at `now`, or None (call `catch_up` first)."""
         for entry_type, value in candidates:
             if value:
-                active, expires_at = self._entries.get(blacklist_entry_id(entry_type, value).int, (False, None))
+                active, expires_at = self._entries.get(entry_id(entry_type, value).int, (False, None))
                 if active and (expires_at is None or expires_at > now):
                     return entry_type
         return None

@@ -145,6 +145,19 @@ def test_domain_never_reads_the_clock():
     assert not found, "domain/ takes time as `at`, it never reads the clock:\n" + "\n".join(found)
 
 
+def memos(parsed: list[tuple[str, ast.Module]]) -> list[str]:
+    """Uses of functools' caches: speed tricks belong at the edge where they pay (STYLE.md, 36)."""
+    return [f"{module_name}:{node.lineno} uses functools.{name}" for module_name, tree in parsed
+            for node in ast.walk(tree) for name in ("lru_cache", "cache")
+            if (isinstance(node, ast.Name) and node.id == name) or (isinstance(node, ast.Attribute) and node.attr == name)]
+
+
+def test_domain_keeps_no_memo():
+    found = memos(list(modules("domain")))
+
+    assert not found, "domain/ is plain: memos go to the answer and call-row builders:\n" + "\n".join(found)
+
+
 # Check the checkers themselves catch what they are meant to (so a pass above means something).
 
 def parsed_source(module_name: str, source: str) -> list[tuple[str, ast.Module]]:
@@ -185,10 +198,18 @@ def test_import_checker_names_the_offending_module_and_import(package, source, o
     ("api", "from api.ports import Services\nfrom domain.account import Actor\nimport litestar"),
     ("projections", "from .base import iso\nfrom domain.license import License\nimport psycopg"),
     ("adapters", "from commands.ports import CallStore, HeadSource\nfrom projections.db import ReadStore\n"
-                 "from domain.ids import id_text\nimport psycopg"),
+                 "from domain.ids import NAMESPACE\nimport psycopg"),
 ])
 def test_import_checker_accepts_allowed_imports(package, source):
     assert import_violations(package, parsed_source(f"{package}.sub.sample", source)) == []
+
+
+@pytest.mark.parametrize("source", [
+    "from functools import lru_cache\n@lru_cache(maxsize=8)\ndef f(x):\n    return x",
+    "import functools\n@functools.cache\ndef f(x):\n    return x",
+])
+def test_memo_checker_catches_functools_caches(source):
+    assert len(memos(parsed_source("domain.sample", source))) == 1
 
 
 @pytest.mark.parametrize("source", [
