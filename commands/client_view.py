@@ -40,8 +40,7 @@ from eventsourcing.utils import get_topic
 
 from commands.ports import HeadSource
 from domain.blacklist import BlacklistEntry, BlacklistType, blacklist_entry_id
-from domain.license import License
-from domain.product import Product
+from domain.validation import DECIDED_FROM
 
 
 def _event_topics(*aggregates: type) -> tuple[str, ...]:
@@ -49,7 +48,8 @@ def _event_topics(*aggregates: type) -> tuple[str, ...]:
                  if isinstance(value, type) and issubclass(value, CanMutateAggregate))
 
 
-TOPICS = _event_topics(BlacklistEntry, License, Product)
+TOPICS = _event_topics(*DECIDED_FROM)
+"""The events that invalidate what the view holds: those of every aggregate type a client decision reads."""
 BATCH = 1000
 MAX_CACHED = 50_000
 """Licenses and products (and absent keys) kept; past it the oldest are dropped and reloaded when asked for."""
