@@ -1,18 +1,8 @@
-"""Answer signatures on the event loop, made where they cost the least.
+"""Answer signatures on the event loop, made where they cost the least (docs/decisions/0040).
 
-Both run in C; RSA-4096 (about 1.5-5 ms) releases the GIL, so the loop serves other requests
-meanwhile. Where each goes depends on the cores a process may count on, its share of the
-machine's (cores / API processes):
-
-- RSA-4096 signs off the loop: on one batch thread per process when every core already runs
-  an API process (one hand-over serves a whole batch of answers, and no pool of threads fights
-  the other processes for the same cores: with two API processes on two cores, 10 % more
-  answers than asyncio's default pool of six); on asyncio's default pool when cores are left
-  over, so that the embedded default signs on every core (there a pool of exactly one thread
-  per core signed 12 % fewer answers than the default pool).
-- Ed25519 (about 25-45 µs) goes to a batch thread when the API processes leave a core free,
-  and runs beside the loop; when every core already runs an API process, the thread would only
-  compete with the loop, and its hand-overs cost more than the signature, so the loop signs.
+RSA-4096 (milliseconds, releases the GIL) signs off the loop: on one batch thread per process when
+every core already runs an API process, else on asyncio's default pool. Ed25519 (tens of µs) goes
+to a batch thread when the API processes leave a core free; otherwise the loop signs it itself.
 """
 
 from __future__ import annotations
