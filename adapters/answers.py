@@ -7,13 +7,14 @@ rows past their time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from domain.instants import utc_text
-from projections.db import ReadStore, unreachable
+from projections.db import ReadStore
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS idempotent_answers (id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
@@ -40,8 +41,9 @@ class Answer(Protocol):
 class AnswerTable:
     """Stored answers in the read models' database, keyed by the idempotency key's id."""
 
-    def __init__(self, store: ReadStore) -> None:
+    def __init__(self, store: ReadStore, dropped: Callable[[BaseException], bool]) -> None:
         self._store = store
+        self._dropped = dropped  # whether an error says the connection went, so a retry may succeed
         with store.transaction() as cursor:
             for statement in DDL:
                 cursor.execute(statement)
@@ -58,7 +60,7 @@ class AnswerTable:
         try:
             self._put(key_id, answer, now, expires_at)
         except Exception as error:
-            if not unreachable(error):
+            if not self._dropped(error):
                 raise
             self._put(key_id, answer, now, expires_at)
 

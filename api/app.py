@@ -1,8 +1,11 @@
 """The Litestar application: routes under /api, the spec's envelopes, OpenAPI at /api/schema."""
 
+from collections.abc import Sequence
+
 from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.routes import HTTPRoute
+from litestar.types import Middleware
 
 from api.controllers.admin import AdminController
 from api.controllers.auth import AuthController
@@ -18,15 +21,16 @@ from api.direct import DirectApp
 from api.errors import EXCEPTION_HANDLERS
 from api.idempotency import IdempotencyMiddleware
 from api.openapi import document
+from api.ports import Services
 from api.requests import MAX_BODY_BYTES, LedgerRequest
-from keyledger.wiring import Runtime
 
 CONTROLLERS = [AuthController, ProductController, LicenseController, StatsController, NotificationController,
                AdminController, ImportController, ClientController, LockenceController]
 
 
-def create_app(runtime: Runtime) -> Litestar:
-    """Build the app around a runtime; closing the app closes the runtime."""
+def create_app(runtime: Services, middleware: Sequence[Middleware] = ()) -> Litestar:
+    """Build the app around the services a request may use; closing the app closes them. `middleware` runs
+    after our own, on every route, the directly answered validations included (api/direct.py)."""
     api = Router(path="/api", route_handlers=CONTROLLERS)
     app = DirectApp(
         route_handlers=[api],
@@ -34,7 +38,7 @@ def create_app(runtime: Runtime) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         request_class=LedgerRequest,
-        middleware=[IdempotencyMiddleware()],
+        middleware=[IdempotencyMiddleware(), *middleware],
         openapi_config=OpenAPIConfig(title="KeyLedger", version="0.1.0", path="/api/schema"),
         on_shutdown=[runtime.close],
         debug=False,

@@ -9,8 +9,9 @@ from litestar import Request
 from litestar.datastructures import State
 
 from api.errors import Forbidden, Unauthorized
+from api.ports import Services
 from domain.account import Actor
-from keyledger.wiring import ReadModelsBehindError, Runtime
+from projections.base import ReadModelsBehindError
 from projections import accounts
 
 ISSUER = "keyledger"
@@ -18,7 +19,7 @@ IAT_LEEWAY_SECONDS = 30
 """How far ahead of our clock a token's issue time may be (clocks of several API processes differ a little)."""
 
 
-def issue_token(runtime: Runtime, account_id: str, now: datetime) -> str:
+def issue_token(runtime: Services, account_id: str, now: datetime) -> str:
     claims = {
         "sub": account_id, "iss": ISSUER, "iat": now, "jti": uuid.uuid4().hex,
         "exp": now + timedelta(seconds=runtime.settings.jwt_ttl_seconds),
@@ -33,7 +34,7 @@ def _bearer(request: Request[Any, Any, Any]) -> str:
     return token.strip()
 
 
-def _claims(runtime: Runtime, token: str) -> dict[str, Any]:
+def _claims(runtime: Services, token: str) -> dict[str, Any]:
     """Verify signature and issuer with pyjwt; expiry and issue time against the runtime's clock (time is
     passed in)."""
     try:
@@ -53,7 +54,7 @@ def _claims(runtime: Runtime, token: str) -> dict[str, Any]:
 def current_account(request: Request[Any, Any, Any], state: State) -> dict[str, Any]:
     """The signed-in, still active account (deactivated accounts' tokens stop working, and so do refreshed
     tokens)."""
-    runtime: Runtime = state.runtime
+    runtime: Services = state.runtime
     claims = _claims(runtime, _bearer(request))
     account = accounts.get_account_for_token(runtime.store, str(claims["sub"]), str(claims["jti"]))
     if account is None or not account["is_active"]:
@@ -63,13 +64,13 @@ def current_account(request: Request[Any, Any, Any], state: State) -> dict[str, 
     return account
 
 
-def refresh_token(request: Request[Any, Any, Any], runtime: Runtime, account: dict[str, Any]) -> str:
+def refresh_token(request: Request[Any, Any, Any], runtime: Services, account: dict[str, Any]) -> str:
     """A new token for the signed-in account; the one presented is retired first, on every API process."""
     claims, now = _claims(runtime, _bearer(request)), runtime.clock()
     expires_at = datetime.fromtimestamp(claims["exp"], timezone.utc)
     receipt = runtime.ledger.retire_token(uuid.UUID(account["id"]), str(claims["jti"]), expires_at, now)
     try:
-        runtime.wait_for(receipt.position)
+        runtime.wait_for(receipt.position, ("accounts",))
     except ReadModelsBehindError:
         pass  # the retirement is recorded and takes effect as the read models catch up; a 503 would lose both tokens
     return issue_token(runtime, account["id"], now)
@@ -85,7 +86,7 @@ def require_admin(account: dict[str, Any]) -> dict[str, Any]:
     return account
 
 
-def account_id_of(runtime: Runtime, scope: Any) -> uuid.UUID | None:
+def account_id_of(runtime: Services, scope: Any) -> uuid.UUID | None:
     """The account a request's bearer token names, if the token is genuine and current; None otherwise
     (the route's own authentication then answers)."""
     header = next((value for name, value in scope["headers"] if name == b"authorization"), b"")

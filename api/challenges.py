@@ -7,17 +7,17 @@ from typing import Any
 from litestar import Request
 
 from api.client_protocol import client_request
+from api.ports import Services
 from api.schemas.client import Challenge, HwidChallenge
 from commands.client import Granted
 from domain.refusals import SecurityViolationError
-from keyledger.wiring import Runtime
 from keys.challenge import check_challenge_response, check_hwid_challenge_response, new_challenge
 from projections.base import iso
 
 CHALLENGE_TTL = timedelta(seconds=60)
 
 
-def issue_challenge(runtime: Runtime, request: Request[Any, Any, Any], body: Challenge) -> dict[str, Any]:
+def issue_challenge(runtime: Services, request: Request[Any, Any, Any], body: Challenge) -> dict[str, Any]:
     """Only a caller whose license validates gets a challenge, bound to its key and device."""
     runtime.ledger.validate_license(client_request(runtime, request.scope, body.license_key, body.product_id, body.hwid))
     challenge = new_challenge()
@@ -26,7 +26,7 @@ def issue_challenge(runtime: Runtime, request: Request[Any, Any, Any], body: Cha
     return {"challenge": challenge, "expires_at": iso(runtime.clock() + CHALLENGE_TTL)}
 
 
-def verify_challenge(runtime: Runtime, request: Request[Any, Any, Any], body: Challenge) -> Granted:
+def verify_challenge(runtime: Services, request: Request[Any, Any, Any], body: Challenge) -> Granted:
     """A wrong, reused or late answer is a SECURITY_VIOLATION, and is recorded as one."""
     call = client_request(runtime, request.scope, body.license_key, body.product_id, body.hwid)
     issued_for = runtime.ephemeral.take("challenge:" + (body.challenge or ""))
@@ -40,7 +40,7 @@ def verify_challenge(runtime: Runtime, request: Request[Any, Any, Any], body: Ch
     return granted
 
 
-def verify_hwid_challenge(runtime: Runtime, request: Request[Any, Any, Any], body: HwidChallenge) -> Granted:
+def verify_hwid_challenge(runtime: Services, request: Request[Any, Any, Any], body: HwidChallenge) -> Granted:
     """The LicenseCM SDKs' challenge (`/verify-challenge`): a wrong answer is a SECURITY_VIOLATION recorded as
     tampering; a right one proves no more than the call itself (the HWID it is keyed with travels with it), so
     it is answered as a validation."""
@@ -50,7 +50,7 @@ def verify_hwid_challenge(runtime: Runtime, request: Request[Any, Any, Any], bod
     return runtime.ledger.validate_license(call)
 
 
-def _refuse(runtime: Runtime, call: Any, detail: str, security_event: str) -> None:
+def _refuse(runtime: Services, call: Any, detail: str, security_event: str) -> None:
     refusal = SecurityViolationError(detail, security_event=security_event)
     runtime.ledger.record_refusal("challenge", call, refusal)
     raise refusal

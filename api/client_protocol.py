@@ -7,6 +7,7 @@ in the same envelope, refusals included, so a client never has to guess which it
 
 import asyncio
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
@@ -18,12 +19,11 @@ from litestar.serialization import encode_json
 from litestar.types import HTTPScope
 
 from api import licensecm
+from api.ports import Services
+from api.text import has_nul
 from domain.client_call import ClientRequest
-from domain.ids import id_text
 from domain.product import ClientCompatibility, Product, SigningAlgorithm
 from domain.refusals import SecurityViolationError, UnknownProductError
-from domain.text import has_nul
-from keyledger.wiring import Runtime
 from keys.envelope import (
     IV_BYTES,
     SHORT_IV_BYTES,
@@ -41,18 +41,23 @@ T = TypeVar("T")
 REPLAY_WINDOW_SECONDS = 600
 
 
+@lru_cache(maxsize=16384)  # each answer writes its product's and license's ids; str(UUID) is Python code
+def id_text(value: UUID) -> str:
+    return str(value)
+
+
 def epoch_ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
-def parse_body(runtime: Runtime, scope: HTTPScope, raw: Any, schema: type[T], action: str) -> T:
+def parse_body(runtime: Services, scope: HTTPScope, raw: Any, schema: type[T], action: str) -> T:
     """The request as `schema`, decrypting it first when it arrives in the envelope."""
     if is_sealed(raw):
         raw = _open(runtime, scope, raw, action)
     return msgspec.convert(raw, schema, strict=True)
 
 
-async def parse_body_async(runtime: Runtime, scope: HTTPScope, raw: Any, schema: type[T], action: str) -> T:
+async def parse_body_async(runtime: Services, scope: HTTPScope, raw: Any, schema: type[T], action: str) -> T:
     """`parse_body` on an event loop: an envelope is opened in a thread (product lookup, replay cache)."""
     if is_sealed(raw):
         return await asyncio.to_thread(parse_body, runtime, scope, raw, schema, action)
@@ -63,7 +68,7 @@ def is_sealed(raw: Any) -> bool:
     return isinstance(raw, dict) and raw.get("encrypted") is True
 
 
-def _open(runtime: Runtime, scope: HTTPScope, envelope: dict[str, Any], action: str) -> Any:
+def _open(runtime: Services, scope: HTTPScope, envelope: dict[str, Any], action: str) -> Any:
     """The request inside the envelope; its answer will be sealed the way the request was (`Sealing`)."""
     product_id = _uuid(envelope.get("product_id"))
     product = runtime.ledger.client_product(product_id)
@@ -82,12 +87,12 @@ def _open(runtime: Runtime, scope: HTTPScope, envelope: dict[str, Any], action: 
     # is the one they all open; our own clients send, and get, 16 bytes.
     iv_bytes = SHORT_IV_BYTES if licensecm or derivation.nonce_bytes or len(envelope["iv"]) == 24 else IV_BYTES
     _seal_answers(scope, Sealing(secret, str(product_id), Derivation(derivation.key), iv_bytes, not licensecm))
-    if has_nul(payload):  # what api/requests.py refuses in a plain body (domain/text.py)
+    if has_nul(payload):  # what api/requests.py refuses in a plain body (api/text.py)
         raise msgspec.ValidationError("Text may not contain the NUL character (\\u0000)")
     return payload
 
 
-def answers_licensecm_sdks(runtime: Runtime, scope: HTTPScope, product_id: UUID | None) -> bool:
+def answers_licensecm_sdks(runtime: Services, scope: HTTPScope, product_id: UUID | None) -> bool:
     """Whether a call to this product is answered in the LicenseCM SDKs' way: its envelope said so, or the
     product as the client path last loaded it."""
     sealing = scope.get("state", {}).get(SEALED_WITH)
@@ -116,7 +121,7 @@ def _seal_answers(scope: HTTPScope, sealing: Sealing | None) -> None:
     scope.setdefault("state", {})[SEALED_WITH] = sealing  # type: ignore[misc]
 
 
-def _refuse(runtime: Runtime, scope: HTTPScope, action: str, product_id: UUID | None,
+def _refuse(runtime: Services, scope: HTTPScope, action: str, product_id: UUID | None,
             refusal: SecurityViolationError) -> None:
     runtime.ledger.record_refusal(action, client_request(runtime, scope, "", product_id, None), refusal)
     raise refusal
@@ -137,7 +142,7 @@ class ClientDataTooLargeError(ValueError):
     """Raised when a request's `client_data` encodes to more than MAX_CLIENT_DATA_BYTES (answered 413)."""
 
 
-def client_request(runtime: Runtime, scope: HTTPScope, license_key: str, product_id: UUID | None,
+def client_request(runtime: Services, scope: HTTPScope, license_key: str, product_id: UUID | None,
                    hwid: str | None, client_data: Any = None) -> ClientRequest:
     """The domain's view of a call: who (ip, user agent), what (key, product, device), when.
 
@@ -163,7 +168,7 @@ def _user_agent(scope: HTTPScope) -> str | None:
     return None
 
 
-def signed(runtime: Runtime, product: Product, data: dict[str, Any], request: Any,
+def signed(runtime: Services, product: Product, data: dict[str, Any], request: Any,
            session_token: str | None = None) -> dict[str, Any]:
     """Bind the answer to its question (product, key, device, nonce) and the server time, then sign it; in the
     LicenseCM SDKs' way for a product that asks for it (api/licensecm.py), which also hands back the call's
@@ -176,7 +181,7 @@ def signed(runtime: Runtime, product: Product, data: dict[str, Any], request: An
     return {**data, "signature": sign(key.private_key, answer_message(data))}
 
 
-def _bound(runtime: Runtime, product: Product, data: dict[str, Any], request: Any,
+def _bound(runtime: Services, product: Product, data: dict[str, Any], request: Any,
            at: datetime | None = None, rsa: bool = False) -> tuple[SigningKey, dict[str, Any]]:
     """The answer as signed: naming the product, license key and HWID inside it means a proxy cannot hand a
     client the genuinely signed answer for some other license it owns; time and nonce stop replays. Its
@@ -189,16 +194,16 @@ def _bound(runtime: Runtime, product: Product, data: dict[str, Any], request: An
     return key, data
 
 
-def signed_answer(runtime: Runtime, scope: HTTPScope, product: Product, data: dict[str, Any],
+def signed_answer(runtime: Services, scope: HTTPScope, product: Product, data: dict[str, Any],
                   body: Any, session_token: str | None = None) -> ASGIResponse:
     """The success envelope around signed `data`, sealed when the request was."""
     return success(runtime, scope, signed(runtime, product, data, body, session_token))
 
 
-async def signed_answer_async(runtime: Runtime, scope: HTTPScope, product: Product, data: dict[str, Any],
+async def signed_answer_async(runtime: Services, scope: HTTPScope, product: Product, data: dict[str, Any],
                               body: Any, at: datetime | None = None) -> bytes:
     """`signed_answer` on an event loop, encoded (`success_body`): an RSA signature is made off the loop
-    (api/signer.py). Its time is `at`, else now."""
+    (adapters/signer.py). Its time is `at`, else now."""
     if product.client_compatibility is ClientCompatibility.LICENSECM_SDK:
         return await _licensecm_answer_async(runtime, scope, product, data, body, at)
     key, data = _bound(runtime, product, data, body, at)
@@ -206,7 +211,7 @@ async def signed_answer_async(runtime: Runtime, scope: HTTPScope, product: Produ
     return success_body(runtime, scope, {**data, "signature": signature})
 
 
-async def _licensecm_answer_async(runtime: Runtime, scope: HTTPScope, product: Product, data: dict[str, Any],
+async def _licensecm_answer_async(runtime: Services, scope: HTTPScope, product: Product, data: dict[str, Any],
                                   body: Any, at: datetime | None) -> bytes:
     key, data = _bound(runtime, product, licensecm.shaped(data, body.session_token), body, at, rsa=True)
     payload, message = licensecm.signed_payload(data)
@@ -218,23 +223,23 @@ def license_view(license: Any) -> dict[str, Any]:
     return {"type": license.license_type.value, "expires_at": iso(license.expires_at), "metadata": license.metadata}
 
 
-def device_watermark(runtime: Runtime, license_id: UUID, hwid: str) -> str:
+def device_watermark(runtime: Services, license_id: UUID, hwid: str) -> str:
     return watermark(runtime.master_key, id_text(license_id), hwid)
 
 
-def answer(runtime: Runtime, scope: HTTPScope, body: dict[str, Any], status_code: int = 200) -> Response[Any]:
+def answer(runtime: Services, scope: HTTPScope, body: dict[str, Any], status_code: int = 200) -> Response[Any]:
     """Send the refusal `body`, sealed in the envelope when the request came in one and its product seals
     refusals (what the error handlers answer)."""
     return Response(_sealed(runtime, scope, body, refusal=True), status_code=status_code)
 
 
-def success(runtime: Runtime, scope: HTTPScope, data: dict[str, Any]) -> ASGIResponse:
+def success(runtime: Services, scope: HTTPScope, data: dict[str, Any]) -> ASGIResponse:
     """The success envelope around `data`, sealed when the request was, encoded here: a handler returning it
     skips Litestar's response machinery (measured: 3 % of a validation's instructions)."""
     return json_response(success_body(runtime, scope, data))
 
 
-def success_body(runtime: Runtime, scope: HTTPScope, data: dict[str, Any]) -> bytes:
+def success_body(runtime: Services, scope: HTTPScope, data: dict[str, Any]) -> bytes:
     """The encoded success envelope around `data`, sealed when the request was."""
     return encode_json(_sealed(runtime, scope, {"success": True, "data": data}))
 
@@ -243,7 +248,7 @@ def json_response(body: bytes) -> ASGIResponse:
     return ASGIResponse(body=body, media_type=MediaType.JSON)
 
 
-def _sealed(runtime: Runtime, scope: HTTPScope, body: dict[str, Any], refusal: bool = False) -> dict[str, Any]:
+def _sealed(runtime: Services, scope: HTTPScope, body: dict[str, Any], refusal: bool = False) -> dict[str, Any]:
     sealing = scope.get("state", {}).get(SEALED_WITH)
     if sealing and (sealing.refusals or not refusal):
         body = seal_envelope(sealing.secret, sealing.product_id, body, epoch_ms(runtime.clock()), key=sealing.key,

@@ -1,18 +1,18 @@
-"""Dependencies every controller may ask for: the runtime, the clock, the actor."""
+"""Dependencies every controller may ask for: the services (api/ports.py), the actor, the account."""
 
 from typing import Annotated, Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.params import QueryParameter
+from litestar.params import QueryParameter, SkipValidation
 from litestar.di import NamedDependency, Provide
 
 from api.auth import current_account, current_actor, require_admin
+from api.ports import Services
 from domain.account import Actor
-from keyledger.wiring import Runtime
 
 
-def provide_runtime(state: State) -> Runtime:
+def provide_runtime(state: State) -> Services:
     return state.runtime
 
 
@@ -37,7 +37,7 @@ DEPENDENCIES = {
 
 
 # Explicit markers for handler signatures (Litestar 3 drops the inferred forms).
-RuntimeDep = NamedDependency[Runtime]
+RuntimeDep = NamedDependency[SkipValidation[Services]]  # a Protocol: isinstance cannot check it
 ActorDep = NamedDependency[Actor]
 AccountDep = NamedDependency[dict[str, Any]]
 AdminDep = NamedDependency[dict[str, Any]]

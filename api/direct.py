@@ -1,21 +1,14 @@
-"""Hot routes answered before Litestar routes them, with each route itself kept as the reference.
+"""Hot routes answered before Litestar routes them, through everything Litestar would apply to them.
 
-A route handler marked `opt={"direct": Direct(schema, answer)}` has its common case, a plain
-JSON body that arrives whole and is exactly the route's schema, answered by the application
-itself as the request comes in (`DirectApp.__call__`): no routing, no request object, no
-parameter resolution, no response object. For a validation that is a quarter of the API
-process's CPU (measured in process: 165 µs a call through the handler, 126 µs through a route
-middleware, which still paid for routing, and callgrind counts another 8 % of the loop's
-instructions off that). Everything else goes to Litestar untouched: an encrypted envelope, a
-body in several parts or over the size limit, a body that fails the schema, the same path
-spelt differently. Whatever it hands over it has only read, never acted on, so the handler
-sees the same bytes and decides alone; the handler stays what the OpenAPI schema documents,
-and what the direct way must agree with (tests/api/test_direct_validation.py).
-
-An exception raised on the direct way is answered by the application's own exception handler
-for it, as Litestar would answer it from the route (every handler of ours is the
-application's). An application with `before_send` hooks or CORS, which Litestar applies to
-every answer, answers nothing directly.
+A route handler marked `opt={"direct": Direct(schema, answer)}` has its common case, a plain JSON
+body that arrives whole and is exactly the route's schema, answered by the application as the
+request comes in: no routing, no request object, no parameter resolution, no response object.
+It still passes through the route's middleware (app, router, controller and handler layers, in
+Litestar's order), its guards and the application's exception handling. What the direct way
+cannot apply (response headers or cookies, hooks, caching, background tasks) makes the
+application refuse to start, naming it; an application with `before_send` hooks or CORS answers
+nothing directly. Everything else goes to Litestar untouched, and the handler stays the reference
+the direct way must agree with (tests/api/test_direct_validation.py). Why: docs/decisions/0040.
 """
 
 from __future__ import annotations
@@ -25,14 +18,22 @@ from typing import Any, NamedTuple
 
 import msgspec
 from litestar import Litestar
+from litestar._asgi.routing_trie.mapping import build_route_middleware_stack
+from litestar._asgi.utils import wrap_in_exception_handler
+from litestar.connection import ASGIConnection
+from litestar.exceptions import ImproperlyConfiguredException
+from litestar.handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
-from litestar.types import HTTPScope, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 from api.media import has_json_body_type
-from domain.text import json_has_nul
+from api.text import json_has_nul
 
 Answer = Callable[[HTTPScope, Any], Awaitable[bytes]]
 """The encoded JSON answer (200) to a request whose body decoded as the schema; refusals raise."""
+DECODED = "keyledger.direct_body"
+"""The scope key under which the decoded body travels through the middleware to the answer."""
 
 
 class Direct(NamedTuple):
@@ -66,7 +67,28 @@ def replaying(message: Message, receive: Receive) -> Receive:
     return replay  # type: ignore[return-value]
 
 
+def skipped(handler: HTTPRouteHandler) -> list[str]:
+    """What Litestar applies to `handler`'s answers that the direct way would not."""
+    return [name for name, present in (
+        ("response headers", handler.resolve_response_headers()),
+        ("response cookies", handler.resolve_response_cookies()),
+        ("before_request", handler.resolve_before_request()),
+        ("after_request", any(layer.after_request for layer in handler.ownership_layers)),
+        ("after_response", handler.resolve_after_response()),
+        ("response cache", handler.cache),
+        ("background task", handler.background),
+    ) if present]
+
+
+class _Entry(NamedTuple):
+    """The innermost ASGI app of a direct route's middleware stack, as Litestar's stack builder takes a route."""
+
+    handle: ASGIApp
+
+
 class DirectRoute:
+    """A direct route's body decoder and answer."""
+
     __slots__ = ("decode", "answer")
 
     def __init__(self, direct: Direct) -> None:
@@ -84,49 +106,71 @@ class DirectRoute:
             return None
 
 
-class DirectApp(Litestar):
-    """Litestar, answering the common case of the routes marked `opt={"direct": Direct(...)}` itself."""
+class DirectEntry:
+    """A direct route's way in: its answer inside the route's guards and middleware, as Litestar stacks them."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._direct: dict[tuple[str, str], DirectRoute] = {}
-        if self.before_send or self.cors_config:
-            return
-        for route in self.routes:
-            if isinstance(route, HTTPRoute):
-                for handler in route.route_handlers:
-                    if isinstance(direct := handler.opt.get("direct"), Direct):
-                        self._direct.update({(method, route.path): DirectRoute(direct)
-                                             for method in handler.http_methods})
+    __slots__ = ("route", "handler", "guards", "exception_handlers", "max_body", "path", "asgi")
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        route = self._direct.get((scope.get("method"), scope["path"])) if scope["type"] == "http" else None
-        if route is None or not has_json_body_type(scope["headers"]):  # the route refuses other bodies (415)
-            await super().__call__(scope, receive, send)
-            return
-        body, message = await whole_body(receive, self.request_max_body_size)
-        decoded = None if body is None else route.decoded(body)
-        if decoded is None:
-            await super().__call__(scope, replaying(message, receive), send)
-            return
-        scope["app"] = scope["litestar_app"] = self  # as Litestar's own entry sets them
-        scope.setdefault("state", {})
-        try:
-            answer = await route.answer(scope, decoded)
-        except Exception as error:
-            await self._refuse(scope, receive, send, error)
-            return
+    def __init__(self, app: Litestar, direct: Direct, handler: HTTPRouteHandler, path: str) -> None:
+        self.route = DirectRoute(direct)
+        self.handler = handler
+        self.guards = handler.resolve_guards()
+        self.exception_handlers = handler.resolve_exception_handlers()
+        self.max_body = handler.resolve_request_max_body_size()
+        self.path = path
+        stack = build_route_middleware_stack(app, _Entry(self._answered), handler)  # type: ignore[arg-type]
+        self.asgi = wrap_in_exception_handler(stack)  # as the application wraps its router
+
+    async def __call__(self, scope: Any, receive: Receive, send: Send, decoded: Any) -> None:
+        """Set the scope up as Litestar's router would for this route, then run the stack."""
+        scope.setdefault("path_params", {})
+        ScopeState.from_scope(scope).exception_handlers = self.exception_handlers
+        scope["route_handler"] = self.handler
+        scope["path_template"] = self.path
+        scope[DECODED] = decoded
+        await self.asgi(scope, receive, send)
+
+    async def _answered(self, scope: Any, receive: Receive, send: Send) -> None:
+        for guard in self.guards:
+            await guard(ASGIConnection(scope, receive, send), self.handler)
+        answer = await self.route.answer(scope, scope.pop(DECODED))
         # What Litestar's ASGIResponse sends for a JSON body, without building one (a tenth of the call's CPU).
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(answer))]})
         await send({"type": "http.response.body", "body": answer})
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, error: Exception) -> None:
-        """Answer `error` with the application's exception handler for it, as Litestar does for a route's."""
-        handler = next((self.exception_handlers[kind] for kind in type(error).__mro__
-                        if kind in self.exception_handlers), None)
-        if handler is None:
-            raise error
-        request = self.request_class(scope, receive)
-        response = handler(request, error)
-        await response.to_asgi_response(None, request)(scope, receive, send)  # type: ignore[union-attr]
+
+class DirectApp(Litestar):
+    """Litestar, answering the common case of the routes marked `opt={"direct": Direct(...)}` itself."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._direct: dict[tuple[str, str], DirectEntry] = {}
+        if self.before_send or self.cors_config:  # they wrap every answer: the direct way stays closed
+            return
+        for route in self.routes:
+            if isinstance(route, HTTPRoute):
+                for handler in route.route_handlers:
+                    if isinstance(direct := handler.opt.get("direct"), Direct):
+                        self._add(route.path, handler, direct)
+
+    def _add(self, path: str, handler: HTTPRouteHandler, direct: Direct) -> None:
+        if found := skipped(handler):
+            raise ImproperlyConfiguredException(
+                f"{path} is answered directly (api/direct.py), which would skip its {', '.join(found)}")
+        entry = DirectEntry(self, direct, handler, path)
+        self._direct.update({(method, path): entry for method in handler.http_methods})
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        entry = self._direct.get((scope.get("method"), scope["path"])) if scope["type"] == "http" else None
+        if entry is None or not has_json_body_type(scope["headers"]):  # the route refuses other bodies (415)
+            await super().__call__(scope, receive, send)
+            return
+        body, message = await whole_body(receive, entry.max_body)
+        decoded = None if body is None else entry.route.decoded(body)
+        if decoded is None:
+            await super().__call__(scope, replaying(message, receive), send)
+            return
+        scope["app"] = scope["litestar_app"] = self  # as Litestar's own entry sets them
+        scope.setdefault("state", {})
+        await entry(scope, replaying(message, receive), send, decoded)

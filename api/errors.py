@@ -29,7 +29,7 @@ from domain.idempotency import IdempotencyKeyUsedError
 from domain.license import LicenseNotFoundError, MaxUsesBelowActivationsError
 from domain.product import ProductNotFoundError
 from domain.refusals import BlacklistedError, ClientRefusedError, UnknownProductError
-from keyledger.wiring import ReadModelsBehindError
+from projections.base import ReadModelsBehindError
 
 log = logging.getLogger(__name__)
 

@@ -9,16 +9,17 @@ license allows the call, the ledger decides from the aggregates (commands/client
 
 from uuid import UUID
 
+from api.ports import Services
 from domain.client_call import ClientRequest
 from domain.ids import license_id_if_well_formed
-from keyledger.wiring import Runtime
+from projections.base import ReadModelsBehindError
 from projections.sessions import open_sessions_on_device
 
 CATCH_UP_SECONDS = 1.0
 """How long a heartbeat that finds no session waits for the read model to catch up with the log's head."""
 
 
-def device_sessions(runtime: Runtime, call: ClientRequest) -> list[UUID]:
+def device_sessions(runtime: Services, call: ClientRequest) -> list[UUID]:
     """The sessions the read model knows for the call's license on its device, newest first. A session begun
     moments ago may not be there yet: finding none, the read model is given the time to reach the log's head
     as of now, so a session started before this call is found."""
@@ -28,9 +29,11 @@ def device_sessions(runtime: Runtime, call: ClientRequest) -> list[UUID]:
     found = open_sessions_on_device(runtime.store, str(license_id), call.hwid)
     if not found:
         try:
-            runtime.projector.wait(runtime.ledger.position(), timeout=min(CATCH_UP_SECONDS,
-                                                                           runtime.settings.consistency_timeout))
-        except TimeoutError:
+            runtime.wait_for(runtime.ledger.position(), ("sessions",),
+                             timeout=min(CATCH_UP_SECONDS, runtime.settings.consistency_timeout))
+        except ReadModelsBehindError as behind:
+            if behind.unreachable:
+                raise
             return []
         found = open_sessions_on_device(runtime.store, str(license_id), call.hwid)
     return [UUID(session_id) for session_id in found]

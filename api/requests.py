@@ -10,7 +10,7 @@ from litestar import Request
 from litestar.exceptions import ValidationException
 
 from api.media import require_json_body
-from domain.text import json_has_nul
+from api.text import json_has_nul
 
 MAX_BODY_BYTES = 1024 * 1024
 

@@ -9,24 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from functools import wraps
+from collections.abc import Awaitable, Callable, Iterable
+from functools import lru_cache, wraps
 from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
 from commands.base import CommandsBase
-from commands.batches import retrieved
-from commands.client_view import ClientView
-from commands.call_log import CallLog
+from commands.client_view import ClientView, entry_id, retrieved
+from commands.ports import CallStore
 from commands.retry import retry_on_conflict
-from domain.blacklist import BlacklistType, blacklist_entry_id
+from domain.blacklist import BlacklistEntry, BlacklistType
 from domain.client_call import CallRecord, ClientRequest, environment_indicators, record_call
 from domain.ids import license_id_if_well_formed
 from domain.license import License
 from domain.product import ClientCompatibility, Product
 from domain.refusals import ClientRefusedError, SecurityViolationError, SessionExpiredError, UnknownLicenseError
 from domain.session import SESSION_TTL, EndReason, Session
-from domain.validation import Attempt, check_attempt, check_identity
+from domain.validation import DECIDED_FROM, Admitted, Attempt, check_attempt, check_identity
 from keys.tokens import new_session_token, session_id_of, token_hash
 
 log = logging.getLogger(__name__)
@@ -68,14 +67,13 @@ class ClientCommands(CommandsBase):
     """The client-API part of the Ledger."""
 
     view: ClientView
-    calls: CallLog
+    calls: CallStore
 
     @records_refusals("validation")
     def validate_license(self, request: ClientRequest) -> Granted:
-        attempt = self._attempt(request, read_only=True)
-        check_attempt(attempt)
-        self.calls.append(self._validated(request, attempt))
-        return Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
+        admitted = check_attempt(self._attempt(request, read_only=True))
+        self.calls.append(self._validated(request, admitted))
+        return Granted(admitted.license, admitted.product)
 
     async def validate_license_async(self, request: ClientRequest,
                                      answer: Callable[[Granted], Awaitable[T]] | None = None) -> T | Granted:
@@ -87,24 +85,25 @@ class ClientCommands(CommandsBase):
         Where the call log can append conditionally (PostgreSQL), a call answerable from memory is
         decided first and its record appended unless something it was decided from changed since:
         one round trip. Otherwise, or when it did change, the view is brought to a head read after
-        the call arrived, and the call decided from that (commands/client_link.py)."""
+        the call arrived, and the call decided from that (adapters/client_link.py)."""
         head = None
         if self.calls.appends_conditionally:
             decided = self._decided_from_memory(request)
             if decided is not None:
-                attempt, record, refusal, position = decided
+                attempt, record, position, outcome = decided
                 sent, recorded = self.calls.queue_unless_changed(record, position, self._decided_on(request, attempt))
-                granted = Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
-                answered = None
-                if refusal is None and answer is not None:
-                    await sent  # the statement is on its way: the answer is built during its round trip
-                    answered = await _answered_while(recorded, answer, granted)
+                result: T | Granted | None = None
+                if isinstance(outcome, Admitted):
+                    result = granted = Granted(outcome.license, outcome.product)
+                    if answer is not None:
+                        await sent  # the statement is on its way: the answer is built during its round trip
+                        result = await _answered_while(recorded, answer, granted)
                 appended, head = await recorded
                 self.view.follow(head)
-                if appended:
-                    if refusal is not None:
-                        raise refusal
-                    return granted if answer is None else answered  # type: ignore[return-value]
+                if appended and isinstance(outcome, ClientRefusedError):
+                    raise outcome
+                if appended and result is not None:
+                    return result
         try:
             if head is None:
                 head = await self.view.fresh()
@@ -114,18 +113,21 @@ class ClientCommands(CommandsBase):
                 attempt = self._attempt(request, read_only=True, head=head)
             else:
                 attempt = await asyncio.to_thread(self._attempt, request, read_only=True, head=head)
-            check_attempt(attempt)
+            admitted = check_attempt(attempt)
         except ClientRefusedError as refusal:
             await self.calls.append_async(self.refusal_record("validation", request, refusal))
             raise
-        recorded = self.calls.append_soon(self._validated(request, attempt))
-        granted = Granted(attempt.license, attempt.product)  # type: ignore[arg-type]
-        answered = None if answer is None else await _answered_while(recorded, answer, granted)
+        recorded = self.calls.append_soon(self._validated(request, admitted))
+        granted = Granted(admitted.license, admitted.product)
+        if answer is None:
+            await recorded
+            return granted
+        answered = await _answered_while(recorded, answer, granted)
         await recorded
-        return granted if answer is None else answered  # type: ignore[return-value]
+        return answered
 
     def _decided_from_memory(self, request: ClientRequest
-                             ) -> tuple[Attempt, CallRecord, ClientRefusedError | None, int] | None:
+                             ) -> tuple[Attempt, CallRecord, int, Admitted | ClientRefusedError] | None:
         """The call decided from memory alone, with the position memory is current as of; None when
         something it needs is not in memory."""
         position = self.view.position  # read first: what memory holds below is at least this current
@@ -136,22 +138,19 @@ class ClientCommands(CommandsBase):
         except _NotInMemory:
             return None
         try:
-            check_attempt(attempt)
+            admitted = check_attempt(attempt)
         except ClientRefusedError as refusal:
-            return attempt, self.refusal_record("validation", request, refusal), refusal, position
-        return attempt, self._validated(request, attempt), None, position
+            return attempt, self.refusal_record("validation", request, refusal), position, refusal
+        return attempt, self._validated(request, admitted), position, admitted
 
     def _decided_on(self, request: ClientRequest, attempt: Attempt) -> list[UUID]:
-        """What a validation's outcome depends on: the key's license, the product, the blacklist entries
-        that would block its key, HWID or IP (whether or not they exist yet)."""
-        license_id = self._license_id(request.license_key)
-        product_id = request.product_id or (attempt.license.product_id if attempt.license else None)
-        entries = [blacklist_entry_id(entry_type, value) for entry_type, value in self._candidates(request) if value]
-        return [*(known for known in (license_id, product_id) if known is not None), *entries]
+        """What a validation's outcome depends on, one entry of DECIDED_ON per aggregate type it reads
+        (domain/validation.py's DECIDED_FROM): ids whether or not the aggregates exist yet."""
+        return [known for ids_of in DECIDED_ON.values() for known in ids_of(self, request, attempt)
+                if known is not None]
 
-    def _validated(self, request: ClientRequest, attempt: Attempt) -> CallRecord:
-        return record_call("validation", request, attempt.license.id,  # type: ignore[union-attr]
-                           security_event=attempt.detected)
+    def _validated(self, request: ClientRequest, admitted: Admitted) -> CallRecord:
+        return record_call("validation", request, admitted.license.id, security_event=admitted.detected)
 
     def _answerable_from_memory(self, request: ClientRequest) -> bool:
         license_id = self._license_id(request.license_key)
@@ -164,34 +163,31 @@ class ClientCommands(CommandsBase):
     @retry_on_conflict
     def activate_license(self, request: ClientRequest) -> Granted:
         """Bind the device (within max_uses) and start a session; racing activations retry on fresh state."""
-        attempt = self._attempt(request, activating=True)
-        check_attempt(attempt)
-        license: License = attempt.license  # type: ignore[assignment]
+        admitted = check_attempt(self._attempt(request, activating=True))
+        license = admitted.license
         newly_bound = license.activate_device(request.hwid or "", request.at)
         session, token = self._start_session(license, request)
         self.record(license, session)
-        self._log_change(record_call("activation", request, license.id, security_event=attempt.detected,
+        self._log_change(record_call("activation", request, license.id, security_event=admitted.detected,
                                       details={"new_device": newly_bound}))
-        return Granted(license, attempt.product, session, token)  # type: ignore[arg-type]
+        return Granted(license, admitted.product, session, token)
 
     @records_refusals("deactivation")
     @retry_on_conflict
     def deactivate_license(self, request: ClientRequest) -> Granted:
         """Free the device's slot; its sessions end with it."""
-        attempt = self._attempt(request)
-        check_identity(attempt)
-        license: License = attempt.license  # type: ignore[assignment]
+        admitted = check_identity(self._attempt(request))
+        license = admitted.license
         license.deactivate_device(request.hwid or "", request.at)
         self.record(license)
         self._log_change(record_call("deactivation", request, license.id))
-        return Granted(license, attempt.product)  # type: ignore[arg-type]
+        return Granted(license, admitted.product)
 
     @records_refusals("heartbeat")
     @retry_on_conflict
     def keep_session_alive(self, request: ClientRequest, session_token: str, rotate: bool = True) -> Granted:
         """A heartbeat: the license must still be valid and the session live; the token rotates (LicenseCM)."""
-        live = self._live_session(request, session_token)
-        session: Session = live.session  # type: ignore[assignment]
+        live, session = self._live_session(request, session_token)
         token = new_session_token(session.id) if rotate else session_token
         session.keep_alive(token_hash(token), request.at)
         self.record(session)
@@ -206,9 +202,8 @@ class ClientCommands(CommandsBase):
         unchanged (only its hash is kept, so it cannot be handed out again). The candidates come from a read
         model; whether one runs, and whether the license allows the call at all, is decided here, from the
         aggregates, so a suspension or revoke applies on the very next call."""
-        attempt = self._attempt(request, read_only=True)
-        check_attempt(attempt)
-        license: License = attempt.license  # type: ignore[assignment]
+        admitted = check_attempt(self._attempt(request, read_only=True))
+        license = admitted.license
         session = next((found for found in map(self._optional_session, candidates)
                         if found is not None and found.runs_for(license, request.hwid, request.at)), None)
         if session is None:
@@ -216,7 +211,7 @@ class ClientCommands(CommandsBase):
         session.keep_alive(session.token_hash, request.at)
         self.record(session)
         self._log_change(record_call("heartbeat", request, license.id, details={"without_token": True}))
-        return Granted(license, attempt.product, session)  # type: ignore[arg-type]
+        return Granted(license, admitted.product, session)
 
     def _optional_session(self, session_id: UUID) -> Session | None:
         return self._optional(session_id, Session)
@@ -224,7 +219,7 @@ class ClientCommands(CommandsBase):
     @records_refusals("session_validation")
     def check_session(self, request: ClientRequest, session_token: str) -> Granted:
         """Lockence's validate: the session and its license must both still be good."""
-        live = self._live_session(request, session_token)
+        live, _ = self._live_session(request, session_token)
         self.calls.append(record_call("validation", request, live.license.id))
         return live
 
@@ -241,21 +236,21 @@ class ClientCommands(CommandsBase):
         self._log_change(record_call("logout", request, license.id))
         return session
 
-    def _live_session(self, request: ClientRequest, session_token: str) -> Granted:
+    def _live_session(self, request: ClientRequest, session_token: str) -> tuple[Granted, Session]:
         """The license the call names passes every rule (from the session's device), then the session, which
         must be one of that license's. A call naming no key (Lockence) names the session's license."""
         session = self._session(session_token)
         license_id = self._license_id(request.license_key) if request.license_key else session.license_id
         attempt = self._attempt(request, license_id=license_id, hwid=request.hwid or session.hwid, read_only=True)
-        check_attempt(attempt)
-        license: License = attempt.license  # type: ignore[assignment]
+        admitted = check_attempt(attempt)
+        license = admitted.license
         try:
             session.require_live(token_hash(session_token), request.hwid, license, request.at)
         except SecurityViolationError as refusal:
             if refusal.security_event == "session_hijack":  # the token is out: nobody may use it any more
                 self.end_hijacked_session(session.id, request.at)
             raise
-        return Granted(license, attempt.product, session, session_token)  # type: ignore[arg-type]
+        return Granted(license, admitted.product, session, session_token), session
 
     def _log_change(self, record: CallRecord) -> None:
         """Append the outcome of a call whose change is already recorded: the change stands, and is answered
@@ -297,7 +292,7 @@ class ClientCommands(CommandsBase):
         return self._optional(aggregate_id, object, copy=False)
 
     def _license_id(self, key: str) -> UUID | None:
-        return license_id_if_well_formed(key)
+        return memoised_license_id(key) if len(key) <= 80 else None  # longer keys name no license: not memoised
 
     def _client_license(self, license_id: UUID | None) -> License | None:
         return self._optional(license_id, License) if license_id else None
@@ -333,6 +328,22 @@ class ClientCommands(CommandsBase):
         session = Session(session_id, license.id, license.product_id, request.hwid or "", token_hash(token),
                           request.at + SESSION_TTL, request.ip, request.at)
         return session, token
+
+
+DECIDED_ON: dict[type, Callable[[ClientCommands, ClientRequest, Attempt], Iterable[UUID | None]]] = {
+    License: lambda commands, request, _: (commands._license_id(request.license_key),),
+    Product: lambda _, request, attempt: (request.product_id or (attempt.license.product_id if attempt.license
+                                                                  else None),),
+    BlacklistEntry: lambda commands, request, _: (entry_id(entry_type, value) for entry_type, value
+                                                  in commands._candidates(request) if value),
+}
+"""The ids a conditional append checks, per aggregate type a decision reads: one entry for each of DECIDED_FROM."""
+if set(DECIDED_ON) != set(DECIDED_FROM):
+    raise ImportError(f"DECIDED_ON covers {sorted(t.__name__ for t in DECIDED_ON)}, a client decision reads "
+                      f"{sorted(t.__name__ for t in DECIDED_FROM)} (domain/validation.py)")
+
+memoised_license_id = lru_cache(maxsize=16384)(license_id_if_well_formed)
+"""A call asks for its license id three times: a memo spares two regex matches and SHA-1s."""
 
 
 class _NotInMemory(Exception):

@@ -9,12 +9,12 @@ names no license is remembered as absent the same way. The view is therefore exa
 current as the store at the start of the call, in every process: a suspension, a deletion or
 a blacklist entry recorded anywhere applies to the next call.
 
-Client calls only append to the call log (commands/call_log.py), never to the event store,
+Client calls only append to the call log (adapters/call_log.py), never to the event store,
 so under a flood of validations the head stays put and a call costs one head query.
 
 On an event loop, `fresh()` gives the same guarantee without blocking it, and the calls that
 arrive together share one head read: on SQLite it runs inline (microseconds, over a
-connection of its own), on PostgreSQL through the client link (commands/client_link.py); the
+connection of its own), on PostgreSQL through the client link (adapters/client_link.py); the
 log since is read in a thread, only when the head moved. A read is only shared by calls that
 arrived before it started, so each call still sees a head read after it arrived.
 
@@ -28,20 +28,19 @@ blacklist entries did change waits for the view to catch up, and decides again.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.domain import CanMutateAggregate
 from eventsourcing.utils import get_topic
 
-from commands.batches import retrieved
+from commands.ports import HeadSource
 from domain.blacklist import BlacklistEntry, BlacklistType, blacklist_entry_id
-from domain.license import License
-from domain.product import Product
+from domain.validation import DECIDED_FROM
 
 
 def _event_topics(*aggregates: type) -> tuple[str, ...]:
@@ -49,7 +48,8 @@ def _event_topics(*aggregates: type) -> tuple[str, ...]:
                  if isinstance(value, type) and issubclass(value, CanMutateAggregate))
 
 
-TOPICS = _event_topics(BlacklistEntry, License, Product)
+TOPICS = _event_topics(*DECIDED_FROM)
+"""The events that invalidate what the view holds: those of every aggregate type a client decision reads."""
 BATCH = 1000
 MAX_CACHED = 50_000
 """Licenses and products (and absent keys) kept; past it the oldest are dropped and reloaded when asked for."""
@@ -63,48 +63,17 @@ class SizedCache(Protocol):
     def size_of(self, value: Any) -> int: ...
 
 
-class HeadReader:
-    """The event store's head: `inline` when reading it costs microseconds and never waits on a network;
-    `read_async`, when given, reads it on the event loop itself (no thread)."""
-
-    def __init__(self, read: Callable[[], int | None], inline: bool,
-                 read_async: Callable[[], Awaitable[int | None]] | None = None) -> None:
-        self._read = read
-        self.inline = inline
-        self.read_async = read_async
-
-    def __call__(self) -> int:
-        return self._read() or 0
-
-
-def head_reader(recorder: Any, link: Any = None) -> HeadReader:
-    """SQLite files get a connection of their own for MAX(rowid): no queue behind the recorder's writers.
-    On PostgreSQL the head is read on the event loop through the client link (commands/client_link.py)."""
-    pool = getattr(getattr(recorder, "datastore", None), "pool", None)
-    if link is not None:
-        return HeadReader(recorder.max_notification_id, inline=False, read_async=link.head)
-    if pool is None or not hasattr(pool, "is_sqlite_memory_mode"):
-        return HeadReader(recorder.max_notification_id, inline=False)
-    if pool.is_sqlite_memory_mode:
-        return HeadReader(recorder.max_notification_id, inline=True)
-    connection = sqlite3.connect(pool.db_name, check_same_thread=False, isolation_level=None)
-    statement, lock = recorder.select_max_notification_id_statement, threading.Lock()
-
-    def read() -> int | None:
-        with lock:
-            return connection.execute(statement).fetchone()[0]
-
-    return HeadReader(read, inline=True)
+entry_id = lru_cache(maxsize=16384)(blacklist_entry_id)
+"""blacklist_entry_id, memoised: each call looks up its key, HWID and IP (three SHA-1s otherwise)."""
 
 
 class ClientView:
     """Blacklist entries, plus the position of the last change to each license and product."""
 
-    def __init__(self, recorder: Any, mapper: Any, head: HeadReader | None = None,
-                 sized: SizedCache | None = None) -> None:
+    def __init__(self, recorder: Any, mapper: Any, head: HeadSource, sized: SizedCache | None = None) -> None:
         self._recorder = recorder
         self._mapper = mapper
-        self._head = head or head_reader(recorder)
+        self._head = head
         # Keyed by `UUID.int`: a UUID hashes and compares in Python, an int in C (a dozen lookups a call).
         self._entries: dict[int, tuple[bool, datetime | None]] = {}
         self._changed_at: dict[int, int] = {}
@@ -124,7 +93,7 @@ class ClientView:
         """The first candidate type whose value is blocked at `now`, or None (call `catch_up` first)."""
         for entry_type, value in candidates:
             if value:
-                active, expires_at = self._entries.get(blacklist_entry_id(entry_type, value).int, (False, None))
+                active, expires_at = self._entries.get(entry_id(entry_type, value).int, (False, None))
                 if active and (expires_at is None or expires_at > now):
                     return entry_type
         return None
@@ -274,6 +243,12 @@ class ClientView:
             self._entries[event.originator_id.int] = (False, None)
         else:
             self._entries[event.originator_id.int] = (True, event.expires_at)
+
+
+def retrieved(done: asyncio.Future[Any]) -> None:
+    """A done-callback for a future nobody awaits any more: its exception counts as seen, not warned about."""
+    if not done.cancelled():
+        done.exception()
 
 
 def _outcome(done: asyncio.Future[int]) -> tuple[int, BaseException | None]:

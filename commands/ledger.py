@@ -18,13 +18,13 @@ from eventsourcing.persistence import (
 
 from commands.accounts import AccountCommands
 from commands.blacklist import BlacklistCommands
-from commands.client_view import ClientView, SizedCache, head_reader
-from commands.call_log import CallLog, call_store_for
 from commands.client import ClientCommands
+from commands.client_view import ClientView, SizedCache
 from commands.idempotency import CLAIM, key_for
 from commands.imports import ImportCommands
 from commands.inbox import InboxCommands
 from commands.licenses import LicenseCommands
+from commands.ports import ClientPlumbing
 from commands.products import ProductCommands
 from commands.retry import KeyedLocks, OutcomeUnknownError
 from commands.sessions import SessionCommands
@@ -52,17 +52,6 @@ class EnumAsValue(Transcoding):
         return self.type(data)
 
 
-def _events_table(recorder: Any) -> Any:
-    """The event store's table as a composed SQL identifier, on PostgreSQL (None elsewhere)."""
-    schema, table = getattr(getattr(recorder, "datastore", None), "schema", None), getattr(
-        recorder, "events_table_name", None)
-    if schema is None or table is None or not hasattr(recorder, "max_notification_id_statement"):
-        return None
-    from psycopg import sql
-
-    return sql.Identifier(schema, table)
-
-
 class _RecordedAlready(Exception):
     """The store holds the events a save reported as failed: the write happened."""
 
@@ -75,17 +64,15 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
     # Heartbeats add an event to a session every few minutes; snapshots keep loading it cheap.
     snapshotting_intervals = {Session: 50, License: 100, Product: 100}  # noqa: RUF012 - eventsourcing's class setting
 
-    def __init__(self, env: dict[str, str], master_key: bytes, passwords: Passwords | None = None,
-                 cache: SizedCache | None = None) -> None:
+    def __init__(self, env: dict[str, str], master_key: bytes, client_plumbing: ClientPlumbing,
+                 passwords: Passwords | None = None, cache: SizedCache | None = None) -> None:
         self._sized_cache = cache  # read by construct_repository, which the Application's __init__ calls
         super().__init__(env)
         self.master_key = master_key
         self.passwords = passwords or Passwords()
         self.issue_locks = KeyedLocks()
-        calls = call_store_for(env, _events_table(self.recorder))
-        self.calls = CallLog(calls)
-        self.view = ClientView(self.recorder, self.mapper, head_reader(self.recorder, getattr(calls, "link", None)),
-                               cache)
+        self.calls, head = client_plumbing(self.recorder)
+        self.view = ClientView(self.recorder, self.mapper, head, cache)
 
     def construct_repository(self) -> Repository[UUID]:
         """eventsourcing's repository, over the cache given (bounded by bytes as well as entries), if one was."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from functools import lru_cache
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -13,8 +12,6 @@ from domain.ids import NAMESPACE
 
 
 class BlacklistType(Enum):
-    __hash__ = object.__hash__  # members are singletons; Enum's own hash runs Python code (7 a client call)
-
     IP = "ip"
     HWID = "hwid"
     LICENSE = "license"
@@ -28,7 +25,6 @@ class Severity(Enum):
     CRITICAL = "critical"
 
 
-@lru_cache(maxsize=16384)  # each client call looks up its key, HWID and IP
 def blacklist_entry_id(entry_type: BlacklistType, value: str) -> UUID:
     return uuid5(NAMESPACE, f"blacklist:{entry_type.value}:{value.strip().lower()}")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import NewType
 from uuid import UUID, uuid5
 
@@ -31,25 +30,13 @@ def is_well_formed_license_key(key: str) -> bool:
 
 def license_id_if_well_formed(key: str) -> UUID | None:
     """The license id a key names, or None for a key of the wrong shape (which names no license)."""
-    return _license_id_if_well_formed(key) if len(key) <= 80 else None  # only short keys are memoised
-
-
-@lru_cache(maxsize=16384)  # a client call asks three times; a bounded memo spares it two regex matches
-def _license_id_if_well_formed(key: str) -> UUID | None:
     return license_id_for_key(key) if is_well_formed_license_key(key) else None
-
-
-@lru_cache(maxsize=16384)  # a client call writes its license's and product's ids three times; str() is Python code
-def id_text(value: UUID) -> str:
-    """`str(value)`, memoised: the canonical hyphenated lowercase text of an id."""
-    return str(value)
 
 
 def email_index_id(email: str) -> UUID:
     return uuid5(NAMESPACE, f"email:{normalise_email(email)}")
 
 
-@lru_cache(maxsize=16384)  # every client call derives it; a bounded memo spares the hot path a SHA-1
 def license_id_for_key(key: str) -> UUID:
     """The license aggregate's id *is* derived from its key, so validation needs no read model."""
     return uuid5(NAMESPACE, f"license:{normalise_license_key(key)}")

@@ -2,7 +2,8 @@
 
 Most decisive first, as Keygen orders its validation: a blacklisted caller learns nothing
 else; an unknown key is unknown before it is suspended; a suspended license is refused
-before its expiry or devices are considered.
+before its expiry or devices are considered. The first three guards establish who is calling about
+what; they turn an `Attempt` into an `Admitted` call, which the rest judge.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from domain.blacklist import BlacklistType
+from domain.blacklist import BlacklistEntry, BlacklistType
 from domain.license import License, LicenseStatus
 from domain.product import Product
 from domain.refusals import (
@@ -25,6 +26,12 @@ from domain.refusals import (
     UnknownLicenseError,
     UnknownProductError,
 )
+
+
+DECIDED_FROM: tuple[type, ...] = (License, Product, BlacklistEntry)
+"""Every aggregate type a client decision reads. The client view's invalidation and the conditional append
+derive from this (commands/client_view.py, commands/client.py); tests/unit/domain/test_validation.py fails
+when an Attempt carries an aggregate type outside it."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,20 @@ class Attempt:
         if self.debug_indicators:
             return "debug_detected"
         return "vm_detected" if self.vm_indicators else None
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """An attempt past the identity guards: its license and product are known and live."""
+
+    license: License
+    product: Product
+    hwid: str | None
+    now: datetime
+    activating: bool
+    vm_indicators: tuple[str, ...]
+    debug_indicators: tuple[str, ...]
+    detected: str | None
 
 
 def not_blacklisted(attempt: Attempt) -> None:
@@ -72,19 +93,28 @@ def license_exists(attempt: Attempt) -> None:
         raise UnknownLicenseError()
 
 
-def not_suspended(attempt: Attempt) -> None:
-    if attempt.license.is_suspended:  # type: ignore[union-attr]
+def admitted(attempt: Attempt) -> Admitted:
+    """The attempt as known to be about a live license and product (call after the identity guards)."""
+    license, product = attempt.license, attempt.product
+    if license is None or product is None:
+        raise UnknownLicenseError() if license is None else UnknownProductError()
+    return Admitted(license, product, attempt.hwid, attempt.now, attempt.activating, attempt.vm_indicators,
+                    attempt.debug_indicators, attempt.detected)
+
+
+def not_suspended(attempt: Admitted) -> None:
+    if attempt.license.is_suspended:
         raise LicenseSuspendedError()
 
 
-def not_expired(attempt: Attempt) -> None:
-    if attempt.license.status_at(attempt.now) is LicenseStatus.EXPIRED:  # type: ignore[union-attr]
+def not_expired(attempt: Admitted) -> None:
+    if attempt.license.status_at(attempt.now) is LicenseStatus.EXPIRED:
         raise LicenseExpiredError()
 
 
-def device_matches(attempt: Attempt) -> None:
+def device_matches(attempt: Admitted) -> None:
     """A locked license answers only to its bound devices; a single-seat lock names the mismatch."""
-    license: License = attempt.license  # type: ignore[assignment]
+    license = attempt.license
     if not license.hwid_locked or attempt.hwid in license.devices:
         return
     if not attempt.activating:
@@ -93,43 +123,48 @@ def device_matches(attempt: Attempt) -> None:
         raise HwidMismatchError("License is locked to another device")
 
 
-def device_slot_free(attempt: Attempt) -> None:
-    license: License = attempt.license  # type: ignore[assignment]
+def device_slot_free(attempt: Admitted) -> None:
+    license = attempt.license
     if attempt.activating and attempt.hwid not in license.devices and len(license.devices) >= license.max_uses:
         raise MaxUsesExceededError()
 
 
-def environment_allowed(attempt: Attempt) -> None:
+def environment_allowed(attempt: Admitted) -> None:
     """The product's policy on debuggers and virtual machines, last: the most specific refusal."""
-    product: Product = attempt.product  # type: ignore[assignment]
+    product = attempt.product
     if attempt.debug_indicators and product.block_debugger:
         raise SecurityViolationError("Debugger detected", security_event="debug_detected")
     if attempt.vm_indicators and product.block_vm:
         raise SecurityViolationError("Virtual machine detected", security_event="vm_detected")
 
 
-LICENSE_GUARDS: tuple[Callable[[Attempt], None], ...] = (
+IDENTITY_GUARDS: tuple[Callable[[Attempt], None], ...] = (
     not_blacklisted,
     product_live,
     license_exists,
+)
+"""Who may act on a license at all: deactivation frees a device even when the license is suspended."""
+
+LICENSE_GUARDS: tuple[Callable[[Admitted], None], ...] = (
     not_suspended,
     not_expired,
     device_matches,
     device_slot_free,
     environment_allowed,
 )
+"""The rules after the identity guards, in order."""
 
 
-def check_attempt(attempt: Attempt) -> None:
-    """Raise the first refusal, in the order above; return quietly when the call may proceed."""
+def check_attempt(attempt: Attempt) -> Admitted:
+    """Raise the first refusal, identity guards first, then the rules in order; else the admitted call."""
+    admitted_call = check_identity(attempt)
     for guard in LICENSE_GUARDS:
-        guard(attempt)
+        guard(admitted_call)
+    return admitted_call
 
 
-IDENTITY_GUARDS = LICENSE_GUARDS[:3]
-"""Who may act on a license at all: deactivation frees a device even when the license is suspended."""
-
-
-def check_identity(attempt: Attempt) -> None:
+def check_identity(attempt: Attempt) -> Admitted:
+    """Raise the first identity refusal; else the call, admitted as about a live license and product."""
     for guard in IDENTITY_GUARDS:
         guard(attempt)
+    return admitted(attempt)

@@ -8,25 +8,32 @@ import os
 import secrets
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
+from typing import Any
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from adapters import call_log, client_link
 from adapters.aggregate_cache import SizedLRUCache
 from adapters.answers import AnswerTable
+from adapters.call_log import CallLog, CallTable, PostgresCallStore, call_store_for
+from adapters.ephemeral import MemoryStore, RedisStore
+from adapters.heads import events_table, head_reader
+from adapters.signer import AnswerSigner
 from adapters.wakeups import StoreNotifications
-from api.ephemeral import EphemeralStore, MemoryStore, RedisStore
-from api.signer import AnswerSigner
-from commands import call_log, client_link
+from api.ports import EphemeralStore
+from commands.client_view import SizedCache
 from commands.ledger import Ledger
+from commands.ports import CallStore, ClientPlumbing, HeadSource
 from domain.product import SigningAlgorithm
 from keyledger.settings import Settings
 from keys.files import load_or_create
 from keys.passwords import Passwords
 from keys.secrets import decode_master_key, new_master_key
-from keys.signing import SigningKey, load_or_create_signing_key
+from keys.signing import SigningKey, load_or_create_signing_key, sign
+from projections.base import ReadModelsBehindError
 from projections.feeding import AdvisoryFeedingLock, FeedingLock, FileFeedingLock
 from projections.db import PostgresReadStore, ReadStore, SQLiteReadStore, unreachable
 from projections.migrations import migrate
@@ -38,20 +45,12 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
-class ReadModelsBehindError(Exception):
-    """A change is recorded, but the read models an answer is read from have not reached it in time."""
-
-    def __init__(self, position: int) -> None:
-        super().__init__(f"read models have not reached position {position}")
-        self.position = position
-
-
 def system_clock() -> datetime:
     return datetime.now(timezone.utc)
 
 
 class Runtime:
-    """Everything a KeyLedger process runs on; the API and workers receive this.
+    """Everything a KeyLedger process runs on; the API receives it as api/ports.py's Services.
 
     A plain class, not a dataclass: Litestar would otherwise walk its fields as a schema.
     """
@@ -62,15 +61,16 @@ class Runtime:
         self.settings = settings
         self.ledger = ledger
         self.store = store
+        self.calls = _call_table(ledger)
         self.projector = projector
         self.master_key = master_key
         self.jwt_secret = jwt_secret
         self.signing_keys = signing_keys
         self.ephemeral = ephemeral
         self.clock = clock
-        self.answers = AnswerTable(store)
+        self.answers = AnswerTable(store, unreachable)
         self._notifications: StoreNotifications | None = None
-        self.signer = AnswerSigner(settings.workers)
+        self.signer = AnswerSigner(sign, settings.workers)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -84,23 +84,28 @@ class Runtime:
         thread.start()
         self._threads.append(thread)
 
-    def wait_for(self, position: int) -> None:
-        """Read-your-writes: wait (bounded) until every read model has seen `position`.
+    def wait_for(self, position: int, models: Collection[str] | None = None, timeout: float | None = None) -> None:
+        """Read-your-writes: wait until the read models in `models` (all without) have seen `position`, within
+        one deadline (`timeout`, else the consistency timeout).
 
-        Past the timeout (the projector is down or far behind) the answer cannot show the change, and
-        answering with what the read models hold would show it missing or stale: ReadModelsBehindError,
-        which the API answers 503 with Retry-After. The change itself is recorded and stays recorded."""
+        Past it (the projector is down or far behind) the answer cannot show the change, and answering
+        with what the read models hold would show it missing or stale: ReadModelsBehindError, which the
+        API answers 503 with Retry-After. The change itself is recorded and stays recorded."""
+        timeout = self.settings.consistency_timeout if timeout is None else timeout
         try:
-            self.projector.wait(position, timeout=self.settings.consistency_timeout)
+            self.projector.wait(position, timeout, models)
         except TimeoutError:
-            log.warning("read models have not reached position %s in %ss", position,
-                        self.settings.consistency_timeout)
+            log.warning("read models have not reached position %s in %ss", position, timeout)
             raise ReadModelsBehindError(position) from None
         except Exception as error:
             if not unreachable(error):
                 raise
             log.warning("read models unreachable after position %s: %s", position, error)
-            raise ReadModelsBehindError(position) from error  # the change is recorded all the same
+            raise ReadModelsBehindError(position, unreachable=True) from error  # the change is recorded all the same
+
+    def read_model_status(self) -> list[dict[str, Any]]:
+        """Each read model's position and the events it passed over (workers/projector.py)."""
+        return self.projector.status()
 
     def start_projector(self) -> None:
         """Project in this process; on PostgreSQL, woken by every append, whichever process made it."""
@@ -120,6 +125,13 @@ class Runtime:
         self.signer.close()
         self.store.close()
         self.ledger.close()
+
+
+def _call_table(ledger: Ledger) -> CallTable:
+    """The call log's table, which the license logs read (client_plumbing gave the ledger a CallLog)."""
+    if not isinstance(ledger.calls, CallLog):
+        raise TypeError(f"the ledger's call log is a {type(ledger.calls).__name__}, not the wiring's CallLog")
+    return ledger.calls.store
 
 
 def postgres_parts(url: str) -> dict[str, str]:
@@ -175,7 +187,7 @@ def _store_env(settings: Settings) -> dict[str, str]:
 
 def postgres_conninfo(settings: Settings) -> str:
     """The conninfo every PostgreSQL connection of ours uses: the event store's own settings, as the call log
-    reads them (commands/call_log.py)."""
+    reads them (adapters/call_log.py)."""
     return call_log.conninfo_of(_store_env(settings))
 
 
@@ -200,7 +212,7 @@ def read_models_path(settings: Settings) -> Path:
 
 def sqlite_files(settings: Settings) -> list[Path]:
     """The SQLite databases of the embedded default: the event store, the read models, and the call log
-    (which commands/call_log.py's call_store_for names after the event store)."""
+    (which adapters/call_log.py's call_store_for names after the event store)."""
     store = settings.sqlite_path
     return [store, read_models_path(settings), store.with_name(store.stem + ".calls" + store.suffix)]
 
@@ -298,6 +310,25 @@ def signing_keys(settings: Settings) -> dict[SigningAlgorithm, SigningKey]:
     }
 
 
+def client_plumbing(env: dict[str, str]) -> ClientPlumbing:
+    """The call log and head reads beside the event store `env` configures: on PostgreSQL both go through
+    the client link (adapters/client_link.py)."""
+
+    def build(recorder: Any) -> tuple[CallStore, HeadSource]:
+        store = call_store_for(env, events_table(recorder))
+        link = store.link if isinstance(store, PostgresCallStore) else None
+        head = head_reader(recorder, link.head if link is not None and link.reads_heads else None)
+        return CallLog(store, link), head
+
+    return build
+
+
+def build_ledger(env: dict[str, str], key: bytes, passwords: Passwords | None = None,
+                 cache: SizedCache | None = None) -> Ledger:
+    """The write side on the event store `env` configures, with its client path's plumbing."""
+    return Ledger(env, key, client_plumbing(env), passwords, cache)
+
+
 def ephemeral_store(settings: Settings) -> EphemeralStore:
     return RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
 
@@ -308,8 +339,8 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
     make_data_private(settings)
     key = master_key(settings)
     with schema_lock(settings):  # each creates its tables if they do not exist yet
-        ledger = Ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile),
-                        SizedLRUCache(CACHED_AGGREGATES, settings.cache_mb * 1024 * 1024))
+        ledger = build_ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile),
+                              SizedLRUCache(CACHED_AGGREGATES, settings.cache_mb * 1024 * 1024))
         store = build_read_store(settings)
         migrate(store, clock())
         projector = Projector(ledger, build_projections(store), feeding=feeding_lock(settings))

@@ -188,6 +188,16 @@ class PositionBehindError(IntegrityError):
     for a rebuild meanwhile): applying the batch would skip the events in between."""
 
 
+class ReadModelsBehindError(Exception):
+    """Raised when a change is recorded but the read models an answer reads have not reached it in time (or
+    could not be reached: `unreachable`)."""
+
+    def __init__(self, position: int, unreachable: bool = False) -> None:
+        super().__init__(f"read models have not reached position {position}")
+        self.position = position
+        self.unreachable = unreachable
+
+
 def _require_contiguous(name: str, position: int, after: int) -> None:
     if position < after:
         raise PositionBehindError(f"{name} is at {position}, behind the batch read after {after}")

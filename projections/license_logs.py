@@ -1,7 +1,7 @@
 """License logs: every change to a license and every client call, newest first (`GET /licenses/{id}/logs`).
 
 Rows come from two logs. Changes are projected from the event store into `license_changes`;
-client calls are read where they were appended, the call log (commands/call_log.py), which
+client calls are read where they were appended, the call log (adapters/call_log.py), which
 is already an ordered, final, indexed record of them. A page merges the two: by time, and at
 the same instant a call's outcome follows the changes it made (it is recorded after them).
 """
@@ -21,7 +21,7 @@ from projections.db import Cursor, ReadStore, Row
 
 
 class CallHistory(Protocol):
-    """The call log, as this read model queries it (commands/call_log.py: CallStore)."""
+    """The call log, as this read model queries it (adapters/call_log.py: CallTable)."""
 
     def history(self, license_id: str, limit: int) -> list[Sequence[Any]]: ...
     def count(self, license_id: str) -> int: ...

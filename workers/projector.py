@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Collection, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -178,11 +179,17 @@ class Projector:
     def wake(self) -> None:
         self._wake.set()
 
-    def wait(self, position: int, timeout: float) -> None:
-        """Block until every read model has reached `position` (read-your-writes)."""
+    def wait(self, position: int, timeout: float, models: Collection[str] | None = None) -> None:
+        """Block until the read models named in `models` (every one without) have reached `position`
+        (read-your-writes); TimeoutError once `timeout` has passed, however many there are."""
+        unknown = set(models or ()) - {projection.name for projection in self.projections}
+        if unknown:
+            raise ValueError(f"no such read models: {sorted(unknown)}")
         self.wake()
+        deadline = time.monotonic() + timeout
         for projection in self.projections:
-            projection.view.wait(self.app.name, position, timeout=timeout)
+            if models is None or projection.name in models:
+                projection.view.wait(self.app.name, position, timeout=max(0.0, deadline - time.monotonic()))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run_forever, name="projector", daemon=True)

@@ -31,13 +31,13 @@ class AdminController(Controller):
         """Each read model's position against the event log's head, and any event it passed over (kept in
         projection_quarantine with its error; `keyledger rebuild` applies them once the cause is fixed)."""
         head = runtime.ledger.position()
-        models = [{**model, "behind": max(0, head - model["position"])} for model in runtime.projector.status()]
+        models = [{**model, "behind": max(0, head - model["position"])} for model in runtime.read_model_status()]
         return Ok(data=msgspec.convert({"head": head, "read_models": models}, ReadModels))
 
     @put("/users/{user_id:uuid}", sync_to_thread=True)
     def update_user(self, user_id: FromPath[UUID], data: JSONBody[AccountUpdate], admin: AdminDep, runtime: RuntimeDep) -> Ok[User]:
         receipt = runtime.ledger.change_account(user_id, data.role, data.is_active, runtime.clock())
-        runtime.wait_for(receipt.position)
+        runtime.wait_for(receipt.position, ("accounts",))
         row = accounts.get_account(runtime.store, str(user_id))
         if row is None:
             raise AccountNotFoundError(user_id)

@@ -12,6 +12,9 @@ from api.schemas.auth import AccountLogin, AccountRegister, SignedIn, Token, Use
 from api.schemas.openapi import refused
 from projections import accounts
 
+SHOWN_IN = ("accounts", "notifications")
+"""The read models a registration shows in (read-your-writes waits for these only)."""
+
 
 class AuthController(Controller):
     path = "/auth"
@@ -21,7 +24,7 @@ class AuthController(Controller):
     def register(self, data: JSONBody[AccountRegister], runtime: RuntimeDep) -> Ok[SignedIn]:
         display_name = data.display_name or data.email.split("@")[0]
         receipt = runtime.ledger.register_account(data.email, data.password, display_name, runtime.clock())
-        runtime.wait_for(receipt.position)
+        runtime.wait_for(receipt.position, SHOWN_IN)
         return Ok(data=self._session(runtime, str(receipt.id)))
 
     @post("/login", status_code=200, sync_to_thread=True, responses=refused({
@@ -42,6 +45,6 @@ class AuthController(Controller):
     def _session(runtime: RuntimeDep, account_id: str) -> SignedIn:
         account = accounts.get_account(runtime.store, account_id)
         if account is None:  # registered through another process a moment ago
-            runtime.wait_for(runtime.ledger.position())
+            runtime.wait_for(runtime.ledger.position(), SHOWN_IN)
             account = accounts.get_account(runtime.store, account_id)
         return SignedIn(issue_token(runtime, account_id, runtime.clock()), user_of(account))

@@ -24,6 +24,7 @@ from api.deps import RuntimeDep
 from api.direct import Direct
 from api.envelope import ok
 from api.heartbeats import device_sessions
+from api.ports import Services
 from api.schemas.answers import (
     ActivationAnswer,
     ChallengeVerificationAnswer,
@@ -37,25 +38,23 @@ from api.schemas.client import Challenge, Heartbeat, HwidChallenge, LicenseCheck
 from api.schemas.openapi import answer, plain_or_sealed, refused, sealed_answer
 from commands.client import Granted
 from domain.product import ProductNotFoundError, SigningAlgorithm
-from keyledger.wiring import Runtime
 from projections.base import iso
 
 AnyBody = JSONBody[Any]
 
 
-def _call(runtime: Runtime, scope: HTTPScope, body: LicenseCheck | Heartbeat) -> Any:
+def _call(runtime: Services, scope: HTTPScope, body: LicenseCheck | Heartbeat) -> Any:
     return client_request(runtime, scope, body.license_key, body.product_id, body.hwid, body.client_data)
 
 
-def _licensed(runtime: Runtime, granted: Granted, hwid: str) -> dict[str, Any]:
+def _licensed(runtime: Services, granted: Granted, hwid: str) -> dict[str, Any]:
     return {"license": license_view(granted.license), "watermark": device_watermark(runtime, granted.license.id, hwid)}
 
 
 async def _validation(scope: HTTPScope, body: LicenseCheck) -> bytes:
-    """The hot path, served on the event loop: the ledger answers from memory and waits for its record's
-    commit without holding a thread (commands/client_view.py, commands/call_log.py). Returns the encoded
-    answer, which the application sends as it is (api/direct.py)."""
-    runtime: Runtime = scope["litestar_app"].state.runtime
+    """Every validation, whichever way it came in (api/direct.py's or the handler's): the one place for a
+    per-call policy such as a rate limit. Served on the event loop; returns the encoded answer."""
+    runtime: Services = scope["litestar_app"].state.runtime
     call = _call(runtime, scope, body)
 
     async def signed(granted: Granted) -> bytes:  # made while the call's record commits

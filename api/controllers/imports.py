@@ -19,5 +19,5 @@ class ImportController(Controller):
         found = read_import(data.content, data.format)
         owner = runtime.ledger.import_owner(data.owner)
         outcomes, position = runtime.ledger.import_records(owner.id, found.products, found.licenses, runtime.clock())
-        runtime.wait_for(position)
+        runtime.wait_for(position, ("products", "licenses", "license_changes", "notifications"))
         return Ok(data=import_report([*found.refused, *outcomes]))

@@ -8,12 +8,12 @@ from litestar.params import JSONBody
 from api.client_protocol import client_request
 from api.deps import RuntimeDep
 from api.errors import lockence_error_response
+from api.ports import Services
 from api.schemas.answers import LockenceAnswer, LockenceSessionAnswer, LockenceTokenAnswer
 from api.schemas.client import LockenceInit, LockenceSession
 from api.schemas.openapi import answer
 from commands.client import Granted
 from domain.errors import DomainError
-from keyledger.wiring import Runtime
 from projections.base import iso
 
 
@@ -25,7 +25,7 @@ def _session_answer(granted: Granted, message: str, with_token: bool) -> Respons
     return Response(body, status_code=200)
 
 
-def _call(runtime: Runtime, request: Request[Any, Any, Any], api_key: str, license_key: str = "",
+def _call(runtime: Services, request: Request[Any, Any, Any], api_key: str, license_key: str = "",
           hwid: str | None = None) -> Any:
     product = runtime.ledger.find_product_by_secret(api_key)
     return client_request(runtime, request.scope, license_key, product.id, hwid)

@@ -32,12 +32,12 @@ class NotificationController(Controller):
         if notifications.get_notification(runtime.store, str(actor.id), str(notification_id)) is None:
             raise NotificationNotFoundError(notification_id)
         receipt = runtime.ledger.mark_notification_read(actor.id, notification_id, runtime.clock())
-        runtime.wait_for(receipt.position)
+        runtime.wait_for(receipt.position, ("notifications",))
         row = notifications.get_notification(runtime.store, str(actor.id), str(notification_id))
         return Ok(data=msgspec.convert(row, Notification))
 
     @post("/read-all", status_code=200, sync_to_thread=True)
     def mark_all_read(self, actor: ActorDep, runtime: RuntimeDep) -> Ok[UnreadCount]:
         receipt = runtime.ledger.mark_all_notifications_read(actor.id, runtime.clock())
-        runtime.wait_for(receipt.position)
+        runtime.wait_for(receipt.position, ("notifications",))
         return Ok(data=UnreadCount(notifications.unread_count(runtime.store, str(actor.id))))

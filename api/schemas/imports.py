@@ -25,7 +25,7 @@ from commands.imports import LicenseImport, LineOutcome, ProductImport
 from domain.errors import InvalidValueError
 from domain.license import LicenseTerms, LicenseType
 from domain.product import ClientCompatibility, SigningAlgorithm
-from domain.text import has_nul
+from api.text import has_nul
 
 Format = Literal["json", "csv"]
 

@@ -11,7 +11,7 @@ import msgspec
 import psycopg
 import pytest
 
-from commands.call_log import to_row
+from adapters.call_log import to_row
 from domain.account import Actor
 from domain.client_call import CallRecord
 from domain.license import LicenseTerms, LicenseType

@@ -15,7 +15,7 @@ from litestar.serialization import decode_json
 from api.client_protocol import is_sealed
 from api.direct import Direct, DirectRoute
 from api.schemas.client import LicenseCheck
-from domain.text import json_has_nul
+from api.text import json_has_nul
 
 FIELDS = ["license_key", "hwid", "product_id", "nonce", "client_data", "encrypted", "extra"]
 CLIENT_DATA_FIELDS = ["platform", "os_version", "vm_indicators", "debug_indicators", "extra"]

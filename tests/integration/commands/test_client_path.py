@@ -8,18 +8,17 @@ from datetime import datetime, timezone
 
 import pytest
 
-from commands.call_log import CallLog, SQLiteCallStore
-from commands.ledger import Ledger
+from adapters.call_log import CallLog, SQLiteCallStore
 from domain.account import Actor
 from domain.blacklist import BlacklistType, Severity, blacklist_entry_id
 from domain.client_call import ClientRequest, record_call
 from domain.refusals import BlacklistedError
-from keyledger.wiring import eventsourcing_env
+from keyledger.wiring import build_ledger, eventsourcing_env
 
 
 def test_an_entry_added_by_another_process_blocks_the_very_next_call(runtime, settings, licensed, clock):
     runtime.ledger.validate_license(licensed())  # the index is warm
-    other_process = Ledger(eventsourcing_env(settings), runtime.ledger.master_key)
+    other_process = build_ledger(eventsourcing_env(settings), runtime.ledger.master_key)
     other_process.add_blacklist_entry(BlacklistType.IP, "10.0.0.1", "abuse", Severity.HIGH, None, None, clock())
 
     with pytest.raises(BlacklistedError):
@@ -68,7 +67,7 @@ def test_async_validation_sees_a_change_made_by_another_process_on_the_very_next
     from domain.license import LicenseStatus
     from domain.refusals import LicenseSuspendedError
 
-    other_process = Ledger(eventsourcing_env(settings), runtime.ledger.master_key)
+    other_process = build_ledger(eventsourcing_env(settings), runtime.ledger.master_key)
 
     async def scenario():
         granted = await asyncio.gather(*(runtime.ledger.validate_license_async(licensed()) for _ in range(20)))
@@ -134,7 +133,7 @@ def test_a_suspension_by_another_process_reaches_the_cached_license_at_once(runt
     from domain.refusals import LicenseSuspendedError
 
     granted = runtime.ledger.validate_license(licensed())  # the license is now cached in this process
-    other_process = Ledger(eventsourcing_env(settings), runtime.ledger.master_key)
+    other_process = build_ledger(eventsourcing_env(settings), runtime.ledger.master_key)
     owner = Actor(granted.license.owner_id, is_admin=True)
     other_process.update_license(owner, granted.license.id, clock(), status=LicenseStatus.SUSPENDED)
 
@@ -151,7 +150,7 @@ def test_the_postgres_call_log_reconnects_after_the_server_dropped_its_connectio
 
     import psycopg
 
-    from commands import call_log
+    from adapters import call_log
     from tests.conftest import POSTGRES_URL
 
     monkeypatch.setattr(call_log, "IDLE_CHECK_SECONDS", 0.0)  # every append counts as after a lull
@@ -179,7 +178,7 @@ def test_a_postgres_batch_keeps_its_rows_in_order_with_their_empty_fields():
 
     import psycopg
 
-    from commands import call_log
+    from adapters import call_log
     from tests.conftest import POSTGRES_URL
 
     schema = f"kl_{uuid.uuid4().hex[:12]}"

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import psycopg
 import pytest
 
-from commands.call_log import to_row
+from adapters.call_log import to_row
 from domain.account import Actor
 from domain.client_call import ClientRequest, record_call
 from tests.conftest import POSTGRES_URL
@@ -207,12 +207,11 @@ def test_a_row_is_appended_unless_an_event_about_one_of_its_ids_lies_past_its_po
 
 def test_a_call_decided_from_memory_is_decided_again_when_a_blacklist_entry_appeared(runtime, settings, licensed,
                                                                                         clock):
-    from commands.ledger import Ledger
     from domain.blacklist import BlacklistType, Severity
     from domain.refusals import BlacklistedError
-    from keyledger.wiring import eventsourcing_env
+    from keyledger.wiring import build_ledger, eventsourcing_env
 
-    other_process = Ledger(eventsourcing_env(settings), runtime.ledger.master_key)
+    other_process = build_ledger(eventsourcing_env(settings), runtime.ledger.master_key)
 
     built = []
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from api.signer import AnswerSigner
-from keys.signing import signing_key_from_pem, verify
+from adapters.signer import AnswerSigner
+from keys.signing import sign, signing_key_from_pem, verify
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def keys(signing_pems):
 @pytest.mark.parametrize("key_file", ["ed25519.pem", "rsa-4096.pem"])
 def test_concurrent_answers_each_get_their_own_valid_signature(keys, key_file, api_processes):
     key = keys[key_file]
-    signer = AnswerSigner(api_processes)
+    signer = AnswerSigner(sign, api_processes)
     messages = [f"answer {n}".encode() for n in range(20)]
 
     async def sign_all():

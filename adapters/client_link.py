@@ -30,11 +30,10 @@ has work to do meanwhile (the API signs its answer) hears once its row's stateme
 sent, so that work overlaps the round trip instead of delaying the statement.
 
 The statements go out through libpq itself (psycopg.pq), prepared once per connection, and each
-connection's socket has one reader for its whole life. psycopg's `execute` builds a cursor and
-its adapters, and for every wait registers the socket with the loop's selector, arms a timer,
-then takes both down again: measured 165 µs of process CPU a statement, against 62 µs this way.
-A connection psycopg connects (authentication, options), and the link never hands it back to
-psycopg's own calls, whose waits would take its socket's reader from it.
+connection's socket has one reader for its whole life: psycopg's `execute` costs more than twice
+the CPU a statement (docs/decisions/0040). A connection psycopg connects (authentication,
+options), and the link never hands it back to psycopg's own calls, whose waits would take its
+socket's reader from it.
 """
 
 from __future__ import annotations
@@ -47,30 +46,15 @@ from uuid import UUID
 
 import msgspec
 
-from commands.batches import settle
+from adapters.batches import settle
 
 GATHER_TURNS = 1
-"""How many turns of the event loop a statement waits for more calls before it goes out.
-
-Requests reach a process in bursts (a batch of answers goes out, the clients send their next
-calls together): one wake of the loop reads them all and schedules a task for each, and each
-decides before it first waits. The link's task, created by the first of them, runs after the
-rest, so one turn lets the whole burst join the statement.
-
-It used to wait 0.1 ms, like PostgreSQL's commit_delay. But epoll counts whole milliseconds and
-asyncio rounds a wait up, so whenever the burst's calls were all decided and the loop had
-nothing else to do, the statement waited a full millisecond on an idle loop. Measured
-2026-12-01: a lone call's round trip took 1.96 ms, now 0.39 ms; with 32 connections on 2 API
-processes, 15-20 % more validations."""
+"""How many turns of the event loop a statement waits for more calls before it goes out: a burst of
+requests is read in one wake of the loop, so one turn lets the whole burst join (docs/decisions/0040)."""
 
 IN_FLIGHT = 2
-"""Statements a loop may have in flight at once, each on a connection of its own.
-
-With one, calls decided while a statement ran waited for its answer before theirs could go out,
-and an API process sat idle a third of the time at 32 connections: the round trip (PostgreSQL's
-backend competing for the same two cores, and the WAL flush) was what its calls waited for.
-With two, they go out at once; measured with 32 connections on 2 API processes, 8-10 % more
-validations, the same at 128. What comes while both are in flight shares the next statement."""
+"""Statements a loop may have in flight at once, each on a connection of its own; what comes while both
+are in flight shares the next statement. Why two: docs/decisions/0040."""
 
 Row = Sequence[Any]
 _encode = msgspec.json.Encoder().encode

@@ -8,7 +8,7 @@ aggregate's machinery: no version, no snapshot, no optimistic concurrency, only 
 
 Whatever arrived while the last commit ran is appended in one transaction, so concurrent
 calls share a commit (on SQLite, an fsync): on a writer thread, or on PostgreSQL straight
-from the event loop through the client link (commands/client_link.py). Each caller, blocking
+from the event loop through the client link (adapters/client_link.py). Each caller, blocking
 or async, returns only once its own record is durable: nothing acknowledged is lost.
 
 Positions are unique and grow with each writer's commits, but on PostgreSQL the writers of
@@ -34,14 +34,14 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
-from commands.batches import BatchThread
-from commands.client_link import ClientLink, insert_json, rows_json
+from adapters.batches import BatchThread
+from adapters.client_link import ClientLink, insert_json, rows_json
 from domain.client_call import CallRecord
-from domain.ids import id_text
 from domain.instants import utc_text
 
 COLUMNS = "at, action, license_id, product_id, error_code, security_event, ip, hwid, user_agent, details"
@@ -61,10 +61,10 @@ READ_CONNECTIONS = 2
 """The PostgreSQL log's read pool (pages of license logs, the stats' counts): each read is one short query."""
 IDLE_CHECK_SECONDS = 2.0
 """The writer thread's connection, unused this long, is checked before its next batch (the server may have
-dropped it). The client link needs no such check: its sockets' readers notice (commands/client_link.py)."""
+dropped it). The client link needs no such check: its sockets' readers notice (adapters/client_link.py)."""
 
 
-class CallStore(Protocol):
+class CallTable(Protocol):
     """Where call records are kept: appended in batches, read back in position order."""
 
     def append(self, rows: Sequence[Row]) -> None: ...
@@ -91,7 +91,12 @@ def from_row(row: Sequence[Any]) -> tuple[int, CallRecord]:
 
 
 def _text(value: UUID | None) -> str | None:
-    return None if value is None else id_text(value)
+    return None if value is None else _id_text(value)
+
+
+@lru_cache(maxsize=16384)  # a call's row writes its license's and product's ids; str(UUID) is Python code
+def _id_text(value: UUID) -> str:
+    return str(value)
 
 
 def _uuid(value: str | None) -> UUID | None:
@@ -253,7 +258,7 @@ def conninfo_of(env: dict[str, str]) -> str:
         ("user", "POSTGRES_USER"), ("password", "POSTGRES_PASSWORD")) if env.get(key)})
 
 
-def call_store_for(env: dict[str, str], events: Any = None) -> CallStore:
+def call_store_for(env: dict[str, str], events: Any = None) -> CallTable:
     """The call log beside the event store that this eventsourcing env configures (on PostgreSQL,
     `events` names the event store's table, for the client link)."""
     if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
@@ -269,13 +274,13 @@ class CallLog:
     """Appends call records in group commits: whatever arrives while a commit runs shares the next one.
 
     Blocking callers go through one writer thread. Callers on an event loop go through it too,
-    unless the store can append asynchronously (PostgreSQL's client link, which batches them itself).
+    unless given the client link (PostgreSQL), which batches them itself.
     """
 
-    def __init__(self, store: CallStore) -> None:
+    def __init__(self, store: CallTable, link: ClientLink | None = None) -> None:
         self.store = store
+        self._link = link
         self._writer: BatchThread[Row, None] = BatchThread("call-log", self._commit)
-        self._append_soon = getattr(store, "append_soon", None)
 
     def _commit(self, rows: list[Row]) -> list[None]:
         self.store.append(rows)
@@ -291,22 +296,23 @@ class CallLog:
 
     def append_soon(self, record: CallRecord) -> asyncio.Future[None]:
         """Queue the record now; the future (of the running loop) is done once it is durable."""
-        if self._append_soon is not None:
-            return self._append_soon([to_row(record)])  # type: ignore[no-any-return]
+        if self._link is not None:
+            return self._link.append_soon([to_row(record)])
         return self._writer.submit_soon(to_row(record))
 
     @property
     def appends_conditionally(self) -> bool:
         """Whether `queue_unless_changed` is available (PostgreSQL's client link)."""
-        link = getattr(self.store, "link", None)
-        return link is not None and link.reads_heads
+        return self._link is not None and self._link.reads_heads
 
     def queue_unless_changed(self, record: CallRecord, position: int, ids: Sequence[UUID]
                              ) -> tuple[asyncio.Future[None], asyncio.Future[tuple[bool, int]]]:
         """Append unless an event about one of `ids` lies past `position`, as of one snapshot taken after
-        this call (commands/client_link.py). Two futures: the statement was sent; then (appended, the event
+        this call (adapters/client_link.py). Two futures: the statement was sent; then (appended, the event
         store's head) once committed."""
-        return self.store.link.queue_unless_changed(to_row(record), position, ids)  # type: ignore[attr-defined]
+        if self._link is None:
+            raise RuntimeError("this call log appends conditionally only through a client link")
+        return self._link.queue_unless_changed(to_row(record), position, ids)
 
     def head(self) -> int:
         return self.store.head()

@@ -1,24 +1,19 @@
-"""Short-lived shared state: replay cache and one-time challenges (in memory, or Redis for many processes)."""
+"""Short-lived shared state: replay cache and one-time challenges (in memory, or Redis for many processes).
+
+Both implement api/ports.py's EphemeralStore: `claim` and `take` are atomic, so a value is used at most once.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Protocol
-
-
-class EphemeralStore(Protocol):
-    """Keys that expire; `claim` and `take` are atomic, so a value is used at most once."""
-
-    def claim(self, key: str, ttl_seconds: float) -> bool: ...
-    def put(self, key: str, value: str, ttl_seconds: float) -> None: ...
-    def take(self, key: str) -> str | None: ...
+from collections.abc import Callable
 
 
 class MemoryStore:
     """One process's store: the embedded default."""
 
-    def __init__(self, clock: callable = time.monotonic) -> None:  # type: ignore[valid-type]
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._values: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
         self._clock = clock

@@ -124,9 +124,3 @@ def settle(futures: Sequence[tuple[asyncio.Future[Any], Any]], error: BaseExcept
             future.set_result(result)
         else:
             future.set_exception(error)
-
-
-def retrieved(done: asyncio.Future[Any]) -> None:
-    """A done-callback for a future nobody awaits any more: its exception counts as seen, not warned about."""
-    if not done.cancelled():
-        done.exception()

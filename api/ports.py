@@ -1,0 +1,62 @@
+"""What the API is handed, typed by what it uses: keyledger/wiring.py's Runtime supplies each."""
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any, Protocol
+
+from api.idempotency import AnswerStore
+from commands.ledger import Ledger
+from domain.product import ClientCompatibility, SigningAlgorithm
+from keys.signing import SigningKey
+from projections.db import ReadStore
+from projections.license_logs import CallHistory
+
+
+class EphemeralStore(Protocol):
+    """Keys that expire; `claim` and `take` are atomic, so a value is used at most once."""
+
+    def claim(self, key: str, ttl_seconds: float) -> bool: ...
+    def put(self, key: str, value: str, ttl_seconds: float) -> None: ...
+    def take(self, key: str) -> str | None: ...
+
+
+class Signer(Protocol):
+    """Signs answers without blocking the event loop for long."""
+
+    async def sign(self, key: SigningKey, message: bytes) -> str: ...
+
+
+class ApiSettings(Protocol):
+    """The settings a request reads."""
+
+    @property
+    def client_compatibility(self) -> ClientCompatibility: ...
+    @property
+    def jwt_ttl_seconds(self) -> int: ...
+    @property
+    def consistency_timeout(self) -> float: ...
+
+
+class Services(Protocol):
+    """What a request may use: the commands, the read store, the call history, read-your-writes, keys,
+    the signer, the ephemeral store, kept answers (api/idempotency.py) and the clock."""
+
+    ledger: Ledger
+    store: ReadStore
+    calls: CallHistory
+    settings: ApiSettings
+    master_key: bytes
+    jwt_secret: bytes
+    signing_keys: dict[SigningAlgorithm, SigningKey]
+    signer: Signer
+    ephemeral: EphemeralStore
+    answers: AnswerStore
+
+    def clock(self) -> datetime: ...
+
+    def wait_for(self, position: int, models: Collection[str] | None = None, timeout: float | None = None) -> None:
+        """Wait until the read models in `models` (all without) reach `position`; ReadModelsBehindError past
+        the deadline."""
+
+    def read_model_status(self) -> list[dict[str, Any]]: ...
+    def close(self) -> None: ...
