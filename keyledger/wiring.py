@@ -10,13 +10,15 @@ import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from adapters.aggregate_cache import SizedLRUCache
 from adapters.answers import AnswerTable
 from adapters.wakeups import StoreNotifications
+from adapters.webhook_http import UrlGuard, WebhookPoster
 from api.ephemeral import EphemeralStore, MemoryStore, RedisStore
 from api.signer import AnswerSigner
 from commands import call_log, client_link
@@ -30,7 +32,10 @@ from keys.signing import SigningKey, load_or_create_signing_key
 from projections.feeding import AdvisoryFeedingLock, FeedingLock, FileFeedingLock
 from projections.db import PostgresReadStore, ReadStore, SQLiteReadStore, unreachable
 from projections.registry import build_projections
+from projections.base import ProjectionView
+from workers.deliveries import Deliverer, DeliveryPool
 from workers.projector import Projector
+from workers.webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +77,22 @@ class Runtime:
         self.signer = AnswerSigner(settings.workers)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.webhook_poster = WebhookPoster(settings.webhook_allow_private, settings.webhook_timeout,
+                                            webhook_hosts(settings))
+        ledger.check_webhook_url = UrlGuard(settings.webhook_allow_private, webhook_hosts(settings))
+        self.deliverer = Deliverer(store, ledger, self.webhook_poster, clock, settings.webhook_disable_after,
+                                   timedelta(seconds=settings.webhook_timeout + 5))
+        self.enqueue_deliveries: Callable[[list[str]], None] = lambda _: None  # the sweep finds them
+        self.dispatcher = Projector(ledger, [WebhookDispatcher(ProjectionView(store, WebhookDispatcher.name),
+                                                               events_between(ledger), self._enqueue)])
+        self._dispatcher_wakeups: StoreNotifications | None = None
+
+    def _enqueue(self, delivery_ids: list[str]) -> None:
+        self.enqueue_deliveries(delivery_ids)
 
     def start_workers(self) -> None:
-        """The embedded default's in-process workers: the expiry sweeper."""
+        """The embedded default's in-process workers: the expiry sweeper, the webhook dispatcher, and webhook
+        delivery on an in-process queue."""
         from workers.expiry import run_sweeper
 
         args = (self.ledger, self.store, self.clock, self._stop, self.settings.sweep_interval)
@@ -82,6 +100,25 @@ class Runtime:
                                   name="expiry-sweeper", daemon=True)
         thread.start()
         self._threads.append(thread)
+        pool = DeliveryPool(self.deliverer, WEBHOOK_THREADS, self.settings.webhook_sweep_interval, self._stop)
+        self.enqueue_deliveries = pool.enqueue
+        self._threads.extend(pool.start().threads)
+        self.start_dispatcher()
+
+    def start_dispatcher(self) -> None:
+        """Follow the event store into webhook deliveries; on PostgreSQL, woken by every append."""
+        if self.settings.is_postgres:
+            self._dispatcher_wakeups = StoreNotifications(postgres_conninfo(self.settings),
+                                                          self.ledger.recorder.channel_name,
+                                                          self.dispatcher.wake).start()
+        self.dispatcher.start()
+
+    def wait_for_dispatch(self, position: int) -> None:
+        """Wait (bounded) until the webhook dispatcher has taken `position` (a replay or retry request)."""
+        try:
+            self.dispatcher.wait(position, timeout=self.settings.consistency_timeout)
+        except TimeoutError:
+            raise ReadModelsBehindError(position) from None
 
     def wait_for(self, position: int) -> None:
         """Read-your-writes: wait (bounded) until every read model has seen `position`.
@@ -115,10 +152,37 @@ class Runtime:
             thread.join(timeout=10)
         if self._notifications is not None:
             self._notifications.close()
+        if self._dispatcher_wakeups is not None:
+            self._dispatcher_wakeups.close()
+        self.dispatcher.stop()
+        self.webhook_poster.close()
         self.projector.stop()
         self.signer.close()
         self.store.close()
         self.ledger.close()
+
+
+WEBHOOK_THREADS = 4
+"""Threads delivering webhooks in the embedded default (each waits on one endpoint at a time)."""
+
+
+def webhook_hosts(settings: Settings) -> frozenset[str] | None:
+    if not settings.webhook_hosts:
+        return None
+    return frozenset(host.strip().lower() for host in settings.webhook_hosts.split(",") if host.strip())
+
+
+def events_between(ledger: Ledger) -> Callable[[int, int], Iterator[tuple[int, Any]]]:
+    """Read the store's events in (after, upto], in order, a page at a time (a webhook replay's source)."""
+    def read(after: int, upto: int) -> Iterator[tuple[int, Any]]:
+        while after < upto:
+            page = ledger.recorder.select_notifications(start=after, limit=500, stop=upto, inclusive_of_start=False)
+            if not page:
+                return
+            for notification in page:
+                yield notification.id, ledger.mapper.to_domain_event(notification)
+            after = page[-1].id
+    return read
 
 
 def postgres_parts(url: str) -> dict[str, str]:
@@ -311,6 +375,7 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
                         SizedLRUCache(CACHED_AGGREGATES, settings.cache_mb * 1024 * 1024))
         store = build_read_store(settings)
         projector = Projector(ledger, build_projections(store), feeding=feeding_lock(settings))
+        WebhookDispatcher(ProjectionView(store, WebhookDispatcher.name), events_between(ledger), list).create_tables()
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),
                       ephemeral_store(settings), clock)
     if settings.run_projections if start_projector is None else start_projector:
