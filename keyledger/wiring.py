@@ -90,9 +90,9 @@ class Runtime:
     def _enqueue(self, delivery_ids: list[str]) -> None:
         self.enqueue_deliveries(delivery_ids)
 
-    def start_workers(self) -> None:
-        """The embedded default's in-process workers: the expiry sweeper, the webhook dispatcher, and webhook
-        delivery on an in-process queue."""
+    def start_workers(self, deliver_in_process: bool = True) -> None:
+        """The in-process workers: the expiry sweeper, the webhook dispatcher, and (unless arq delivers them,
+        `run_arq_delivery`) webhook delivery on an in-process queue."""
         from workers.expiry import run_sweeper
 
         args = (self.ledger, self.store, self.clock, self._stop, self.settings.sweep_interval)
@@ -100,10 +100,21 @@ class Runtime:
                                   name="expiry-sweeper", daemon=True)
         thread.start()
         self._threads.append(thread)
+        self.start_dispatcher()
+        if not deliver_in_process:
+            return
         pool = DeliveryPool(self.deliverer, WEBHOOK_THREADS, self.settings.webhook_sweep_interval, self._stop)
         self.enqueue_deliveries = pool.enqueue
         self._threads.extend(pool.start().threads)
-        self.start_dispatcher()
+
+    def run_arq_delivery(self) -> None:
+        """Deliver webhooks as arq jobs on Redis until SIGTERM or SIGINT (`keyledger worker` with Redis)."""
+        from workers.webhook_jobs import ArqDelivery
+
+        arq = ArqDelivery(self.deliverer, self.settings.redis_url or "", self.settings.webhook_sweep_interval,
+                          self.settings.webhook_timeout + 10)
+        self.enqueue_deliveries = arq.enqueue
+        arq.run()
 
     def start_dispatcher(self) -> None:
         """Follow the event store into webhook deliveries; on PostgreSQL, woken by every append."""
