@@ -164,3 +164,56 @@ def test_an_endpoint_failing_again_and_again_is_disabled_and_its_owner_told(clie
     notifications = client.get("/api/notifications", headers=auth(vendor_token)).json()["data"]
     assert [n["type"] for n in notifications if n["type"] == "webhook_disabled"] == ["webhook_disabled"]
     assert len(receiver.received) == 3
+
+
+def test_replay_resends_exactly_the_matching_events(client, vendor_token, receiver, runtime, clock):
+    from tests.conftest import register
+
+    product = create_product(client, vendor_token)
+    first = create_license(client, vendor_token, product["id"])
+    after_first = runtime.ledger.position()
+    second = create_license(client, vendor_token, product["id"], hwid_locked=False)
+    client.put(f"/api/licenses/{second['id']}", json={"status": "suspended"}, headers=auth(vendor_token))
+    body = {"license_key": first["license_key"], "product_id": product["id"], "hwid": "pc-1"}
+    client.post("/api/client/activate", json=body)  # a type the webhook does not want
+    other = register(client, "other@example.com")
+    create_license(client, other, create_product(client, other)["id"])  # another vendor's
+    webhook = hook(client, vendor_token, receiver.url, ["license.created", "license.suspended"])
+    url = f"/api/webhooks/{webhook['id']}/replay"
+
+    everything = client.post(url, json={"after": 0}, headers=auth(vendor_token)).json()["data"]
+    receiver.wait_for(lambda r: len(r.received) == 3)
+    later = client.post(url, json={"after": after_first}, headers=auth(vendor_token)).json()["data"]
+    receiver.wait_for(lambda r: len(r.received) == 5)
+    none_since = client.post(url, json={"since": "2026-01-16T00:00:00Z"}, headers=auth(vendor_token)).json()["data"]
+    refused = client.post(url, json={}, headers=auth(vendor_token))
+
+    got = [(item.json["type"], item.json["data"]["license_id"]) for item in receiver.received]
+    assert sorted(got[:3]) == sorted([("license.created", first["id"]), ("license.created", second["id"]),
+                                      ("license.suspended", second["id"])])
+    assert sorted(got[3:]) == sorted([("license.created", second["id"]), ("license.suspended", second["id"])])
+    assert (everything["queued"], later["queued"], none_since["queued"]) == (3, 2, 0)
+    assert everything["upto"] >= after_first and everything["replay_id"] != later["replay_id"]
+    assert {item.json["id"] for item in receiver.received[3:]} <= {item.json["id"] for item in receiver.received[:3]}
+    assert refused.status_code == 400 and refused.json()["error_code"] == "VALIDATION_ERROR"
+    quiet(runtime)
+    assert len(receiver.received) == 5
+
+
+def test_retry_sends_a_delivered_event_again_with_its_id(client, vendor_token, receiver, runtime):
+    webhook = hook(client, vendor_token, receiver.url, ["license.created"])
+    create_license(client, vendor_token, create_product(client, vendor_token)["id"])
+    receiver.wait_for(lambda r: len(r.received) == 1)
+    (delivery,) = wait_delivered(client, vendor_token, webhook["id"])
+
+    answer = client.post(f"/api/webhooks/{webhook['id']}/deliveries/{delivery['id']}/retry",
+                         headers=auth(vendor_token))
+    receiver.wait_for(lambda r: len(r.received) == 2)
+    missing = client.post(f"/api/webhooks/{webhook['id']}/deliveries/{webhook['id']}/retry",
+                          headers=auth(vendor_token))
+
+    assert answer.status_code == 200 and answer.json()["data"]["id"] == delivery["id"]
+    assert receiver.received[0].json["id"] == receiver.received[1].json["id"]
+    (after,) = wait_delivered(client, vendor_token, webhook["id"])
+    assert [a["status_code"] for a in after["attempts"]] == [200, 200]
+    assert (missing.status_code, missing.json()["error_code"]) == (404, "DELIVERY_NOT_FOUND")
