@@ -85,7 +85,6 @@ class Runtime:
         self.enqueue_deliveries: Callable[[list[str]], None] = lambda _: None  # the sweep finds them
         self.dispatcher = Projector(ledger, [WebhookDispatcher(ProjectionView(store, WebhookDispatcher.name),
                                                                events_between(ledger), self._enqueue)])
-        self._dispatcher_wakeups: StoreNotifications | None = None
 
     def _enqueue(self, delivery_ids: list[str]) -> None:
         self.enqueue_deliveries(delivery_ids)
@@ -118,11 +117,19 @@ class Runtime:
 
     def start_dispatcher(self) -> None:
         """Follow the event store into webhook deliveries; on PostgreSQL, woken by every append."""
-        if self.settings.is_postgres:
-            self._dispatcher_wakeups = StoreNotifications(postgres_conninfo(self.settings),
-                                                          self.ledger.recorder.channel_name,
-                                                          self.dispatcher.wake).start()
+        self._listen()
         self.dispatcher.start()
+
+    def _listen(self) -> None:
+        """On PostgreSQL, one connection per process listens for appends and wakes its projector and its
+        webhook dispatcher (whichever of them run here)."""
+        if self.settings.is_postgres and self._notifications is None:
+            channel = self.ledger.recorder.channel_name  # eventsourcing NOTIFYs it with each append
+            self._notifications = StoreNotifications(postgres_conninfo(self.settings), channel, self._wake).start()
+
+    def _wake(self) -> None:
+        self.projector.wake()
+        self.dispatcher.wake()
 
     def wait_for_dispatch(self, position: int) -> None:
         """Wait (bounded) until the webhook dispatcher has taken `position` (a replay or retry request)."""
@@ -151,10 +158,7 @@ class Runtime:
 
     def start_projector(self) -> None:
         """Project in this process; on PostgreSQL, woken by every append, whichever process made it."""
-        if self.settings.is_postgres:
-            channel = self.ledger.recorder.channel_name  # eventsourcing NOTIFYs it with each append
-            self._notifications = StoreNotifications(postgres_conninfo(self.settings), channel,
-                                                     self.projector.wake).start()
+        self._listen()
         self.projector.start()
 
     def close(self) -> None:
@@ -163,8 +167,6 @@ class Runtime:
             thread.join(timeout=10)
         if self._notifications is not None:
             self._notifications.close()
-        if self._dispatcher_wakeups is not None:
-            self._dispatcher_wakeups.close()
         self.dispatcher.stop()
         self.webhook_poster.close()
         self.projector.stop()
@@ -222,8 +224,8 @@ KEPT_OPEN = 2
 """Connections the event store's pool keeps open while idle; it opens more, up to `database_pool`, as needed."""
 CONNECTIONS_BESIDE_POOLS = call_log.READ_CONNECTIONS + 1 + client_link.IN_FLIGHT + 1 + 1
 """What a process opens on PostgreSQL beside its two pools (7): the call log's reads and its writer thread's one,
-the client link's lanes, the projection lock's one (projections/feeding.py), and where a projector runs, the one
-listening for appends (adapters/wakeups.py)."""
+the client link's lanes, the projection lock's one (projections/feeding.py), and where a projector or the webhook
+dispatcher runs, the one listening for appends (adapters/wakeups.py)."""
 
 
 def _store_env(settings: Settings) -> dict[str, str]:
