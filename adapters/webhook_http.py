@@ -12,6 +12,7 @@ import socket
 import ssl
 import time
 from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 import httpcore
@@ -62,8 +63,47 @@ class UrlGuard:
             check_addresses(host, resolve(host, 443), self.allow_private)
 
 
+_DEADLINE: ContextVar[float | None] = ContextVar("webhook_deadline", default=None)
+"""When the current attempt must end (monotonic seconds): every socket read and write is bounded by it."""
+
+
+def _bounded(timeout: float | None) -> float | None:
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise httpcore.ReadTimeout("the attempt's time is up")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every operation ends by the attempt's deadline: httpx's timeouts bound each read,
+    so an answer dripped a byte at a time (headers included) would otherwise hold the worker indefinitely."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
 class _GuardedBackend(httpcore.SyncBackend):
-    """httpcore's own sockets, connected only to an address the check allows (the one checked)."""
+    """httpcore's own sockets, connected only to an address the check allows (the one checked), and bounded by
+    the attempt's deadline."""
 
     def __init__(self, allow_private: bool) -> None:
         self.allow_private = allow_private
@@ -72,7 +112,8 @@ class _GuardedBackend(httpcore.SyncBackend):
                     socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
         addresses = resolve(host, port)
         check_addresses(host, addresses, self.allow_private)
-        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+        return _DeadlineStream(super().connect_tcp(addresses[0], port, _bounded(timeout), local_address,
+                                                   socket_options))
 
 
 class WebhookPoster:
@@ -95,6 +136,7 @@ class WebhookPoster:
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> PostResult:
         """One attempt; never raises for what the receiver or the network did."""
         started = time.monotonic()
+        token = _DEADLINE.set(started + self.timeout)
         try:
             fenced_host(url, self.allow_private, self.hosts)
             with self._client.stream("POST", url, content=body,
@@ -103,8 +145,10 @@ class WebhookPoster:
                 status = response.status_code
         except (httpx.HTTPError, WebhookUrlError, OSError) as error:
             return PostResult(None, _ms_since(started), _describe(error), "")
+        finally:
+            _DEADLINE.reset(token)
         error = None if 200 <= status < 300 else f"HTTP {status}"
-        return PostResult(status, _ms_since(started), error, answer.decode("utf-8", "replace")[:EXCERPT_CHARS])
+        return PostResult(status, _ms_since(started), error, _text(answer)[:EXCERPT_CHARS])
 
     def _read(self, response: httpx.Response, started: float) -> bytes:
         """At most READ_LIMIT bytes, within the timeout overall (a slow drip of bytes cannot hold the worker)."""
@@ -126,5 +170,9 @@ def _ms_since(started: float) -> int:
 def _describe(error: Exception) -> str:
     if isinstance(error, httpx.TimeoutException):
         return "timeout"
-    text = str(error) or type(error).__name__
-    return f"{type(error).__name__}: {text}"[:500]
+    return _text(f"{type(error).__name__}: {error}".encode())[:500]
+
+
+def _text(raw: bytes) -> str:
+    """Bytes as text fit to store: invalid UTF-8 and NUL (which PostgreSQL text cannot hold) replaced."""
+    return raw.decode("utf-8", "replace").replace("\x00", "\ufffd")
