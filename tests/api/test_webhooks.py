@@ -103,3 +103,13 @@ def test_private_addresses_are_refused_unless_the_server_allows_them(runtime):
         with pytest.raises(InvalidValueError):
             guard(url)
     UrlGuard(allow_private=True)("http://127.0.0.1:9/x")  # development: allowed
+
+
+def test_registering_again_with_the_same_idempotency_key_registers_once(client, vendor_token):
+    headers = {**auth(vendor_token), "Idempotency-Key": "hook-1"}
+    first = client.post("/api/webhooks", json=HOOK, headers=headers)
+    again = client.post("/api/webhooks", json=HOOK, headers=headers)
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert len(client.get("/api/webhooks", headers=auth(vendor_token)).json()["data"]) == 1
