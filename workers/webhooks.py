@@ -40,7 +40,8 @@ WEBHOOK_TYPES: dict[type, str] = {
     License.Deleted: "license.deleted",
 }
 """Domain event → public webhook name (STYLE.md 11). SecurityAlert.Raised is `security.blocked` when it
-blocked something, else `security.alert`. A HWID reset is one `license.deactivated` per device it released."""
+blocked something, else `security.alert`. A HWID reset is one `license.deactivated` per device it released;
+Product.Deleted is one `license.deleted` per license of the product still there."""
 
 ADMINS = "admins"
 """The owner of a security alert that names no product: every admin account's webhooks receive it."""
@@ -69,7 +70,8 @@ class WebhookDispatcher(ReadModelProjection):
         " events TEXT NOT NULL, sealed_secret TEXT NOT NULL, is_active INTEGER NOT NULL, is_deleted INTEGER NOT NULL)",
         "CREATE INDEX IF NOT EXISTS webhook_routes_owner ON webhook_routes (owner_id)",
         "CREATE TABLE IF NOT EXISTS webhook_licenses (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL,"
-        " product_id TEXT NOT NULL, license_key TEXT NOT NULL)",
+        " product_id TEXT NOT NULL, license_key TEXT NOT NULL, deleted_at BIGINT)",
+        "CREATE INDEX IF NOT EXISTS webhook_licenses_product ON webhook_licenses (product_id)",
         "CREATE TABLE IF NOT EXISTS webhook_products (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS webhook_admins (id TEXT PRIMARY KEY)",
         "CREATE TABLE IF NOT EXISTS webhook_failures (webhook_id TEXT PRIMARY KEY, consecutive INTEGER NOT NULL)",
@@ -98,7 +100,7 @@ class WebhookDispatcher(ReadModelProjection):
             case Webhook.RetryRequested():
                 self.retry(cursor, event)
             case _:
-                for message in messages(cursor, event):
+                for message in messages(cursor, event, self.position):
                     self.dispatch(cursor, message, event.at)
 
     def remember(self, cursor: Cursor, event: Any) -> None:
@@ -110,8 +112,11 @@ class WebhookDispatcher(ReadModelProjection):
                 cursor.execute("INSERT INTO webhook_products VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
                                (str(event.originator_id), str(event.owner_id)))
             case License.Issued():
-                cursor.execute("INSERT INTO webhook_licenses VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                cursor.execute("INSERT INTO webhook_licenses VALUES (?, ?, ?, ?, NULL) ON CONFLICT (id) DO NOTHING",
                                (str(event.originator_id), str(event.owner_id), str(event.product_id), event.key))
+            case License.Deleted():
+                cursor.execute("UPDATE webhook_licenses SET deleted_at = ? WHERE id = ?",
+                               (self.position, str(event.originator_id)))
             case Webhook.Registered():
                 cursor.execute("INSERT INTO webhook_routes VALUES (?, ?, ?, ?, ?, 1, 0) ON CONFLICT (id) DO NOTHING",
                                (str(event.originator_id), str(event.owner_id), event.url, to_json(event.events),
@@ -170,7 +175,7 @@ class WebhookDispatcher(ReadModelProjection):
         for position, old in self.read_events(event.after, event.upto):
             if event.since is not None and getattr(old, "at", event.since) < event.since:
                 continue
-            for message in messages(cursor, old):
+            for message in messages(cursor, old, position):
                 if message.type in wanted and self.reaches(cursor, message.owner, route["owner_id"]):
                     self.record_delivery(cursor, str(event.originator_id), message, position, event.at,
                                          str(event.replay_id))
@@ -189,10 +194,12 @@ class WebhookDispatcher(ReadModelProjection):
         self._fresh.append(str(event.delivery_id))
 
 
-def messages(cursor: Cursor, event: Any) -> list[Message]:
-    """The public webhook events a domain event means (none for most)."""
+def messages(cursor: Cursor, event: Any, position: int) -> list[Message]:
+    """The public webhook events a domain event (recorded at `position`) means: none for most."""
     if isinstance(event, SecurityAlert.Raised):
         return [security_message(cursor, event)]
+    if isinstance(event, Product.Deleted):
+        return product_deleted(cursor, event, position)
     kind = WEBHOOK_TYPES.get(type(event))
     if kind is None:
         return []
@@ -222,8 +229,18 @@ def license_details(event: Any) -> list[tuple[dict[str, Any], str]]:
             return [({"expires_at": iso(event.expired_at)}, "")]
         case License.Suspended():
             return [({"reason": event.reason}, "")]
-        case _:
-            return [({}, "")]
+        case _:  # License.Deleted
+            return [({"reason": "deleted"}, "")]
+
+
+def product_deleted(cursor: Cursor, event: Any, position: int) -> list[Message]:
+    """Deleting a product deletes its licenses: one `license.deleted` for each not deleted before."""
+    cursor.execute("SELECT id, owner_id, license_key FROM webhook_licenses WHERE product_id = ?"
+                   " AND (deleted_at IS NULL OR deleted_at > ?) ORDER BY id", (str(event.originator_id), position))
+    return [message(event, "license.deleted", row["owner_id"],
+                    {"license_id": row["id"], "license_key": row["license_key"],
+                     "product_id": str(event.originator_id), "reason": "product_deleted"}, f":{row['id']}")
+            for row in cursor.fetchall()]
 
 
 def security_message(cursor: Cursor, event: Any) -> Message:

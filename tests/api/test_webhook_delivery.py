@@ -217,3 +217,16 @@ def test_retry_sends_a_delivered_event_again_with_its_id(client, vendor_token, r
     (after,) = wait_delivered(client, vendor_token, webhook["id"])
     assert [a["status_code"] for a in after["attempts"]] == [200, 200]
     assert (missing.status_code, missing.json()["error_code"]) == (404, "DELIVERY_NOT_FOUND")
+
+
+def test_deleting_a_product_tells_of_each_license_it_deleted(client, vendor_token, receiver, runtime):
+    hook(client, vendor_token, receiver.url, ["license.deleted"])
+    product = create_product(client, vendor_token)
+    kept, gone_before = (create_license(client, vendor_token, product["id"]) for _ in range(2))
+    client.delete(f"/api/licenses/{gone_before['id']}", headers=auth(vendor_token))
+    client.delete(f"/api/products/{product['id']}", headers=auth(vendor_token))
+
+    receiver.wait_for(lambda r: len(r.received) == 2)
+    quiet(runtime)
+    deleted = sorted((item.json["data"]["license_id"], item.json["data"]["reason"]) for item in receiver.received)
+    assert deleted == sorted([(kept["id"], "product_deleted"), (gone_before["id"], "deleted")])
