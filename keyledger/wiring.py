@@ -144,6 +144,7 @@ class Runtime:
         Past the timeout (the projector is down or far behind) the answer cannot show the change, and
         answering with what the read models hold would show it missing or stale: ReadModelsBehindError,
         which the API answers 503 with Retry-After. The change itself is recorded and stays recorded."""
+        self.dispatcher.wake()  # a change a vendor made: its webhooks go out without waiting for the next poll
         try:
             self.projector.wait(position, timeout=self.settings.consistency_timeout)
         except TimeoutError:

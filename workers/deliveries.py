@@ -6,6 +6,9 @@ The same code runs in `keyledger serve` (an in-process queue, `DeliveryPool`) an
 written before the lease ends. A delivery whose job was lost (Redis flushed, a worker killed) is due
 again once its lease lapses, and the sweep queues it.
 
+Its transactions commit without waiting for the WAL flush (`durable=False`): what a host crash could take
+back is a lease or an attempt's outcome, and either only means the delivery is sent again (at least once).
+
 Retries back off exponentially with jitter for about a day (BACKOFF); an endpoint whose attempts fail
 `disable_after` times in a row, with no success between, is disabled and its owner notified.
 """
@@ -88,7 +91,7 @@ class Deliverer:
         return self._record(delivery_id, claimed, result, now)
 
     def _claim(self, delivery_id: str, now: datetime) -> dict[str, Any] | None:
-        with self.store.transaction() as cursor:
+        with self.store.transaction(durable=False) as cursor:
             cursor.execute(
                 "UPDATE webhook_deliveries SET lease_until = ? WHERE id = ? AND state = 'pending'"
                 " AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)"
@@ -108,7 +111,7 @@ class Deliverer:
         attempt = claimed["attempts"] + 1
         succeeded = result.error is None
         retry_at = None if succeeded or attempt >= MAX_ATTEMPTS else now + backoff(attempt)
-        with self.store.transaction() as cursor:
+        with self.store.transaction(durable=False) as cursor:
             cursor.execute("INSERT INTO webhook_attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                            " ON CONFLICT (delivery_id, attempt) DO NOTHING",
                            (delivery_id, attempt, utc_text(now), result.status_code, result.response_time_ms,
@@ -132,7 +135,7 @@ class Deliverer:
         return int(cursor.fetchone()["consecutive"])
 
     def _settle(self, delivery_id: str, state: str, attempts: int, retry_at: datetime | None) -> None:
-        with self.store.transaction() as cursor:
+        with self.store.transaction(durable=False) as cursor:
             self._settle_in(cursor, delivery_id, state, attempts, retry_at)
 
     @staticmethod
