@@ -1,9 +1,11 @@
-"""Webhooks in the production topology: `keyledger serve` + `keyledger worker` (arq on a private Redis). A worker
-killed with SIGKILL mid-delivery, and Redis flushed while deliveries were queued, lose no delivery."""
+"""Webhooks in the production topology: `keyledger serve` + `keyledger worker` (arq on a private Redis), on
+SQLite (one host) and PostgreSQL. A worker killed with SIGKILL mid-delivery, and Redis flushed while
+deliveries were queued, lose no delivery."""
 
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -15,10 +17,11 @@ import psycopg
 import pytest
 
 from tests.conftest import POSTGRES_URL
+from tests.e2e.conftest import backend_url  # noqa: F401 - the fixture: SQLite, or a PostgreSQL schema
 from tests.faults.conftest import PrivateRedis, process_env, start_server
 from tests.webhook_receiver import Receiver
 
-pytestmark = [pytest.mark.faults, pytest.mark.postgres]
+pytestmark = pytest.mark.faults
 
 LICENSES = 60
 
@@ -65,9 +68,9 @@ class SlowReceiver(Receiver):
         handler.do_POST = do_post
 
 
-def test_a_killed_worker_and_a_flushed_redis_lose_no_delivery(postgres_url, private_redis: PrivateRedis,
+def test_a_killed_worker_and_a_flushed_redis_lose_no_delivery(backend_url, private_redis: PrivateRedis,  # noqa: F811
                                                                tmp_path: Path) -> None:
-    env = process_env(postgres_url, redis_url=private_redis.url, run_workers="false", webhook_allow_private="true",
+    env = process_env(backend_url, redis_url=private_redis.url, run_workers="false", webhook_allow_private="true",
                       webhook_hosts="127.0.0.1", webhook_sweep_interval="0.5", webhook_timeout="2")
     data_dir = tmp_path / "var"
     server = start_server(data_dir, env)
@@ -107,8 +110,14 @@ def test_a_killed_worker_and_a_flushed_redis_lose_no_delivery(postgres_url, priv
 
     received = [item.json["data"]["license_id"] for item in receiver.received]
     assert len(issued) == LICENSES and set(received) == set(issued)
-    schema = postgres_url.rpartition("schema=")[2]
+    assert delivery_states(backend_url, data_dir) == {"delivered": LICENSES}
+
+
+def delivery_states(backend_url: str | None, data_dir: Path) -> dict[str, int]:
+    query = "SELECT state, COUNT(*) FROM {}webhook_deliveries GROUP BY state"
+    if backend_url is None:
+        with sqlite3.connect(data_dir / "events.read.sqlite3") as conn:
+            return dict(conn.execute(query.format("")).fetchall())
+    schema = backend_url.rpartition("schema=")[2]
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        states = dict(conn.execute(f'SELECT state, COUNT(*) FROM "{schema}".webhook_deliveries GROUP BY state'
-                                   ).fetchall())
-    assert states == {"delivered": LICENSES}
+        return dict(conn.execute(query.format(f'"{schema}".')).fetchall())
