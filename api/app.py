@@ -16,6 +16,7 @@ from api.controllers.lockence import LockenceController
 from api.controllers.notifications import NotificationController
 from api.controllers.products import ProductController
 from api.controllers.stats import StatsController
+from api.controllers.webhooks import WebhookController
 from api.deps import DEPENDENCIES
 from api.direct import DirectApp
 from api.errors import EXCEPTION_HANDLERS
@@ -25,7 +26,7 @@ from api.ports import Services
 from api.requests import MAX_BODY_BYTES, LedgerRequest
 
 CONTROLLERS = [AuthController, ProductController, LicenseController, StatsController, NotificationController,
-               AdminController, ImportController, ClientController, LockenceController]
+               WebhookController, AdminController, ImportController, ClientController, LockenceController]
 
 
 def create_app(runtime: Services, middleware: Sequence[Middleware] = ()) -> Litestar:

@@ -28,6 +28,7 @@ from domain.errors import ConflictError, DomainError, InvalidValueError, NotFoun
 from domain.idempotency import IdempotencyKeyUsedError
 from domain.license import LicenseNotFoundError, MaxUsesBelowActivationsError
 from domain.product import ProductNotFoundError
+from domain.webhook import DeliveryNotFoundError, WebhookNotFoundError
 from domain.refusals import BlacklistedError, ClientRefusedError, UnknownProductError
 from projections.base import ReadModelsBehindError
 
@@ -52,6 +53,8 @@ DOMAIN_ERRORS: list[tuple[type[Exception], int, str, str]] = [
     (ProductNotFoundError, 404, "PRODUCT_NOT_FOUND", "Product not found"),
     (AccountNotFoundError, 404, "USER_NOT_FOUND", "User not found"),
     (NotificationNotFoundError, 404, "NOTIFICATION_NOT_FOUND", "Notification not found"),
+    (WebhookNotFoundError, 404, "WEBHOOK_NOT_FOUND", "Webhook not found"),
+    (DeliveryNotFoundError, 404, "DELIVERY_NOT_FOUND", "Delivery not found"),
     (NotFoundError, 404, "NOT_FOUND", "Resource not found"),
     (InvalidCredentialsError, 401, "INVALID_CREDENTIALS", "Invalid email or password"),
     (Unauthorized, 401, "UNAUTHORIZED", "Authentication required"),

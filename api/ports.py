@@ -26,6 +26,23 @@ class Signer(Protocol):
     async def sign(self, key: SigningKey, message: bytes) -> str: ...
 
 
+class AttemptOutcome(Protocol):
+    """How a webhook endpoint answered one attempt."""
+
+    @property
+    def status_code(self) -> int | None: ...
+    @property
+    def response_time_ms(self) -> int: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+class WebhookSender(Protocol):
+    """Posts one signed webhook body; never raises for what the receiver or the network did."""
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptOutcome: ...
+
+
 class ApiSettings(Protocol):
     """The settings a request reads."""
 
@@ -51,12 +68,16 @@ class Services(Protocol):
     signer: Signer
     ephemeral: EphemeralStore
     answers: AnswerStore
+    webhook_poster: WebhookSender
 
     def clock(self) -> datetime: ...
 
     def wait_for(self, position: int, models: Collection[str] | None = None, timeout: float | None = None) -> None:
         """Wait until the read models in `models` (all without) reach `position`; ReadModelsBehindError past
         the deadline."""
+
+    def wait_for_dispatch(self, position: int) -> None:
+        """Wait until the webhook dispatcher has taken `position`; ReadModelsBehindError past the deadline."""
 
     def read_model_status(self) -> list[dict[str, Any]]: ...
     def close(self) -> None: ...

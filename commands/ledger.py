@@ -28,6 +28,7 @@ from commands.ports import ClientPlumbing
 from commands.products import ProductCommands
 from commands.retry import KeyedLocks, OutcomeUnknownError
 from commands.sessions import SessionCommands
+from commands.webhooks import WebhookCommands
 from domain.account import Role
 from domain.blacklist import BlacklistType, Severity
 from domain.idempotency import IdempotencyKey
@@ -57,7 +58,7 @@ class _RecordedAlready(Exception):
 
 
 class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, ClientCommands, BlacklistCommands,
-             SessionCommands, ImportCommands, Application[UUID]):
+             SessionCommands, ImportCommands, WebhookCommands, Application[UUID]):
     """The write side of KeyLedger. Construct with an eventsourcing env and the master key."""
 
     name = "KeyLedger"

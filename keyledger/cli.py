@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     project = commands.add_parser("project", help="run the projections alone (production, many hosts)")
     project.set_defaults(run=_project)
-    worker = commands.add_parser("worker", help="run the workers alone (expiry sweeper; production)")
+    worker = commands.add_parser("worker", help="run the workers alone (expiry sweeper, webhooks; production)")
     worker.set_defaults(run=_worker)
     migrate_command = commands.add_parser("migrate", help="run the schema steps not yet run (serve and project do too)")
     migrate_command.set_defaults(run=_migrate)
@@ -108,9 +108,14 @@ def _project(_: argparse.Namespace) -> None:
 
 
 def _worker(_: argparse.Namespace) -> None:
-    runtime = _started(Settings.from_env())
-    runtime.start_workers()
-    _until_stopped()
+    """With Redis, webhooks are delivered as arq jobs (any number of worker hosts); without, in this process."""
+    settings = Settings.from_env()
+    runtime = _started(settings)
+    runtime.start_workers(deliver_in_process=not settings.redis_url)
+    if settings.redis_url:
+        runtime.run_arq_delivery()
+    else:
+        _until_stopped()
     runtime.close()
 
 

@@ -48,6 +48,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     client_compatibility: ClientCompatibility = ClientCompatibility.KEYLEDGER
     """The client protocol a product created without `client_compatibility` gets (a product keeps what it was
     given: changing this later changes no existing product)."""
+    webhook_allow_private: bool = False
+    """Let webhooks use plain http and reach loopback/private addresses: for development and tests only."""
+    webhook_hosts: str | None = None
+    """Comma-separated host names: when set, the only hosts a webhook URL may name (a test server's fence)."""
+    webhook_timeout: Annotated[float, msgspec.Meta(gt=0, le=60)] = 10.0
+    """Seconds one delivery attempt may take, answer included."""
+    webhook_disable_after: Annotated[int, msgspec.Meta(ge=1)] = 50
+    """Consecutive failed attempts (no success between) after which an endpoint is disabled (docs/webhooks.md)."""
+    webhook_sweep_interval: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    """Seconds between sweeps that queue every delivery due (a retry's time come, or one Redis lost)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -11,8 +11,9 @@ import threading
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from adapters import call_log, client_link
@@ -23,6 +24,7 @@ from adapters.ephemeral import MemoryStore, RedisStore
 from adapters.heads import events_table, head_reader
 from adapters.signer import AnswerSigner
 from adapters.wakeups import StoreNotifications
+from adapters.webhook_http import UrlGuard, WebhookPoster
 from api.ports import EphemeralStore
 from commands.client_view import SizedCache
 from commands.ledger import Ledger
@@ -38,7 +40,10 @@ from projections.feeding import AdvisoryFeedingLock, FeedingLock, FileFeedingLoc
 from projections.db import PostgresReadStore, ReadStore, SQLiteReadStore, unreachable
 from projections.migrations import migrate
 from projections.registry import build_projections
+from projections.base import ProjectionView
+from workers.deliveries import Deliverer, DeliveryPool
 from workers.projector import Projector
+from workers.webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +78,21 @@ class Runtime:
         self.signer = AnswerSigner(sign, settings.workers)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.webhook_poster = WebhookPoster(settings.webhook_allow_private, settings.webhook_timeout,
+                                            webhook_hosts(settings))
+        ledger.check_webhook_url = UrlGuard(settings.webhook_allow_private, webhook_hosts(settings))
+        self.deliverer = Deliverer(store, ledger, self.webhook_poster, clock, settings.webhook_disable_after,
+                                   timedelta(seconds=settings.webhook_timeout + 5))
+        self.enqueue_deliveries: Callable[[list[str]], None] = lambda _: None  # the sweep finds them
+        self.dispatcher = Projector(ledger, [WebhookDispatcher(ProjectionView(store, WebhookDispatcher.name),
+                                                               events_between(ledger), self._enqueue)])
 
-    def start_workers(self) -> None:
-        """The embedded default's in-process workers: the expiry sweeper."""
+    def _enqueue(self, delivery_ids: list[str]) -> None:
+        self.enqueue_deliveries(delivery_ids)
+
+    def start_workers(self, deliver_in_process: bool = True) -> None:
+        """The in-process workers: the expiry sweeper, the webhook dispatcher, and (unless arq delivers them,
+        `run_arq_delivery`) webhook delivery on an in-process queue."""
         from workers.expiry import run_sweeper
 
         args = (self.ledger, self.store, self.clock, self._stop, self.settings.sweep_interval)
@@ -83,6 +100,44 @@ class Runtime:
                                   name="expiry-sweeper", daemon=True)
         thread.start()
         self._threads.append(thread)
+        self.start_dispatcher()
+        if not deliver_in_process:
+            return
+        pool = DeliveryPool(self.deliverer, WEBHOOK_THREADS, self.settings.webhook_sweep_interval, self._stop)
+        self.enqueue_deliveries = pool.enqueue
+        self._threads.extend(pool.start().threads)
+
+    def run_arq_delivery(self) -> None:
+        """Deliver webhooks as arq jobs on Redis until SIGTERM or SIGINT (`keyledger worker` with Redis)."""
+        from workers.webhook_jobs import ArqDelivery
+
+        arq = ArqDelivery(self.deliverer, self.settings.redis_url or "", self.settings.webhook_sweep_interval,
+                          self.settings.webhook_timeout + 10)
+        self.enqueue_deliveries = arq.enqueue
+        arq.run()
+
+    def start_dispatcher(self) -> None:
+        """Follow the event store into webhook deliveries; on PostgreSQL, woken by every append."""
+        self._listen()
+        self.dispatcher.start()
+
+    def _listen(self) -> None:
+        """On PostgreSQL, one connection per process listens for appends and wakes its projector and its
+        webhook dispatcher (whichever of them run here)."""
+        if self.settings.is_postgres and self._notifications is None:
+            channel = self.ledger.recorder.channel_name  # eventsourcing NOTIFYs it with each append
+            self._notifications = StoreNotifications(postgres_conninfo(self.settings), channel, self._wake).start()
+
+    def _wake(self) -> None:
+        self.projector.wake()
+        self.dispatcher.wake()
+
+    def wait_for_dispatch(self, position: int) -> None:
+        """Wait (bounded) until the webhook dispatcher has taken `position` (a replay or retry request)."""
+        try:
+            self.dispatcher.wait(position, timeout=self.settings.consistency_timeout)
+        except TimeoutError:
+            raise ReadModelsBehindError(position) from None
 
     def wait_for(self, position: int, models: Collection[str] | None = None, timeout: float | None = None) -> None:
         """Read-your-writes: wait until the read models in `models` (all without) have seen `position`, within
@@ -92,6 +147,7 @@ class Runtime:
         with what the read models hold would show it missing or stale: ReadModelsBehindError, which the
         API answers 503 with Retry-After. The change itself is recorded and stays recorded."""
         timeout = self.settings.consistency_timeout if timeout is None else timeout
+        self.dispatcher.wake()  # a change a vendor made: its webhooks go out without waiting for the next poll
         try:
             self.projector.wait(position, timeout, models)
         except TimeoutError:
@@ -109,10 +165,7 @@ class Runtime:
 
     def start_projector(self) -> None:
         """Project in this process; on PostgreSQL, woken by every append, whichever process made it."""
-        if self.settings.is_postgres:
-            channel = self.ledger.recorder.channel_name  # eventsourcing NOTIFYs it with each append
-            self._notifications = StoreNotifications(postgres_conninfo(self.settings), channel,
-                                                     self.projector.wake).start()
+        self._listen()
         self.projector.start()
 
     def close(self) -> None:
@@ -121,6 +174,8 @@ class Runtime:
             thread.join(timeout=10)
         if self._notifications is not None:
             self._notifications.close()
+        self.dispatcher.stop()
+        self.webhook_poster.close()
         self.projector.stop()
         self.signer.close()
         self.store.close()
@@ -132,6 +187,29 @@ def _call_table(ledger: Ledger) -> CallTable:
     if not isinstance(ledger.calls, CallLog):
         raise TypeError(f"the ledger's call log is a {type(ledger.calls).__name__}, not the wiring's CallLog")
     return ledger.calls.store
+
+
+WEBHOOK_THREADS = 4
+"""Threads delivering webhooks in the embedded default (each waits on one endpoint at a time)."""
+
+
+def webhook_hosts(settings: Settings) -> frozenset[str] | None:
+    if not settings.webhook_hosts:
+        return None
+    return frozenset(host.strip().lower() for host in settings.webhook_hosts.split(",") if host.strip())
+
+
+def events_between(ledger: Ledger) -> Callable[[int, int], Iterator[tuple[int, Any]]]:
+    """Read the store's events in (after, upto], in order, a page at a time (a webhook replay's source)."""
+    def read(after: int, upto: int) -> Iterator[tuple[int, Any]]:
+        while after < upto:
+            page = ledger.recorder.select_notifications(start=after, limit=500, stop=upto, inclusive_of_start=False)
+            if not page:
+                return
+            for notification in page:
+                yield notification.id, ledger.mapper.to_domain_event(notification)
+            after = page[-1].id
+    return read
 
 
 def postgres_parts(url: str) -> dict[str, str]:
@@ -160,8 +238,8 @@ KEPT_OPEN = 2
 """Connections the event store's pool keeps open while idle; it opens more, up to `database_pool`, as needed."""
 CONNECTIONS_BESIDE_POOLS = call_log.READ_CONNECTIONS + 1 + client_link.IN_FLIGHT + 1 + 1
 """What a process opens on PostgreSQL beside its two pools (7): the call log's reads and its writer thread's one,
-the client link's lanes, the projection lock's one (projections/feeding.py), and where a projector runs, the one
-listening for appends (adapters/wakeups.py)."""
+the client link's lanes, the projection lock's one (projections/feeding.py), and where a projector or the webhook
+dispatcher runs, the one listening for appends (adapters/wakeups.py)."""
 
 
 def _store_env(settings: Settings) -> dict[str, str]:
@@ -344,6 +422,7 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
         store = build_read_store(settings)
         migrate(store, clock())
         projector = Projector(ledger, build_projections(store), feeding=feeding_lock(settings))
+        WebhookDispatcher(ProjectionView(store, WebhookDispatcher.name), events_between(ledger), list).create_tables()
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),
                       ephemeral_store(settings), clock)
     if settings.run_projections if start_projector is None else start_projector:

@@ -9,6 +9,7 @@ from domain.ids import NAMESPACE
 from domain.inbox import Inbox
 from domain.license import License
 from domain.product import Product
+from domain.webhook import Webhook
 from projections.base import ReadModelProjection, iso, page_bounds
 from projections.db import Cursor, ReadStore, Row
 
@@ -19,7 +20,8 @@ class NotificationProjection(ReadModelProjection):
     """One row per notification; a bulk issue is one notification naming its count."""
 
     name = "notifications"
-    tables = ("notifications", "notification_licenses", "notification_products", "notification_inboxes")
+    tables = ("notifications", "notification_licenses", "notification_products", "notification_inboxes",
+              "notification_webhooks")
     ddl = (
         "CREATE TABLE IF NOT EXISTS notifications (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, type TEXT NOT NULL,"
         " title TEXT NOT NULL, message TEXT NOT NULL, is_read INTEGER NOT NULL, created_at TEXT NOT NULL,"
@@ -30,6 +32,8 @@ class NotificationProjection(ReadModelProjection):
         "CREATE TABLE IF NOT EXISTS notification_products (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL,"
         " name TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS notification_inboxes (id TEXT PRIMARY KEY, account_id TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS notification_webhooks (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL,"
+        " url TEXT NOT NULL)",
     )
 
     def apply(self, cursor: Cursor, event: Any) -> None:
@@ -52,6 +56,14 @@ class NotificationProjection(ReadModelProjection):
             case Inbox.Opened():
                 cursor.execute("INSERT INTO notification_inboxes VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
                                (str(event.originator_id), str(event.account_id)))
+            case Webhook.Registered():
+                cursor.execute("INSERT INTO notification_webhooks VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                               (str(event.originator_id), str(event.owner_id), event.url))
+            case Webhook.Changed():
+                cursor.execute("UPDATE notification_webhooks SET url = ? WHERE id = ?",
+                               (event.url, str(event.originator_id)))
+            case Webhook.Disabled():
+                self.webhook_disabled(cursor, event)
             case Inbox.NotificationRead():
                 self.mark_read(cursor, event, "id = ?", str(event.notification_id))
             case Inbox.AllRead():
@@ -83,6 +95,15 @@ class NotificationProjection(ReadModelProjection):
         if row is not None:
             self.insert_notification(cursor, notification_id, row["owner_id"], "product_deleted", "Product deleted",
                                      f"Product {row['name']} was deleted with its licenses", event)
+
+    def webhook_disabled(self, cursor: Cursor, event: Any) -> None:
+        cursor.execute("SELECT owner_id, url FROM notification_webhooks WHERE id = ?", (str(event.originator_id),))
+        row = cursor.fetchone()
+        if row is not None:
+            notification_id = uuid5(NAMESPACE, f"notification:{event.originator_id}:{event.originator_version}")
+            self.insert_notification(cursor, notification_id, row["owner_id"], "webhook_disabled", "Webhook disabled",
+                                     f"Webhook {row['url']} was disabled after {event.consecutive_failures} failed"
+                                     " deliveries in a row; fix it, then set is_active to true", event)
 
     def insert_notification(self, cursor: Cursor, notification_id: Any, owner_id: str, kind: str, title: str,
                             message: str, event: Any) -> None:

@@ -11,6 +11,7 @@ from projections.notifications import NotificationProjection
 from projections.products import ProductListProjection
 from projections.sessions import SessionListProjection
 from projections.stats import StatsProjection
+from projections.webhooks import WebhookListProjection
 
 PROJECTION_CLASSES: tuple[type[ReadModelProjection], ...] = (
     AccountListProjection,
@@ -20,6 +21,7 @@ PROJECTION_CLASSES: tuple[type[ReadModelProjection], ...] = (
     StatsProjection,
     NotificationProjection,
     SessionListProjection,
+    WebhookListProjection,
 )
 
 

@@ -11,6 +11,7 @@ from api.schemas import answers
 from api.schemas.client import Challenge, EncryptedEnvelope, Heartbeat, HwidChallenge, LicenseCheck
 from keys.challenge import challenge_response, hwid_challenge_response
 from keys.envelope import open_envelope, seal_envelope
+from tests.webhook_receiver import Receiver
 from tests.conftest import auth, create_license, create_product, register
 
 CLIENT_ROUTES = {("/api/client/validate", "post"), ("/api/client/activate", "post"),
@@ -188,9 +189,25 @@ def vendor_calls(client, admin_token, vendor_token):
     call("PUT", "/api/admin/users/{user_id}", admin_token, user, json={"is_active": True})
     call("GET", "/api/admin/projections", admin_token)
     call("POST", "/api/admin/import", admin_token, json={"owner": "vendor@example.com", "content": "[]"})
+    with Receiver() as receiver:
+        webhook_calls(call, vendor_token, receiver.url, client.app.state.runtime)
     call("DELETE", "/api/licenses/{license_id}", vendor_token, license)
     call("DELETE", "/api/products/{product_id}", vendor_token, product)
     return calls
+
+
+def webhook_calls(call, vendor_token, url, runtime):
+    webhook = {"webhook_id": call("POST", "/api/webhooks", vendor_token, json={"url": url,
+                                                                             "events": ["license.suspended"]})["id"]}
+    call("GET", "/api/webhooks", vendor_token)
+    call("GET", "/api/webhooks/{webhook_id}", vendor_token, webhook)
+    call("PUT", "/api/webhooks/{webhook_id}", vendor_token, webhook, json={"events": ["license.created"]})
+    call("POST", "/api/webhooks/{webhook_id}/test", vendor_token, webhook)
+    call("POST", "/api/webhooks/{webhook_id}/replay", vendor_token, webhook, json={"after": 0})
+    delivery = call("GET", "/api/webhooks/{webhook_id}/deliveries", vendor_token, webhook)["deliveries"][0]
+    call("POST", "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", vendor_token,
+         {**webhook, "delivery_id": delivery["id"]})
+    call("DELETE", "/api/webhooks/{webhook_id}", vendor_token, webhook)
 
 
 def returned_types(app):
@@ -207,6 +224,12 @@ def component(schema, reference):
 def msgspec_title(kind):
     top = msgspec.json.schema(kind)
     return top["$defs"][top["$ref"].rpartition("/")[2]]["title"]
+
+
+@pytest.fixture
+def settings(settings):
+    """Webhooks may reach the test's own receiver on 127.0.0.1, and nothing else."""
+    return msgspec.structs.replace(settings, webhook_allow_private=True, webhook_hosts="127.0.0.1")
 
 
 def test_each_vendor_route_answers_the_struct_it_documents(client, admin_token, vendor_token):

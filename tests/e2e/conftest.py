@@ -34,7 +34,9 @@ class Server:
         self.root = f"http://127.0.0.1:{self.port}"
         self.base = self.root + "/api"
         self.log_path = data_dir.parent / "server.log"
-        self.env = {**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST"}
+        # Webhook URLs may name 127.0.0.1 only (and, being https-only with private addresses refused, none
+        # registers): no URL a test generates makes the server look up or reach another host.
+        self.env = {**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST", "KEYLEDGER_WEBHOOK_HOSTS": "127.0.0.1"}
         if database_url:
             self.env["KEYLEDGER_DATABASE_URL"] = database_url
         self.env["KEYLEDGER_WORKERS"] = str(workers)

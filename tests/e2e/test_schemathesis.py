@@ -42,6 +42,17 @@ include-name = "PUT /api/licenses/{license_id}"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400"]
 
 [[operations]]
+include-name = "POST /api/webhooks"
+# A URL must be https and resolve only to public addresses, and the test server accepts the host 127.0.0.1
+# alone (tests/e2e/conftest.py), so that nothing generated here is looked up or contacted: every URL is a 400.
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400"]
+
+[[operations]]
+include-name = "PUT /api/webhooks/{webhook_id}"
+# As POST /api/webhooks: a URL given is refused (400) by the test server's fence.
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400"]
+
+[[operations]]
 include-name = "POST /api/admin/import"
 # `content` is a file (a JSON array of records, or CSV with a header row): a string whose format no JSON
 # Schema of this body can state; a file that cannot be read at all is a 400 (docs/migrating-from-licensecm.md).

@@ -2,7 +2,8 @@
 
 from projections.registry import PROJECTION_CLASSES
 
-NAMES_FOR_LIFE = ("accounts", "products", "licenses", "license_changes", "stats", "notifications", "sessions")
+NAMES_FOR_LIFE = ("accounts", "products", "licenses", "license_changes", "stats", "notifications", "sessions",
+                  "webhooks")
 
 
 def test_no_read_model_is_renamed_or_dropped():

@@ -1,0 +1,123 @@
+"""Webhooks in the production topology: `keyledger serve` + `keyledger worker` (arq on a private Redis), on
+SQLite (one host) and PostgreSQL. A worker killed with SIGKILL mid-delivery, and Redis flushed while
+deliveries were queued, lose no delivery."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.conftest import POSTGRES_URL
+from tests.e2e.conftest import backend_url  # noqa: F401 - the fixture: SQLite, or a PostgreSQL schema
+from tests.faults.conftest import PrivateRedis, process_env, start_server
+from tests.webhook_receiver import Receiver
+
+pytestmark = pytest.mark.faults
+
+LICENSES = 60
+
+
+class Worker:
+    """A `keyledger worker` process, its output in a log file beside the data dir."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        self.env = {**env, "KEYLEDGER_DATA_DIR": str(data_dir)}
+        self.log_path = data_dir.parent / "worker.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "keyledger.cli", "worker"], env=self.env,
+                                            stdout=log, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class SlowReceiver(Receiver):
+    """Answers after a pause, so a killed worker leaves deliveries in flight."""
+
+    def __init__(self, pause: float) -> None:
+        super().__init__()
+        handler = self.server.RequestHandlerClass
+        original = handler.do_POST
+
+        def do_post(request) -> None:  # type: ignore[no-untyped-def]
+            time.sleep(pause)
+            original(request)
+
+        handler.do_POST = do_post
+
+
+def test_a_killed_worker_and_a_flushed_redis_lose_no_delivery(backend_url, private_redis: PrivateRedis,  # noqa: F811
+                                                               tmp_path: Path) -> None:
+    env = process_env(backend_url, redis_url=private_redis.url, run_workers="false", webhook_allow_private="true",
+                      webhook_hosts="127.0.0.1", webhook_sweep_interval="0.5", webhook_timeout="2")
+    data_dir = tmp_path / "var"
+    server = start_server(data_dir, env)
+    worker = Worker(data_dir, env)
+    worker.start()
+    with SlowReceiver(pause=0.1) as receiver:
+        try:
+            with httpx.Client(base_url=server.base, timeout=30) as client:
+                token = client.post("/auth/register", json={"email": "v@example.com", "password": "secret123"}
+                                    ).json()["data"]["token"]
+                headers = {"Authorization": f"Bearer {token}"}
+                assert client.post("/webhooks", json={"url": receiver.url, "events": ["license.created"]},
+                                   headers=headers).status_code == 201
+                product = client.post("/products", json={"name": "App"}, headers=headers).json()["data"]["id"]
+                issued: list[str] = []
+
+                def issue() -> None:  # a steady stream of license changes
+                    for _ in range(LICENSES):
+                        answer = client.post("/licenses", json={"product_id": product}, headers=headers)
+                        issued.append(answer.json()["data"]["id"])
+                        time.sleep(0.02)
+
+                stream = threading.Thread(target=issue)
+                stream.start()
+                receiver.wait_for(lambda r: len(r.received) >= 10, timeout=30)
+                worker.kill()  # mid-delivery: the receiver holds each request for 0.1 s
+                subprocess.run(["redis-cli", "-p", str(private_redis.port), "FLUSHALL"], check=True,
+                               capture_output=True)  # the test's own Redis: whatever was queued is gone
+                time.sleep(1)
+                worker.start()
+                stream.join()
+                receiver.wait_for(lambda r: {item.json["data"]["license_id"] for item in r.received} >= set(issued),
+                                  timeout=60)
+        finally:
+            worker.stop()
+            server.stop()
+
+    received = [item.json["data"]["license_id"] for item in receiver.received]
+    assert len(issued) == LICENSES and set(received) == set(issued)
+    assert delivery_states(backend_url, data_dir) == {"delivered": LICENSES}
+
+
+def delivery_states(backend_url: str | None, data_dir: Path) -> dict[str, int]:
+    query = "SELECT state, COUNT(*) FROM {}webhook_deliveries GROUP BY state"
+    if backend_url is None:
+        with sqlite3.connect(data_dir / "events.read.sqlite3") as conn:
+            return dict(conn.execute(query.format("")).fetchall())
+    schema = backend_url.rpartition("schema=")[2]
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        return dict(conn.execute(query.format(f'"{schema}".')).fetchall())

@@ -1,0 +1,85 @@
+"""arq on Redis: webhook delivery jobs and the sweep, for `keyledger worker` (production, any number of hosts).
+
+A job is only a nudge to attempt one delivery (workers/deliveries.py, the same code the embedded default
+runs); the database says whether it is due and who holds it. Job ids name the delivery and its attempt
+count, so a sweep finding a delivery still queued adds no second job. Redis flushed or a job lost: the
+next sweep queues the delivery again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from arq.connections import RedisSettings
+from arq.worker import Worker, func
+
+from workers.deliveries import Deliverer, Due
+
+log = logging.getLogger(__name__)
+
+QUEUE = "keyledger:webhooks"
+JOB = "deliver_webhook"
+MAX_JOBS = 16
+"""Deliveries one worker process attempts at once (each waits on its endpoint in a thread)."""
+
+
+def job_id(due: Due) -> str:
+    return f"webhook:{due.id}:{due.attempts}"
+
+
+class ArqDelivery:
+    """An arq worker that attempts deliveries, sweeps every `interval` seconds, and takes the dispatcher's
+    new deliveries from any thread (`enqueue`)."""
+
+    def __init__(self, deliverer: Deliverer, redis_url: str, interval: float, job_timeout: float) -> None:
+        self.deliverer = deliverer
+        self.interval = interval
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._redis: Any = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self.worker = Worker(functions=[func(self._deliver, name=JOB)], queue_name=QUEUE,
+                             redis_settings=RedisSettings.from_dsn(redis_url), on_startup=self._started,
+                             on_shutdown=self._stopping, keep_result=0, max_jobs=MAX_JOBS,
+                             job_timeout=job_timeout, poll_delay=0.05, log_results=False)
+
+    def run(self) -> None:
+        """Until SIGTERM or SIGINT (arq's own handlers)."""
+        self.worker.run()
+
+    def enqueue(self, delivery_ids: list[str]) -> None:
+        """Queue fresh deliveries (from the dispatcher's thread); failing that, the sweep queues them."""
+        loop = self._loop
+        if loop is None:
+            return
+        future = asyncio.run_coroutine_threadsafe(self._enqueue([Due(i, 0) for i in delivery_ids]), loop)
+        try:
+            future.result(timeout=10)
+        except Exception as error:
+            log.warning("could not queue %s webhook deliveries (the sweep will): %s", len(delivery_ids), error)
+
+    async def _enqueue(self, due: list[Due]) -> None:
+        for item in due:
+            await self._redis.enqueue_job(JOB, item.id, _job_id=job_id(item), _queue_name=QUEUE)
+
+    async def _deliver(self, ctx: dict[str, Any], delivery_id: str) -> None:
+        await asyncio.to_thread(self.deliverer.deliver, delivery_id)
+
+    async def _started(self, ctx: dict[str, Any]) -> None:
+        self._redis = ctx["redis"]
+        self._loop = asyncio.get_running_loop()
+        self._sweeper = asyncio.create_task(self._sweep_forever())
+
+    async def _stopping(self, ctx: dict[str, Any]) -> None:
+        self._loop = None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self._enqueue(await asyncio.to_thread(self.deliverer.due))
+            except Exception:
+                log.exception("webhook sweep failed; retrying next round")
