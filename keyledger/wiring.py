@@ -22,6 +22,7 @@ from api.signer import AnswerSigner
 from commands import call_log, client_link
 from commands.ledger import Ledger
 from domain.product import SigningAlgorithm
+from keyledger.audit import Audit, build_audit
 from keyledger.settings import Settings
 from keys.files import load_or_create
 from keys.passwords import Passwords
@@ -72,6 +73,7 @@ class Runtime:
         self.signer = AnswerSigner(settings.workers)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.audit: Audit | None = None  # the audit chain (keyledger/audit.py), set by build_runtime
 
     def start_workers(self) -> None:
         """The embedded default's in-process workers: the expiry sweeper."""
@@ -108,6 +110,8 @@ class Runtime:
             self._notifications = StoreNotifications(postgres_conninfo(self.settings), channel,
                                                      self.projector.wake).start()
         self.projector.start()
+        if self.audit is not None:
+            self.audit.keeper.start()
 
     def close(self) -> None:
         self._stop.set()
@@ -115,6 +119,8 @@ class Runtime:
             thread.join(timeout=10)
         if self._notifications is not None:
             self._notifications.close()
+        if self.audit is not None:
+            self.audit.keeper.stop()
         self.projector.stop()
         self.signer.close()
         self.store.close()
@@ -311,8 +317,11 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
                         SizedLRUCache(CACHED_AGGREGATES, settings.cache_mb * 1024 * 1024))
         store = build_read_store(settings)
         projector = Projector(ledger, build_projections(store), feeding=feeding_lock(settings))
+        audit = build_audit(settings.data_path, ledger, store, clock, settings.audit_checkpoint_every,
+                            settings.audit_checkpoint_seconds)
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),
                       ephemeral_store(settings), clock)
+    runtime.audit = audit
     if settings.run_projections if start_projector is None else start_projector:
         runtime.start_projector()
     if settings.run_workers if start_workers is None else start_workers:

@@ -1,0 +1,56 @@
+"""`keyledger audit verify`: exit 0 and a summary on an untouched store, exit 1 naming the first break."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from keyledger import cli
+from tests.integration.audit.conftest import Rows, make_history
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+
+@pytest.fixture
+def keyledger(runtime, settings, monkeypatch, capsys):
+    environ = {key: value for key, value in cli.os.environ.items() if not key.startswith("KEYLEDGER_")}
+    environ |= {"KEYLEDGER_DATA_DIR": settings.data_dir, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST"}
+    if settings.database_url:
+        environ["KEYLEDGER_DATABASE_URL"] = settings.database_url
+    monkeypatch.setattr(cli.os, "environ", environ)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = cli.main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_verify_passes_on_an_untouched_store(keyledger, runtime, clock):
+    make_history(runtime, clock)
+
+    code, out, err = keyledger("audit", "verify")
+
+    assert (code, err) == (0, "")
+    assert "audit chain verified" in out
+    assert "calls: 6 records" in out
+
+
+def test_verify_fails_and_names_the_position_of_a_changed_event(keyledger, runtime, clock):
+    make_history(runtime, clock)
+    Rows(runtime, "events").change(5)
+
+    code, out, err = keyledger("audit", "verify")
+
+    assert code == 1
+    assert "events chain: record changed at position 5" in err
+    assert "BROKEN" in out
+
+
+def test_audit_key_is_created_owner_only(runtime, settings):
+    path = settings.data_path / "keys" / "audit-ed25519.pem"
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
