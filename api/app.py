@@ -5,6 +5,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.routes import HTTPRoute
 
 from api.controllers.admin import AdminController
+from api.controllers.audit import AuditController
 from api.controllers.auth import AuthController
 from api.controllers.client import ClientController
 from api.controllers.imports import ImportController
@@ -22,7 +23,7 @@ from api.requests import MAX_BODY_BYTES, LedgerRequest
 from keyledger.wiring import Runtime
 
 CONTROLLERS = [AuthController, ProductController, LicenseController, StatsController, NotificationController,
-               AdminController, ImportController, ClientController, LockenceController]
+               AdminController, ImportController, ClientController, LockenceController, AuditController]
 
 
 def create_app(runtime: Runtime) -> Litestar:

@@ -12,6 +12,9 @@ import hashlib
 import json
 import struct
 from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from domain.errors import InvalidValueError
 
 GENESIS = bytes(32)
 EVENTS = "events"
@@ -86,3 +89,12 @@ def classify(linked_elsewhere: bool, linked_here_comes_next: bool) -> str:
     if linked_here_comes_next:
         return "inserted"
     return "changed"
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO-8601 time; one without a zone is taken as UTC. InvalidValueError names what did not parse."""
+    try:
+        at = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        raise InvalidValueError(f"{text!r} is not an ISO-8601 time") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)

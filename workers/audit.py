@@ -8,14 +8,16 @@ match (docs/audit.md).
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from domain.audit import GENESIS, Break, ChainRecord, checkpoint_message, classify, fingerprint, link_hash
-from keys.signing import PublicKey, verify
+from keys.signing import PublicKey, key_id, load_public_key, verify
 from projections.audit_chain import (
     AuditChain,
     ChainSource,
@@ -159,3 +161,85 @@ class _Peek(Generic[T]):
 
     def next(self) -> None:
         self._next = next(self._items, None)
+
+
+@dataclass
+class ExportReport:
+    """What `verify_export` found in an export file, per chain, and the key its checkpoints were checked with."""
+
+    key_id: str | None = None
+    complete: bool = False
+    chains: dict[str, ChainReport] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    unanchored: dict[str, int] = field(default_factory=dict)
+    """Lines past the last checkpoint that matched in their chain: their links check, no signature covers them."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(report.ok for report in self.chains.values())
+
+
+def verify_export(lines: Iterable[bytes], public_pem: str | None) -> ExportReport:
+    """Check an export offline: every line's link, the chain's continuity (in a complete export), every
+    checkpoint's signature and that it matches the line it signs. `public_pem`: the key to trust (None: the
+    one the file carries, which proves only that the file is consistent)."""
+    report, keys = ExportReport(), {}
+    last: dict[str, tuple[int, str]] = {}
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            report.problems.append(f"line {number}: not JSON")
+            continue
+        if "export" in line:
+            keys, report.key_id, report.complete = _export_keys(line["export"], public_pem)
+        elif "checkpoint" in line:
+            _check_export_checkpoint(line["checkpoint"], keys, last, report)
+        else:
+            _check_export_record(line, last, report)
+    return report
+
+
+def _export_keys(header: dict[str, Any], public_pem: str | None) -> tuple[dict[str, PublicKey], str, bool]:
+    pem = public_pem if public_pem is not None else header["public_key"]
+    identity = key_id(pem)
+    return {identity: load_public_key(pem)}, identity, bool(header.get("complete"))
+
+
+def _check_export_record(line: dict[str, Any], last: dict[str, tuple[int, str]], report: ExportReport) -> None:
+    chain = line["chain"]
+    chain_report = report.chains.setdefault(chain, ChainReport(chain))
+    chain_report.records += 1
+    report.unanchored[chain] = report.unanchored.get(chain, 0) + 1
+    if chain_report.breaks:
+        return
+    stored = line["stored"].encode() if "stored" in line else base64.b64decode(line["stored_base64"])
+    record = ChainRecord(line["position"], line["id"], line["version"], line["type"], stored)
+    previous_position, previous_hash = last.get(chain, (0, GENESIS.hex()))
+    if record.position <= previous_position:
+        chain_report.breaks.append(Break(chain, record.position, "reordered", "lines out of position order"))
+    elif report.complete and line["prev_hash"] != previous_hash:
+        chain_report.breaks.append(Break(chain, record.position, "removed", "the line before it in the chain is"
+                                         " missing, or one was inserted or moved"))
+    elif link_hash(bytes.fromhex(line["prev_hash"]), record).hex() != line["hash"]:
+        chain_report.breaks.append(Break(chain, record.position, "changed", "its hash does not match its content"))
+    last[chain] = (record.position, line["hash"])
+
+
+def _check_export_checkpoint(checkpoint: dict[str, Any], keys: dict[str, PublicKey],
+                             last: dict[str, tuple[int, str]], report: ExportReport) -> None:
+    chain = checkpoint["chain"]
+    chain_report = report.chains.setdefault(chain, ChainReport(chain))
+    chain_report.checkpoints += 1
+    problem = check_signature(checkpoint, keys)
+    if problem:
+        chain_report.bad_signatures.append(problem)
+        return
+    position, hash_hex = last.get(chain, (0, GENESIS.hex()))
+    if position == checkpoint["position"]:
+        if hash_hex != checkpoint["hash"]:
+            chain_report.breaks.append(Break(chain, position, "changed", "the signed checkpoint disagrees"))
+        else:
+            report.unanchored[chain] = 0

@@ -54,3 +54,58 @@ def test_audit_key_is_created_owner_only(runtime, settings):
     path = settings.data_path / "keys" / "audit-ed25519.pem"
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_export_then_verify_file_offline(keyledger, runtime, clock, tmp_path):
+    made = make_history(runtime, clock)
+    path = tmp_path / "export.ndjson.gz"
+
+    code, out, err = keyledger("export", "-o", str(path))
+    assert (code, out) == (0, "")
+    code, out, err = keyledger("audit", "verify", "--file", str(path))
+
+    assert code == 0, err
+    assert "export verified" in out and "calls: 6 records" in out
+    assert made
+
+
+def test_verify_file_names_an_edited_line(keyledger, runtime, clock, tmp_path):
+    make_history(runtime, clock)
+    path = tmp_path / "export.ndjson"
+    assert keyledger("export", "-o", str(path))[0] == 0
+    lines = path.read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if '"position":4,' in line and '"chain":"events"' in line)
+    lines[index] = lines[index].replace('\\"timestamp\\"', '\\"timestamq\\"', 1)
+    path.write_text("\n".join(lines) + "\n")
+
+    code, out, err = keyledger("audit", "verify", "--file", str(path))
+
+    assert code == 1
+    assert "events chain: record changed at position 4" in err
+
+
+def test_verify_file_names_a_removed_line(keyledger, runtime, clock, tmp_path):
+    make_history(runtime, clock)
+    path = tmp_path / "export.ndjson"
+    assert keyledger("export", "-o", str(path))[0] == 0
+    lines = [line for line in path.read_text().splitlines()
+             if not ('"position":3,' in line and '"chain":"calls"' in line)]
+    path.write_text("\n".join(lines) + "\n")
+
+    code, out, err = keyledger("audit", "verify", "--file", str(path))
+
+    assert code == 1
+    assert "calls chain: record removed at position 4" in err
+
+
+def test_export_filters_by_tenant_and_refuses_a_bad_time(keyledger, runtime, clock, tmp_path):
+    made = make_history(runtime, clock)
+    make_history(runtime, clock)  # another vendor's
+    path = tmp_path / "tenant.ndjson"
+
+    assert keyledger("export", "--tenant", str(made["vendor"]), "-o", str(path))[0] == 0
+    code, _, err = keyledger("export", "--since", "last tuesday")
+
+    calls = [line for line in path.read_text().splitlines() if line.startswith('{"chain":"calls"')]
+    assert len(calls) == 6
+    assert code == 1 and "not an ISO-8601 time" in err
