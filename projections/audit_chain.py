@@ -27,6 +27,7 @@ DDL = (
     " record_id TEXT NOT NULL, version BIGINT NOT NULL, fingerprint TEXT NOT NULL, hash TEXT NOT NULL,"
     " PRIMARY KEY (chain, position))",
     "CREATE INDEX IF NOT EXISTS audit_links_fingerprint ON audit_links (chain, fingerprint)",
+    "CREATE INDEX IF NOT EXISTS audit_links_record ON audit_links (chain, record_id, version)",
     "CREATE TABLE IF NOT EXISTS audit_checkpoints (chain TEXT NOT NULL, position BIGINT NOT NULL,"
     " hash TEXT NOT NULL, key_id TEXT NOT NULL, at TEXT NOT NULL, signature TEXT NOT NULL,"
     " PRIMARY KEY (chain, position))",

@@ -180,6 +180,8 @@ def vendor_calls(client, admin_token, vendor_token):
     call("PUT", "/api/licenses/{license_id}", vendor_token, license, json={"status": "suspended", "username": "u"})
     call("POST", "/api/licenses/{license_id}/reset-hwid", vendor_token, license)
     call("GET", "/api/licenses/{license_id}/logs", vendor_token, license)
+    call("GET", "/api/licenses/{license_id}/state", vendor_token, license, params={"at": "2030-01-01T00:00:00Z"})
+    call("GET", "/api/products/{product_id}/state", vendor_token, product, params={"at": "2030-01-01T00:00:00Z"})
     call("GET", "/api/stats/dashboard", vendor_token)
     call("GET", "/api/stats/products/{product_id}", vendor_token, product)
     notification = {"notification_id": call("GET", "/api/notifications", vendor_token)[0]["id"]}
