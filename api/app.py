@@ -7,7 +7,7 @@ from litestar.routes import HTTPRoute
 from api.controllers.admin import AdminController
 from api.controllers.audit import AuditController
 from api.controllers.auth import AuthController
-from api.controllers.history import LicenseStateController, ProductStateController
+from api.controllers.history import LicenseHistoryController, LicenseStateController, ProductStateController
 from api.controllers.client import ClientController
 from api.controllers.imports import ImportController
 from api.controllers.licenses import LicenseController
@@ -25,7 +25,7 @@ from keyledger.wiring import Runtime
 
 CONTROLLERS = [AuthController, ProductController, LicenseController, StatsController, NotificationController,
                AdminController, ImportController, ClientController, LockenceController, AuditController,
-               LicenseStateController, ProductStateController]
+               LicenseStateController, ProductStateController, LicenseHistoryController]
 
 
 def create_app(runtime: Runtime) -> Litestar:

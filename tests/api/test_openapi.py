@@ -182,6 +182,7 @@ def vendor_calls(client, admin_token, vendor_token):
     call("GET", "/api/licenses/{license_id}/logs", vendor_token, license)
     call("GET", "/api/licenses/{license_id}/state", vendor_token, license, params={"at": "2030-01-01T00:00:00Z"})
     call("GET", "/api/products/{product_id}/state", vendor_token, product, params={"at": "2030-01-01T00:00:00Z"})
+    call("GET", "/api/licenses/{license_id}/history", vendor_token, license, params={"include": "sessions,calls"})
     call("GET", "/api/stats/dashboard", vendor_token)
     call("GET", "/api/stats/products/{product_id}", vendor_token, product)
     notification = {"notification_id": call("GET", "/api/notifications", vendor_token)[0]["id"]}
