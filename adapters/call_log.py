@@ -115,6 +115,10 @@ class _Reads:
     def head(self) -> int:
         return self._read(HEAD, ())[0][0]  # type: ignore[no-any-return]
 
+    def rows(self, after: int, limit: int) -> list[Row]:
+        """Rows past `after` as stored (position, then COLUMNS), for the audit chain."""
+        return self._read(SELECT, (after, limit))
+
     def history(self, license_id: str, limit: int) -> list[Row]:
         return self._read(HISTORY, (license_id, limit))
 

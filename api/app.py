@@ -8,7 +8,9 @@ from litestar.routes import HTTPRoute
 from litestar.types import Middleware
 
 from api.controllers.admin import AdminController
+from api.controllers.audit import AuditController
 from api.controllers.auth import AuthController
+from api.controllers.history import LicenseHistoryController, LicenseStateController, ProductStateController
 from api.controllers.client import ClientController
 from api.controllers.imports import ImportController
 from api.controllers.licenses import LicenseController
@@ -26,7 +28,8 @@ from api.ports import Services
 from api.requests import MAX_BODY_BYTES, LedgerRequest
 
 CONTROLLERS = [AuthController, ProductController, LicenseController, StatsController, NotificationController,
-               WebhookController, AdminController, ImportController, ClientController, LockenceController]
+               WebhookController, AdminController, ImportController, ClientController, LockenceController,
+               AuditController, LicenseStateController, ProductStateController, LicenseHistoryController]
 
 
 def create_app(runtime: Services, middleware: Sequence[Middleware] = ()) -> Litestar:

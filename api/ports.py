@@ -1,6 +1,6 @@
 """What the API is handed, typed by what it uses: keyledger/wiring.py's Runtime supplies each."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -8,6 +8,7 @@ from api.idempotency import AnswerStore
 from commands.ledger import Ledger
 from domain.product import ClientCompatibility, SigningAlgorithm
 from keys.signing import SigningKey
+from projections.audit_chain import ChainSource
 from projections.db import ReadStore
 from projections.license_logs import CallHistory
 
@@ -43,6 +44,20 @@ class WebhookSender(Protocol):
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptOutcome: ...
 
 
+class ChainFollower(Protocol):
+    """Links what the store holds into the audit chain now."""
+
+    def catch_up(self) -> int: ...
+
+
+class AuditTrail(Protocol):
+    """The audit chains (keyledger/audit.py): the logs they cover, their keeper, the checkpoints' key."""
+
+    key: SigningKey
+    sources: Mapping[str, ChainSource]
+    keeper: ChainFollower
+
+
 class ApiSettings(Protocol):
     """The settings a request reads."""
 
@@ -69,6 +84,7 @@ class Services(Protocol):
     ephemeral: EphemeralStore
     answers: AnswerStore
     webhook_poster: WebhookSender
+    audit: AuditTrail | None
 
     def clock(self) -> datetime: ...
 

@@ -1,4 +1,5 @@
-"""The `keyledger` command: serve, project, worker, migrate, rebuild, import, admin (promote, demote, ...)."""
+"""The `keyledger` command: serve, project, worker, migrate, rebuild, import, admin (promote, demote, ...),
+audit verify, export."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 
 from domain.account import AccountNotFoundError, LastAdminError, Role
 from domain.errors import InvalidValueError
+from keyledger import audit_cli
 from keyledger.preflight import StartupError, reach_database, redis_warning
 from keyledger.settings import Settings, SettingsError
 from keyledger.wiring import Runtime, build_read_store, build_runtime, schema_lock, system_clock
@@ -68,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         command = admin_commands.add_parser(action, help=help_text)
         command.add_argument("email")
         command.set_defaults(run=_admin, action=action)
+    audit_cli.add_commands(commands, _started)
     return parser
 
 

@@ -42,6 +42,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """MiB of licenses, products and accounts a process keeps in memory (each of its two caches)."""
     startup_timeout: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     """Seconds a starting process waits for PostgreSQL to answer before it stops (keyledger/preflight.py)."""
+    audit_checkpoint_every: Annotated[int, msgspec.Meta(ge=1)] = 1000
+    """The audit chain signs a checkpoint of its head once it has grown by this many records (docs/audit.md)..."""
+    audit_checkpoint_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    """...or, when it has grown at all, once the last checkpoint is this old."""
     log_level: str = "info"
     password_profile: str = "RFC_9106_LOW_MEMORY"
     """An argon2-cffi profile name; tests use CHEAPEST. Existing hashes verify under any profile."""

@@ -30,6 +30,7 @@ from commands.client_view import SizedCache
 from commands.ledger import Ledger
 from commands.ports import CallStore, ClientPlumbing, HeadSource
 from domain.product import SigningAlgorithm
+from keyledger.audit import Audit, build_audit
 from keyledger.settings import Settings
 from keys.files import load_or_create
 from keys.passwords import Passwords
@@ -86,6 +87,7 @@ class Runtime:
         self.enqueue_deliveries: Callable[[list[str]], None] = lambda _: None  # the sweep finds them
         self.dispatcher = Projector(ledger, [WebhookDispatcher(ProjectionView(store, WebhookDispatcher.name),
                                                                events_between(ledger), self._enqueue)])
+        self.audit: Audit | None = None  # the audit chain (keyledger/audit.py), set by build_runtime
 
     def _enqueue(self, delivery_ids: list[str]) -> None:
         self.enqueue_deliveries(delivery_ids)
@@ -167,6 +169,8 @@ class Runtime:
         """Project in this process; on PostgreSQL, woken by every append, whichever process made it."""
         self._listen()
         self.projector.start()
+        if self.audit is not None:
+            self.audit.keeper.start()
 
     def close(self) -> None:
         self._stop.set()
@@ -176,6 +180,8 @@ class Runtime:
             self._notifications.close()
         self.dispatcher.stop()
         self.webhook_poster.close()
+        if self.audit is not None:
+            self.audit.keeper.stop()
         self.projector.stop()
         self.signer.close()
         self.store.close()
@@ -423,8 +429,11 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
         migrate(store, clock())
         projector = Projector(ledger, build_projections(store), feeding=feeding_lock(settings))
         WebhookDispatcher(ProjectionView(store, WebhookDispatcher.name), events_between(ledger), list).create_tables()
+        audit = build_audit(settings.data_path, ledger, store, clock, settings.audit_checkpoint_every,
+                            settings.audit_checkpoint_seconds)
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),
                       ephemeral_store(settings), clock)
+    runtime.audit = audit
     if settings.run_projections if start_projector is None else start_projector:
         runtime.start_projector()
     if settings.run_workers if start_workers is None else start_workers:

@@ -7,6 +7,7 @@ import msgspec
 from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from api.controllers.history import require_license_access
 from api.deps import ActorDep, LimitQuery, PageQuery, RuntimeDep
 from api.envelope import Ok
 from api.ports import Services
@@ -104,7 +105,7 @@ class LicenseController(Controller):
     @get("/{license_id:uuid}/logs", sync_to_thread=True)
     def list_logs(self, license_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep,
                   page: PageQuery = 1, limit: LimitQuery = 20) -> Ok[LicenseLogPage]:
-        _read(runtime, actor, license_id)
+        require_license_access(runtime, actor, license_id)  # a deleted license's logs still answer its owner
         logs, pages = license_logs.list_license_logs(runtime.store, runtime.calls, str(license_id),
                                                      page, limit)
         return Ok(data=msgspec.convert({"logs": logs, "pagination": pages}, LicenseLogPage))
