@@ -12,6 +12,7 @@ from api.controllers.licenses import LicenseController
 from api.controllers.lockence import LockenceController
 from api.controllers.notifications import NotificationController
 from api.controllers.products import ProductController
+from api.controllers.security import SecurityController
 from api.controllers.stats import StatsController
 from api.deps import DEPENDENCIES
 from api.direct import DirectApp
@@ -22,7 +23,7 @@ from api.requests import MAX_BODY_BYTES, LedgerRequest
 from keyledger.wiring import Runtime
 
 CONTROLLERS = [AuthController, ProductController, LicenseController, StatsController, NotificationController,
-               AdminController, ImportController, ClientController, LockenceController]
+               AdminController, ImportController, ClientController, LockenceController, SecurityController]
 
 
 def create_app(runtime: Runtime) -> Litestar:

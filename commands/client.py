@@ -19,8 +19,8 @@ from commands.batches import retrieved
 from commands.client_view import ClientView
 from commands.call_log import CallLog
 from commands.retry import retry_on_conflict
-from domain.blacklist import BlacklistType, blacklist_entry_id
-from domain.client_call import CallRecord, ClientRequest, environment_indicators, record_call
+from domain.blacklist import NETWORKS_ID, BlacklistType, blacklist_entry_id
+from domain.client_call import CallRecord, ClientRequest, environment_indicators, fingerprint_of, record_call
 from domain.ids import license_id_if_well_formed
 from domain.license import License
 from domain.product import ClientCompatibility, Product
@@ -143,11 +143,13 @@ class ClientCommands(CommandsBase):
 
     def _decided_on(self, request: ClientRequest, attempt: Attempt) -> list[UUID]:
         """What a validation's outcome depends on: the key's license, the product, the blacklist entries
-        that would block its key, HWID or IP (whether or not they exist yet)."""
+        that would block its key, HWID, IP or fingerprint (whether or not they exist yet), and for an IP the
+        index every network entry's change touches."""
         license_id = self._license_id(request.license_key)
         product_id = request.product_id or (attempt.license.product_id if attempt.license else None)
         entries = [blacklist_entry_id(entry_type, value) for entry_type, value in self._candidates(request) if value]
-        return [*(known for known in (license_id, product_id) if known is not None), *entries]
+        networks = (NETWORKS_ID,) if request.ip else ()
+        return [*(known for known in (license_id, product_id) if known is not None), *entries, *networks]
 
     def _validated(self, request: ClientRequest, attempt: Attempt) -> CallRecord:
         return record_call("validation", request, attempt.license.id,  # type: ignore[union-attr]
@@ -308,7 +310,7 @@ class ClientCommands(CommandsBase):
     @staticmethod
     def _candidates(request: ClientRequest) -> tuple[tuple[BlacklistType, str | None], ...]:
         return ((BlacklistType.LICENSE, request.license_key.strip().upper()), (BlacklistType.HWID, request.hwid),
-                (BlacklistType.IP, request.ip))
+                (BlacklistType.IP, request.ip), (BlacklistType.FINGERPRINT, fingerprint_of(request.client_data)))
 
     def _session(self, session_token: str) -> Session:
         session = self._optional(session_id_of(session_token), Session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from projections.accounts import AccountListProjection
 from projections.base import ProjectionView, ReadModelProjection
+from projections.blacklist import BlacklistProjection
 from projections.db import ReadStore
 from projections.licenses import LicenseListProjection
 from projections.license_logs import LicenseChangesProjection
@@ -20,6 +21,7 @@ PROJECTION_CLASSES: tuple[type[ReadModelProjection], ...] = (
     StatsProjection,
     NotificationProjection,
     SessionListProjection,
+    BlacklistProjection,
 )
 
 

@@ -188,6 +188,12 @@ def vendor_calls(client, admin_token, vendor_token):
     call("PUT", "/api/admin/users/{user_id}", admin_token, user, json={"is_active": True})
     call("GET", "/api/admin/projections", admin_token)
     call("POST", "/api/admin/import", admin_token, json={"owner": "vendor@example.com", "content": "[]"})
+    entry = {"entry_id": call("POST", "/api/security/blacklist", admin_token,
+                              json={"type": "ip", "value": "10.0.0.0/8"})["id"]}
+    call("GET", "/api/security/blacklist", admin_token)
+    call("DELETE", "/api/security/blacklist/{entry_id}", admin_token, entry)
+    call("POST", "/api/security/block-ip", admin_token, json={"ip": "192.0.2.1"})
+    call("POST", "/api/security/block-hwid", admin_token, json={"hwid": "abc"})
     call("DELETE", "/api/licenses/{license_id}", vendor_token, license)
     call("DELETE", "/api/products/{product_id}", vendor_token, product)
     return calls

@@ -71,7 +71,7 @@ def race(*calls: Callable[[], Any]) -> list[tuple[str, Any]]:
 
 # --- Snapshots of every read model, for "rebuild equals incremental" -------------------------------
 
-QUERY_MODULES = ("projections.stats", "projections.notifications")
+QUERY_MODULES = ("projections.stats", "projections.notifications", "projections.blacklist")
 """Read models whose query functions are still being written: whatever they offer is snapshotted."""
 
 OWNER_PARAMS = frozenset({"owner_id", "account_id", "user_id", "actor_id"})

@@ -1,0 +1,69 @@
+"""Security (admin only): the blacklist and quick blocks."""
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from api.deps import AdminDep, LimitQuery, PageQuery, RuntimeDep
+from api.envelope import Ok
+from api.schemas.common import Deleted
+from api.schemas.security import BlacklistEntry, BlacklistEntryCreate, BlacklistPage, HwidBlock, IpBlock
+from commands.blacklist import BlacklistEntryNotFoundError
+from domain.blacklist import BlacklistType
+from keyledger.wiring import Runtime
+from projections import blacklist
+
+TypeQuery = Annotated[Literal["ip", "hwid", "license", "fingerprint"] | None, QueryParameter(name="type")]
+SeverityQuery = Annotated[Literal["low", "medium", "high", "critical"] | None, QueryParameter()]
+ActiveQuery = Annotated[bool | None, QueryParameter()]
+
+
+def _entry(runtime: Runtime, entry_id: UUID) -> BlacklistEntry:
+    row = blacklist.get_entry(runtime.store, str(entry_id), runtime.clock())
+    if row is None:
+        raise BlacklistEntryNotFoundError(entry_id)
+    return msgspec.convert(row, BlacklistEntry)
+
+
+class SecurityController(Controller):
+    path = "/security"
+    tags = ["security"]
+
+    @get("/blacklist", sync_to_thread=True)
+    def list_blacklist(self, admin: AdminDep, runtime: RuntimeDep, entry_type: TypeQuery = None,
+                       severity: SeverityQuery = None, is_active: ActiveQuery = None,
+                       page: PageQuery = 1, limit: LimitQuery = 20) -> Ok[BlacklistPage]:
+        rows, pages = blacklist.list_entries(runtime.store, runtime.clock(), entry_type=entry_type,
+                                             severity=severity, is_active=is_active, page=page, limit=limit)
+        return Ok(data=msgspec.convert({"entries": rows, "pagination": pages}, BlacklistPage))
+
+    @post("/blacklist", status_code=201, sync_to_thread=True)
+    def create_blacklist_entry(self, data: JSONBody[BlacklistEntryCreate], admin: AdminDep,
+                               runtime: RuntimeDep) -> Ok[BlacklistEntry]:
+        receipt = runtime.ledger.add_blacklist_entry(data.type, data.value, data.reason, data.severity,
+                                                     data.expires_at, UUID(admin["id"]), runtime.clock())
+        runtime.wait_for(receipt.position)
+        return Ok(data=_entry(runtime, receipt.id))
+
+    @delete("/blacklist/{entry_id:uuid}", status_code=200, sync_to_thread=True)
+    def delete_blacklist_entry(self, entry_id: FromPath[UUID], admin: AdminDep, runtime: RuntimeDep) -> Ok[Deleted]:
+        receipt = runtime.ledger.remove_blacklist_entry(entry_id, runtime.clock())
+        runtime.wait_for(receipt.position)
+        return Ok(data=Deleted(entry_id, True))
+
+    @post("/block-ip", status_code=201, sync_to_thread=True)
+    def block_ip(self, data: JSONBody[IpBlock], admin: AdminDep, runtime: RuntimeDep) -> Ok[BlacklistEntry]:
+        receipt = runtime.ledger.block_value(BlacklistType.IP, data.ip, data.reason, data.duration_hours,
+                                             UUID(admin["id"]), runtime.clock())
+        runtime.wait_for(receipt.position)
+        return Ok(data=_entry(runtime, receipt.id))
+
+    @post("/block-hwid", status_code=201, sync_to_thread=True)
+    def block_hwid(self, data: JSONBody[HwidBlock], admin: AdminDep, runtime: RuntimeDep) -> Ok[BlacklistEntry]:
+        receipt = runtime.ledger.block_value(BlacklistType.HWID, data.hwid, data.reason, data.duration_hours,
+                                             UUID(admin["id"]), runtime.clock())
+        runtime.wait_for(receipt.position)
+        return Ok(data=_entry(runtime, receipt.id))

@@ -1,0 +1,61 @@
+"""Security requests and answers: blacklist entries, quick blocks."""
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+
+from api.schemas.common import Instant, Pagination
+from commands.blacklist import MAX_BLOCK_HOURS
+from domain.blacklist import MAX_VALUE, BlacklistType, Severity
+
+Value = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_VALUE)]
+Reason = Annotated[str, msgspec.Meta(max_length=500)]
+Expiry = Annotated[datetime, msgspec.Meta(tz=True)]
+Hours = Annotated[float, msgspec.Meta(gt=0, le=MAX_BLOCK_HOURS)]
+
+
+class BlacklistEntryCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """An `ip` value is an address or a network (CIDR, IPv4 or IPv6); a `fingerprint` is what the client sends
+    as `client_data.fingerprint` (docs/licensing-rules.md)."""
+
+    type: BlacklistType
+    value: Value
+    reason: Reason = ""
+    severity: Severity = Severity.MEDIUM
+    expires_at: Expiry | None = None
+
+
+class BlacklistEntry(msgspec.Struct, forbid_unknown_fields=True):
+    """An entry; `is_active` is whether it blocks now (active and not past its expiry)."""
+
+    id: UUID
+    type: BlacklistType
+    value: str
+    reason: str
+    severity: Severity
+    expires_at: Instant | None
+    is_active: bool
+    added_by: UUID | None
+    created_at: Instant
+    updated_at: Instant
+    ended_at: Instant | None
+    end_reason: str | None
+
+
+class BlacklistPage(msgspec.Struct, forbid_unknown_fields=True):
+    entries: list[BlacklistEntry]
+    pagination: Pagination
+
+
+class IpBlock(msgspec.Struct, forbid_unknown_fields=True):
+    ip: Value
+    reason: Reason = ""
+    duration_hours: Hours = 24
+
+
+class HwidBlock(msgspec.Struct, forbid_unknown_fields=True):
+    hwid: Value
+    reason: Reason = ""
+    duration_hours: Hours = 720
