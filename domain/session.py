@@ -103,10 +103,25 @@ class Session(Aggregate):
             return EndReason.EXPIRED
         return None
 
-    def end(self, reason: EndReason, at: datetime) -> None:
-        if not self.ended:
-            self._end(reason=reason, at=at)
+    def end(self, reason: EndReason, at: datetime, note: str = "") -> bool:
+        """End the session once; `note` says why in words (an admin's revoke reason). False if it had ended."""
+        if self.ended:
+            return False
+        self._end(reason=reason, at=at, note=note)
+        return True
 
-    @event("Ended")
-    def _end(self, reason: EndReason, at: datetime) -> None:
+    class Ended(Aggregate.Event):
+        """The session ended once, for `reason`; `note` is an admin's reason in words (version 2 added it)."""
+
+        reason: EndReason
+        at: datetime
+        note: str = ""
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["note"] = ""
+
+    @event(Ended)
+    def _end(self, reason: EndReason, at: datetime, note: str = "") -> None:
         self.ended = True

@@ -1,20 +1,31 @@
-"""Security (admin only): the blacklist and quick blocks."""
+"""Security (admin only): the blacklist, quick blocks and client sessions."""
 
 from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, delete, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.deps import AdminDep, LimitQuery, PageQuery, RuntimeDep
 from api.envelope import Ok
 from api.schemas.common import Deleted
-from api.schemas.security import BlacklistEntry, BlacklistEntryCreate, BlacklistPage, HwidBlock, IpBlock
+from api.schemas.security import (
+    BlacklistEntry,
+    BlacklistEntryCreate,
+    BlacklistPage,
+    ClientSession,
+    HwidBlock,
+    IpBlock,
+    Revocation,
+    SessionPage,
+    SessionsRevoked,
+)
 from commands.blacklist import BlacklistEntryNotFoundError
+from commands.sessions import SessionNotFoundError
 from domain.blacklist import BlacklistType
 from keyledger.wiring import Runtime
-from projections import blacklist
+from projections import blacklist, sessions
 
 TypeQuery = Annotated[Literal["ip", "hwid", "license", "fingerprint"] | None, QueryParameter(name="type")]
 SeverityQuery = Annotated[Literal["low", "medium", "high", "critical"] | None, QueryParameter()]
@@ -26,6 +37,13 @@ def _entry(runtime: Runtime, entry_id: UUID) -> BlacklistEntry:
     if row is None:
         raise BlacklistEntryNotFoundError(entry_id)
     return msgspec.convert(row, BlacklistEntry)
+
+
+def _session(runtime: Runtime, session_id: UUID) -> ClientSession:
+    row = sessions.get_session(runtime.store, str(session_id), runtime.clock())
+    if row is None:
+        raise SessionNotFoundError(session_id)
+    return msgspec.convert(row, ClientSession)
 
 
 class SecurityController(Controller):
@@ -67,3 +85,25 @@ class SecurityController(Controller):
                                              UUID(admin["id"]), runtime.clock())
         runtime.wait_for(receipt.position)
         return Ok(data=_entry(runtime, receipt.id))
+
+    @get("/sessions", sync_to_thread=True)
+    def list_sessions(self, admin: AdminDep, runtime: RuntimeDep, license_id: FromQuery[UUID | None] = None,
+                      is_active: ActiveQuery = None, page: PageQuery = 1, limit: LimitQuery = 20) -> Ok[SessionPage]:
+        rows, pages = sessions.list_sessions(runtime.store, runtime.clock(), license_id=license_id and str(license_id),
+                                             is_active=is_active, page=page, limit=limit)
+        return Ok(data=msgspec.convert({"sessions": rows, "pagination": pages}, SessionPage))
+
+    @post("/sessions/{session_id:uuid}/revoke", status_code=200, sync_to_thread=True)
+    def revoke_session(self, session_id: FromPath[UUID], data: JSONBody[Revocation], admin: AdminDep,
+                       runtime: RuntimeDep) -> Ok[ClientSession]:
+        receipt = runtime.ledger.revoke_session(session_id, data.reason, runtime.clock())
+        runtime.wait_for(receipt.position)
+        return Ok(data=_session(runtime, session_id))
+
+    @post("/licenses/{license_id:uuid}/revoke-sessions", status_code=200, sync_to_thread=True)
+    def revoke_license_sessions(self, license_id: FromPath[UUID], data: JSONBody[Revocation], admin: AdminDep,
+                                runtime: RuntimeDep) -> Ok[SessionsRevoked]:
+        running = sessions.count_active_sessions(runtime.store, runtime.clock(), license_id=str(license_id))
+        receipt = runtime.ledger.revoke_license_sessions(license_id, data.reason, runtime.clock())
+        runtime.wait_for(receipt.position)
+        return Ok(data=SessionsRevoked(license_id, running))

@@ -59,3 +59,38 @@ class HwidBlock(msgspec.Struct, forbid_unknown_fields=True):
     hwid: Value
     reason: Reason = ""
     duration_hours: Hours = 720
+
+
+class ClientSession(msgspec.Struct, forbid_unknown_fields=True):
+    """A client session; `is_active` is whether it may still run now, `released` whether a change to its license
+    (device released, sessions revoked, deletion) has cut it off before its `Ended` was recorded."""
+
+    id: UUID
+    license_id: UUID
+    product_id: UUID
+    hwid: str
+    ip_address: str | None
+    started_at: Instant
+    last_heartbeat_at: Instant | None
+    heartbeats: int
+    expires_at: Instant
+    ended_at: Instant | None
+    end_reason: str | None
+    released: bool
+    is_active: bool
+
+
+class SessionPage(msgspec.Struct, forbid_unknown_fields=True):
+    sessions: list[ClientSession]
+    pagination: Pagination
+
+
+class Revocation(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class SessionsRevoked(msgspec.Struct, forbid_unknown_fields=True):
+    """How many of the license's sessions were running when they were revoked."""
+
+    license_id: UUID
+    revoked_sessions: int
