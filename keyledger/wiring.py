@@ -74,12 +74,17 @@ class Runtime:
         self._threads: list[threading.Thread] = []
 
     def start_workers(self) -> None:
-        """The embedded default's in-process workers: the expiry sweeper."""
+        """The embedded default's in-process workers: the expiry sweeper and the security-event feed."""
         from workers.expiry import run_sweeper
+        from workers.security_feed import run_security_feed, security_events_projection
 
         args = (self.ledger, self.store, self.clock, self._stop, self.settings.sweep_interval)
         thread = threading.Thread(target=run_sweeper, args=args,
                                   name="expiry-sweeper", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        feed = (security_events_projection(self.projector.projections), self.ledger.calls.store, self._stop)
+        thread = threading.Thread(target=run_security_feed, args=feed, name="security-feed", daemon=True)
         thread.start()
         self._threads.append(thread)
 

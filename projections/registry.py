@@ -10,6 +10,7 @@ from projections.licenses import LicenseListProjection
 from projections.license_logs import LicenseChangesProjection
 from projections.notifications import NotificationProjection
 from projections.products import ProductListProjection
+from projections.security_events import SecurityEventsProjection
 from projections.sessions import SessionListProjection
 from projections.stats import StatsProjection
 
@@ -22,6 +23,7 @@ PROJECTION_CLASSES: tuple[type[ReadModelProjection], ...] = (
     NotificationProjection,
     SessionListProjection,
     BlacklistProjection,
+    SecurityEventsProjection,
 )
 
 

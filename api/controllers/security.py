@@ -1,5 +1,6 @@
-"""Security (admin only): the blacklist, quick blocks and client sessions."""
+"""Security (admin only): the blacklist, quick blocks, client sessions, security events and their stats."""
 
+from datetime import datetime, timezone
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -18,6 +19,8 @@ from api.schemas.security import (
     HwidBlock,
     IpBlock,
     Revocation,
+    SecurityEventPage,
+    SecurityStats,
     SessionPage,
     SessionsRevoked,
 )
@@ -25,11 +28,30 @@ from commands.blacklist import BlacklistEntryNotFoundError
 from commands.sessions import SessionNotFoundError
 from domain.blacklist import BlacklistType
 from keyledger.wiring import Runtime
-from projections import blacklist, sessions
+from domain.errors import InvalidValueError
+from domain.security_events import SEVERITIES, SEVERITY_LEVELS
+from projections import blacklist, security_events, sessions
 
 TypeQuery = Annotated[Literal["ip", "hwid", "license", "fingerprint"] | None, QueryParameter(name="type")]
 SeverityQuery = Annotated[Literal["low", "medium", "high", "critical"] | None, QueryParameter()]
 ActiveQuery = Annotated[bool | None, QueryParameter()]
+EventTypeQuery = Annotated[Literal[tuple(SEVERITIES)] | None, QueryParameter()]  # type: ignore[valid-type]
+EventSeverityQuery = Annotated[Literal[SEVERITY_LEVELS] | None, QueryParameter()]  # type: ignore[valid-type]
+IpQuery = Annotated[str | None, QueryParameter(max_length=64)]
+HwidQuery = Annotated[str | None, QueryParameter(max_length=256)]
+DateQuery = Annotated[datetime | None, QueryParameter()]
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    """A filter's instant; one without a zone is read as UTC."""
+    return at if at is None or at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+
+
+def _window(start_date: datetime | None, end_date: datetime | None) -> tuple[datetime | None, datetime | None]:
+    start, end = _utc(start_date), _utc(end_date)
+    if start is not None and end is not None and start > end:
+        raise InvalidValueError("start_date must not be after end_date")
+    return start, end
 
 
 def _entry(runtime: Runtime, entry_id: UUID) -> BlacklistEntry:
@@ -107,3 +129,25 @@ class SecurityController(Controller):
         receipt = runtime.ledger.revoke_license_sessions(license_id, data.reason, runtime.clock())
         runtime.wait_for(receipt.position)
         return Ok(data=SessionsRevoked(license_id, running))
+
+    @get("/events", sync_to_thread=True)
+    def list_security_events(
+        self, admin: AdminDep, runtime: RuntimeDep, event_type: EventTypeQuery = None,
+        severity: EventSeverityQuery = None, license_id: FromQuery[UUID | None] = None, ip_address: IpQuery = None,
+        hwid: HwidQuery = None, is_blocked: ActiveQuery = None, start_date: DateQuery = None,
+        end_date: DateQuery = None, page: PageQuery = 1, limit: LimitQuery = 20,
+    ) -> Ok[SecurityEventPage]:
+        start, end = _window(start_date, end_date)
+        rows, pages = security_events.list_security_events(
+            runtime.store, event_type=event_type, severity=severity, license_id=license_id and str(license_id),
+            ip_address=ip_address, hwid=hwid, is_blocked=is_blocked, start_date=start, end_date=end, page=page,
+            limit=limit)
+        return Ok(data=msgspec.convert({"events": rows, "pagination": pages}, SecurityEventPage))
+
+    @get("/stats", sync_to_thread=True)
+    def security_stats(self, admin: AdminDep, runtime: RuntimeDep) -> Ok[SecurityStats]:
+        now = runtime.clock()
+        stats = security_events.security_event_stats(runtime.store, now)
+        stats["overview"] |= {"active_blacklist": blacklist.count_active_entries(runtime.store, now),
+                              "active_sessions": sessions.count_active_sessions(runtime.store, now)}
+        return Ok(data=msgspec.convert(stats, SecurityStats))

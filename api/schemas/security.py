@@ -1,7 +1,7 @@
 """Security requests and answers: blacklist entries, quick blocks."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -94,3 +94,58 @@ class SessionsRevoked(msgspec.Struct, forbid_unknown_fields=True):
 
     license_id: UUID
     revoked_sessions: int
+
+
+class SecurityEvent(msgspec.Struct, forbid_unknown_fields=True):
+    """A security event: from a client call (`id` `call:<position>`) or an alert (`alert:<id>`)."""
+
+    id: str
+    event_type: str
+    severity: str
+    license_id: UUID | None
+    product_id: UUID | None
+    ip_address: str | None
+    hwid: str | None
+    is_blocked: bool
+    details: dict[str, Any]
+    created_at: Instant
+
+
+class SecurityEventPage(msgspec.Struct, forbid_unknown_fields=True):
+    events: list[SecurityEvent]
+    pagination: Pagination
+
+
+class SecurityOverview(msgspec.Struct, forbid_unknown_fields=True):
+    """Today (UTC) so far, and what blocks or runs now."""
+
+    today_events: int
+    critical_events: int
+    blocked_attempts: int
+    active_blacklist: int
+    active_sessions: int
+
+
+class TypeCount(msgspec.Struct, forbid_unknown_fields=True):
+    event_type: str
+    count: int
+
+
+class SeverityCount(msgspec.Struct, forbid_unknown_fields=True):
+    severity: str
+    count: int
+
+
+class DayCount(msgspec.Struct, forbid_unknown_fields=True):
+    date: str
+    count: int
+    blocked: int
+
+
+class SecurityStats(msgspec.Struct, forbid_unknown_fields=True):
+    """The overview, then the last seven days (today included) by type, by severity and by day."""
+
+    overview: SecurityOverview
+    events_by_type: list[TypeCount]
+    events_by_severity: list[SeverityCount]
+    daily_trend: list[DayCount]

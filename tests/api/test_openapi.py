@@ -201,6 +201,8 @@ def vendor_calls(client, admin_token, vendor_token):
     session = {"session_id": str(session_id_of(activated["session"]["token"]))}
     call("GET", "/api/security/sessions", admin_token)
     call("POST", "/api/security/sessions/{session_id}/revoke", admin_token, session, json={"reason": "r"})
+    call("GET", "/api/security/events", admin_token)
+    call("GET", "/api/security/stats", admin_token)
     call("POST", "/api/security/licenses/{license_id}/revoke-sessions", admin_token, license, json={"reason": "r"})
     call("DELETE", "/api/licenses/{license_id}", vendor_token, license)
     call("DELETE", "/api/products/{product_id}", vendor_token, product)
