@@ -197,7 +197,8 @@ class ClientCommands(CommandsBase):
         token = new_session_token(session.id) if rotate else session_token
         session.keep_alive(token_hash(token), request.at)
         self.record(session)
-        self._log_change(record_call("heartbeat", request, live.license.id))
+        moved = "ip_mismatch" if session.moved_to(request.ip) else None  # recorded; the session lives on
+        self._log_change(record_call("heartbeat", request, live.license.id, security_event=moved))
         return live._replace(session_token=token)
 
     @records_refusals("heartbeat")

@@ -23,7 +23,12 @@ def severity_of(event_type: str) -> str:
     return SEVERITIES.get(event_type, "medium")
 
 
-def call_event_type(action: str, security_event: str | None) -> str | None:
-    """The security event a call record stands for: its own, else its action's (None for other actions, such as
-    a heartbeat that raised nothing)."""
-    return security_event or CALL_TYPES.get(action)
+def call_event_types(action: str, security_event: str | None, details: dict) -> list[str]:
+    """The security events a call record stands for: its own (else its action's; none for other actions, such
+    as a heartbeat that raised nothing), and each environment detection its client reported, so a call carrying
+    both debugger and VM indicators stands for both `debug_detected` and `vm_detected`."""
+    first = security_event or CALL_TYPES.get(action)
+    client = details.get("client") if isinstance(details.get("client"), dict) else {}
+    detected = [name for name, key in (("debug_detected", "debug_indicators"), ("vm_detected", "vm_indicators"))
+                if client.get(key)]
+    return list(dict.fromkeys([first, *detected] if first else detected))

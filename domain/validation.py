@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from uuid import UUID
 
 from domain.blacklist import BlacklistType
@@ -25,6 +26,27 @@ from domain.refusals import (
     UnknownLicenseError,
     UnknownProductError,
 )
+
+
+PLACEHOLDER_HWIDS = frozenset({
+    "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff",
+    "03000200-0400-0500-0006-000700080009",  # the SMBIOS UUID of unconfigured boards and many VM templates
+    "unknown", "none", "null", "undefined", "default", "to be filled by o.e.m.", "system serial number",
+})
+"""HWIDs no genuine device reports as its own: what a patched client, an emulator or a blank board sends."""
+
+
+@lru_cache(maxsize=16384)  # one question a call, about a handful of devices
+def spoofed_hwid(hwid: str | None) -> bool:
+    """A placeholder HWID, or one of at least 8 characters that is a single character repeated (`0000…`,
+    separators aside): the `hwid_spoof_attempt` rule."""
+    if not hwid:
+        return False
+    text = hwid.strip().lower()
+    if text in PLACEHOLDER_HWIDS:
+        return True
+    bare = text.replace("-", "").replace(":", "")
+    return len(bare) >= 8 and bare == bare[0] * len(bare)
 
 
 @dataclass(frozen=True)
@@ -43,10 +65,14 @@ class Attempt:
 
     @property
     def detected(self) -> str | None:
-        """The security event the client's own indicators raise, recorded even when the policy allows it."""
+        """The security event the call raises even when it is allowed, most telling first: the client's own
+        indicators (a call reporting both is recorded as both, projections/security_events.py), then an HWID no
+        genuine device reports."""
         if self.debug_indicators:
             return "debug_detected"
-        return "vm_detected" if self.vm_indicators else None
+        if self.vm_indicators:
+            return "vm_detected"
+        return "hwid_spoof_attempt" if spoofed_hwid(self.hwid) else None
 
 
 def not_blacklisted(attempt: Attempt) -> None:

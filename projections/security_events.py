@@ -17,7 +17,7 @@ from eventsourcing.persistence import Tracking
 
 from domain.client_call import CallRecord
 from domain.security import SecurityAlert
-from domain.security_events import call_event_type, severity_of
+from domain.security_events import call_event_types, severity_of
 from projections.base import ProjectionView, ReadModelProjection, from_json, iso, page_bounds, pagination, to_json
 from projections.db import Cursor, ReadStore, Row
 
@@ -69,18 +69,18 @@ def follow_calls(projection: SecurityEventsProjection, calls: CallSource, limit:
         position = view.claim_position(cursor, CALL_LOG)
         records = calls.select(position, limit)
         for call_position, record in records:
-            event_type = call_event_type(record.action, record.security_event)
-            if event_type is not None:
-                cursor.execute(INSERT, _call_row(call_position, event_type, record))
+            for n, event_type in enumerate(call_event_types(record.action, record.security_event, record.details)):
+                row_id = f"call:{call_position}:{n}" if n else f"call:{call_position}"  # a second detection: `:1`
+                cursor.execute(INSERT, _call_row(row_id, event_type, record))
         if records:
             view.record_tracking(cursor, Tracking(CALL_LOG, records[-1][0]))
     view.notify_advanced()
     return len(records)
 
 
-def _call_row(position: int, event_type: str, record: CallRecord) -> tuple[Any, ...]:
+def _call_row(row_id: str, event_type: str, record: CallRecord) -> tuple[Any, ...]:
     details = {"action": record.action, "error_code": record.error_code, **record.details}
-    return (f"call:{position}", event_type, severity_of(event_type), _text(record.license_id),
+    return (row_id, event_type, severity_of(event_type), _text(record.license_id),
             _text(record.product_id), record.ip, record.hwid, int(record.error_code is not None), to_json(details),
             iso(record.at), "call")
 
