@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 from commands.base import CommandsBase
 from commands.batches import retrieved
 from commands.client_view import ClientView
+from commands.geo import CountryLookup, moved_event
 from commands.call_log import CallLog
 from commands.retry import retry_on_conflict
 from domain.blacklist import NETWORKS_ID, BlacklistType, blacklist_entry_id
@@ -69,6 +70,8 @@ class ClientCommands(CommandsBase):
 
     view: ClientView
     calls: CallLog
+    countries: CountryLookup | None = None
+    """A GeoIP file's countries, when the operator configured one (`geo_anomaly`)."""
 
     @records_refusals("validation")
     def validate_license(self, request: ClientRequest) -> Granted:
@@ -197,7 +200,7 @@ class ClientCommands(CommandsBase):
         token = new_session_token(session.id) if rotate else session_token
         session.keep_alive(token_hash(token), request.at)
         self.record(session)
-        moved = "ip_mismatch" if session.moved_to(request.ip) else None  # recorded; the session lives on
+        moved = moved_event(session, request.ip, self.countries)  # recorded; the session lives on
         self._log_change(record_call("heartbeat", request, live.license.id, security_event=moved))
         return live._replace(session_token=token)
 

@@ -42,6 +42,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """MiB of licenses, products and accounts a process keeps in memory (each of its two caches)."""
     startup_timeout: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     """Seconds a starting process waits for PostgreSQL to answer before it stops (keyledger/preflight.py)."""
+    geoip_db: str | None = None
+    """A MaxMind DB file (GeoLite2/GeoIP2 Country or City) for the `geo_anomaly` rule; unset, that rule is off."""
     log_level: str = "info"
     password_profile: str = "RFC_9106_LOW_MEMORY"
     """An argon2-cffi profile name; tests use CHEAPEST. Existing hashes verify under any profile."""

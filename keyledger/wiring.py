@@ -316,6 +316,10 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
                         SizedLRUCache(CACHED_AGGREGATES, settings.cache_mb * 1024 * 1024))
         store = build_read_store(settings)
         projector = Projector(ledger, build_projections(store), feeding=feeding_lock(settings))
+    if settings.geoip_db:  # the geo_anomaly rule (commands/geo.py)
+        from adapters.geoip import MaxMindCountries
+
+        ledger.countries = MaxMindCountries(settings.geoip_db)
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),
                       ephemeral_store(settings), clock)
     if settings.run_projections if start_projector is None else start_projector:

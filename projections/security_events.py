@@ -124,8 +124,8 @@ def list_security_events(
     where = " AND ".join(conditions)
     total = store.query(f"SELECT COUNT(*) AS n FROM security_events WHERE {where}", params)[0]["n"]
     size, offset = page_bounds(page, limit)
-    rows = store.query(f"SELECT * FROM security_events WHERE {where} ORDER BY created_at DESC, id DESC"
-                       " LIMIT ? OFFSET ?", [*params, size, offset])
+    rows = store.query(f"SELECT * FROM security_events WHERE {where} ORDER BY created_at DESC, LENGTH(id) DESC,"
+                       " id DESC LIMIT ? OFFSET ?", [*params, size, offset])  # `call:10` after `call:9`
     return [shape_event(row) for row in rows], pagination(page, limit, total)
 
 
