@@ -37,8 +37,8 @@ SeverityQuery = Annotated[Literal["low", "medium", "high", "critical"] | None, Q
 ActiveQuery = Annotated[bool | None, QueryParameter()]
 EventTypeQuery = Annotated[Literal[tuple(SEVERITIES)] | None, QueryParameter()]  # type: ignore[valid-type]
 EventSeverityQuery = Annotated[Literal[SEVERITY_LEVELS] | None, QueryParameter()]  # type: ignore[valid-type]
-IpQuery = Annotated[str | None, QueryParameter(max_length=64)]
-HwidQuery = Annotated[str | None, QueryParameter(max_length=256)]
+IpQuery = Annotated[str | None, QueryParameter(max_length=64, pattern=r"^[^\x00]*$")]  # PostgreSQL text holds no NUL
+HwidQuery = Annotated[str | None, QueryParameter(max_length=256, pattern=r"^[^\x00]*$")]
 DateQuery = Annotated[datetime | None, QueryParameter()]
 
 

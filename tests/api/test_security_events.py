@@ -98,7 +98,7 @@ def test_a_rebuilt_read_model_equals_the_incremental_one(client, admin_token, hi
 @pytest.mark.parametrize("query", [
     "start_date=yesterday", "end_date=2026-13-01T00:00:00Z", "event_type=coffee_spilled", "severity=extreme",
     "is_blocked=sometimes", "license_id=123", "page=0", "limit=0",
-    "start_date=2026-01-16T00:00:00Z&end_date=2026-01-15T00:00:00Z",
+    "start_date=2026-01-16T00:00:00Z&end_date=2026-01-15T00:00:00Z", "hwid=a%00b", "ip_address=" + "1" * 65,
 ])
 def test_bad_filters_are_refused(client, admin_token, query):
     response = client.get(f"/api/security/events?{query}", headers=auth(admin_token))

@@ -245,3 +245,24 @@ def test_a_session_end_stored_before_it_carried_a_note_still_replays(ledger, cal
     event = ledger.mapper.to_domain_event(older)
     assert (event.reason, event.note) == (EndReason.REVOKED, "")
     assert ledger.mapper.to_domain_event(stored).note == "stolen"
+
+
+@pytest.mark.parametrize("revoke", ["session", "license"])
+def test_a_revoke_made_by_another_process_refuses_the_very_next_heartbeat(ledger, settings, call, license_id,
+                                                                          clock, revoke):
+    from commands.ledger import Ledger
+    from keyledger.wiring import eventsourcing_env
+
+    granted = ledger.activate_license(call())
+    token = ledger.keep_session_alive(call(), granted.session_token).session_token  # this process caches it
+    other_process = Ledger(eventsourcing_env(settings), ledger.master_key)
+    try:
+        if revoke == "session":
+            other_process.revoke_session(granted.session.id, "stolen", clock())
+        else:
+            other_process.revoke_license_sessions(license_id, "compromised", clock())
+    finally:
+        other_process.close()
+
+    with pytest.raises(SessionExpiredError):
+        ledger.keep_session_alive(call(), token)
