@@ -83,7 +83,8 @@ class Runtime:
                                   name="expiry-sweeper", daemon=True)
         thread.start()
         self._threads.append(thread)
-        feed = (security_events_projection(self.projector.projections), self.ledger.calls.store, self._stop)
+        feed = (security_events_projection(self.projector.projections), self.ledger.calls.store, self.clock,
+                self._stop)
         thread = threading.Thread(target=run_security_feed, args=feed, name="security-feed", daemon=True)
         thread.start()
         self._threads.append(thread)

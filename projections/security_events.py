@@ -23,6 +23,10 @@ from projections.db import Cursor, ReadStore, Row
 
 CALL_LOG = "client_calls"
 """The application name under which this read model tracks its position in the call log."""
+GAP_WAIT = timedelta(seconds=10)
+"""How long the feed waits at a gap in the call log's positions before passing it. On PostgreSQL positions come
+from a sequence, and concurrent appends commit out of order: a gap is usually a record still committing, but
+one rolled back leaves a gap for ever."""
 INSERT = "INSERT INTO security_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
 
 
@@ -61,13 +65,13 @@ class SecurityEventsProjection(ReadModelProjection):
             iso(event.at), "alert"))
 
 
-def follow_calls(projection: SecurityEventsProjection, calls: CallSource, limit: int = 5000) -> int:
+def follow_calls(projection: SecurityEventsProjection, calls: CallSource, now: datetime, limit: int = 5000) -> int:
     """Copy the security events among the call log's next `limit` records, with the position reached, in one
-    transaction; returns how many records were read (0: caught up)."""
+    transaction; returns how many records were read (0: caught up, or waiting at a gap)."""
     view: ProjectionView = projection.view
     with view.store.transaction(durable=False) as cursor:
         position = view.claim_position(cursor, CALL_LOG)
-        records = calls.select(position, limit)
+        records = _up_to_a_fresh_gap(position, calls.select(position, limit), now)
         for call_position, record in records:
             for n, event_type in enumerate(call_event_types(record.action, record.security_event, record.details)):
                 row_id = f"call:{call_position}:{n}" if n else f"call:{call_position}"  # a second detection: `:1`
@@ -76,6 +80,17 @@ def follow_calls(projection: SecurityEventsProjection, calls: CallSource, limit:
             view.record_tracking(cursor, Tracking(CALL_LOG, records[-1][0]))
     view.notify_advanced()
     return len(records)
+
+
+def _up_to_a_fresh_gap(position: int, records: list[tuple[int, CallRecord]], now: datetime
+                       ) -> list[tuple[int, CallRecord]]:
+    """The records before the first gap in positions that is younger than GAP_WAIT (see there)."""
+    expected = position + 1
+    for index, (call_position, record) in enumerate(records):
+        if call_position != expected and now - record.at < GAP_WAIT:
+            return records[:index]
+        expected = call_position + 1
+    return records
 
 
 def _call_row(row_id: str, event_type: str, record: CallRecord) -> tuple[Any, ...]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from projections.security_events import CallSource, SecurityEventsProjection, follow_calls
@@ -16,10 +18,10 @@ from projections.security_events import CallSource, SecurityEventsProjection, fo
 log = logging.getLogger(__name__)
 
 
-def feed_security_events(projection: SecurityEventsProjection, calls: CallSource) -> int:
+def feed_security_events(projection: SecurityEventsProjection, calls: CallSource, now: datetime) -> int:
     """Copy everything the call log holds past the read model's position; returns how many records were read."""
     total = 0
-    while read := follow_calls(projection, calls):
+    while read := follow_calls(projection, calls, now):
         total += read
     return total
 
@@ -28,11 +30,11 @@ def security_events_projection(projections: list[Any]) -> SecurityEventsProjecti
     return next(p for p in projections if isinstance(p, SecurityEventsProjection))
 
 
-def run_security_feed(projection: SecurityEventsProjection, calls: CallSource, stop: threading.Event,
-                      interval: float = 1.0) -> None:
+def run_security_feed(projection: SecurityEventsProjection, calls: CallSource, clock: Callable[[], datetime],
+                      stop: threading.Event, interval: float = 1.0) -> None:
     """Feed every `interval` seconds until `stop` is set; a failed round is retried the next."""
     while not stop.wait(interval):
         try:
-            feed_security_events(projection, calls)
+            feed_security_events(projection, calls, clock())
         except Exception:
             log.exception("the security-event feed failed; retrying next round")

@@ -16,7 +16,8 @@ def call(client, action, license, hwid="device-1", **extra):
 def fed(runtime):
     """The read model once it has seen every event and every call so far."""
     settle(runtime)
-    feed_security_events(security_events_projection(runtime.projector.projections), runtime.ledger.calls.store)
+    feed_security_events(security_events_projection(runtime.projector.projections), runtime.ledger.calls.store,
+                         runtime.clock())
 
 
 def events(client, admin_token, query=""):
@@ -110,3 +111,24 @@ def test_bad_filters_are_refused(client, admin_token, query):
 def test_a_vendor_who_is_not_an_admin_is_forbidden(client, vendor_token, path):
     response = client.get(path, headers=auth(vendor_token))
     assert (response.status_code, response.json()["error_code"]) == (403, "FORBIDDEN")
+
+
+def test_the_feed_waits_at_a_fresh_gap_in_the_call_log_and_passes_an_old_one(runtime, clock):
+    from domain.client_call import CallRecord
+    from projections.security_events import GAP_WAIT, follow_calls
+
+    def record():
+        return CallRecord("validation", None, None, None, None, "192.0.2.1", "pc", None, {}, clock())
+
+    class CallsWithAGap:  # position 2 still committing (or rolled back)
+        rows = [(1, record()), (3, record())]
+
+        def select(self, after, limit):
+            return [row for row in self.rows if row[0] > after][:limit]
+
+    projection = security_events_projection(runtime.projector.projections)
+    assert follow_calls(projection, CallsWithAGap(), clock()) == 1  # stops before the gap
+    assert follow_calls(projection, CallsWithAGap(), clock()) == 0
+    assert follow_calls(projection, CallsWithAGap(), clock() + GAP_WAIT) == 1  # a gap that old is passed
+    ids = [row["id"] for row in runtime.store.query("SELECT id FROM security_events ORDER BY id")]
+    assert ids == ["call:1", "call:3"]
