@@ -33,7 +33,7 @@ class CallLogSource:
     data = the row's columns as compact JSON with sorted keys (docs/audit.md)."""
 
     def __init__(self, calls: Any) -> None:
-        self.calls = calls  # commands/call_log.py's store
+        self.calls = calls  # adapters/call_log.py's store
 
     def records(self, after: int, limit: int) -> list[ChainRecord]:
         return [call_record(row) for row in self.calls.rows(after, limit)]

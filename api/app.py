@@ -17,6 +17,7 @@ from api.controllers.licenses import LicenseController
 from api.controllers.lockence import LockenceController
 from api.controllers.notifications import NotificationController
 from api.controllers.products import ProductController
+from api.controllers.security import SecurityController
 from api.controllers.stats import StatsController
 from api.controllers.webhooks import WebhookController
 from api.deps import DEPENDENCIES
@@ -29,7 +30,8 @@ from api.requests import MAX_BODY_BYTES, LedgerRequest
 
 CONTROLLERS = [AuthController, ProductController, LicenseController, StatsController, NotificationController,
                WebhookController, AdminController, ImportController, ClientController, LockenceController,
-               AuditController, LicenseStateController, ProductStateController, LicenseHistoryController]
+               AuditController, LicenseStateController, ProductStateController, LicenseHistoryController,
+               SecurityController]
 
 
 def create_app(runtime: Services, middleware: Sequence[Middleware] = ()) -> Litestar:

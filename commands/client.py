@@ -16,10 +16,11 @@ from uuid import UUID, uuid4
 
 from commands.base import CommandsBase
 from commands.client_view import ClientView, entry_id, retrieved
+from commands.geo import CountryLookup, moved_event
 from commands.ports import CallStore
 from commands.retry import retry_on_conflict
-from domain.blacklist import BlacklistEntry, BlacklistType
-from domain.client_call import CallRecord, ClientRequest, environment_indicators, record_call
+from domain.blacklist import NETWORKS_ID, BlacklistEntry, BlacklistType, NetworkIndex
+from domain.client_call import CallRecord, ClientRequest, environment_indicators, fingerprint_of, record_call
 from domain.ids import license_id_if_well_formed
 from domain.license import License
 from domain.product import ClientCompatibility, Product
@@ -68,6 +69,8 @@ class ClientCommands(CommandsBase):
 
     view: ClientView
     calls: CallStore
+    countries: CountryLookup | None = None
+    """A GeoIP file's countries, when the operator configured one (`geo_anomaly`)."""
 
     @records_refusals("validation")
     def validate_license(self, request: ClientRequest) -> Granted:
@@ -191,7 +194,8 @@ class ClientCommands(CommandsBase):
         token = new_session_token(session.id) if rotate else session_token
         session.keep_alive(token_hash(token), request.at)
         self.record(session)
-        self._log_change(record_call("heartbeat", request, live.license.id))
+        moved = moved_event(session, request.ip, self.countries)  # recorded; the session lives on
+        self._log_change(record_call("heartbeat", request, live.license.id, security_event=moved))
         return live._replace(session_token=token)
 
     @records_refusals("heartbeat")
@@ -303,7 +307,7 @@ class ClientCommands(CommandsBase):
     @staticmethod
     def _candidates(request: ClientRequest) -> tuple[tuple[BlacklistType, str | None], ...]:
         return ((BlacklistType.LICENSE, request.license_key.strip().upper()), (BlacklistType.HWID, request.hwid),
-                (BlacklistType.IP, request.ip))
+                (BlacklistType.IP, request.ip), (BlacklistType.FINGERPRINT, fingerprint_of(request.client_data)))
 
     def _session(self, session_token: str) -> Session:
         session = self._optional(session_id_of(session_token), Session)
@@ -336,6 +340,7 @@ DECIDED_ON: dict[type, Callable[[ClientCommands, ClientRequest, Attempt], Iterab
                                                                   else None),),
     BlacklistEntry: lambda commands, request, _: (entry_id(entry_type, value) for entry_type, value
                                                   in commands._candidates(request) if value),
+    NetworkIndex: lambda _, request, __: (NETWORKS_ID,) if request.ip else (),  # any network may hold the IP
 }
 """The ids a conditional append checks, per aggregate type a decision reads: one entry for each of DECIDED_FROM."""
 if set(DECIDED_ON) != set(DECIDED_FROM):

@@ -39,7 +39,7 @@ from eventsourcing.domain import CanMutateAggregate
 from eventsourcing.utils import get_topic
 
 from commands.ports import HeadSource
-from domain.blacklist import BlacklistEntry, BlacklistType, blacklist_entry_id
+from domain.blacklist import BlacklistEntry, BlacklistType, IpNetwork, address_in, blacklist_entry_id, network_of
 from domain.validation import DECIDED_FROM
 
 
@@ -76,6 +76,7 @@ class ClientView:
         self._head = head
         # Keyed by `UUID.int`: a UUID hashes and compares in Python, an int in C (a dozen lookups a call).
         self._entries: dict[int, tuple[bool, datetime | None]] = {}
+        self._networks: dict[int, IpNetwork] = {}  # IP entries wider than one address, active or not
         self._changed_at: dict[int, int] = {}
         self._cached: dict[int, tuple[int, Any]] = {}
         self._sized = sized  # bounds `_cached` by bytes too, when given
@@ -96,7 +97,15 @@ class ClientView:
                 active, expires_at = self._entries.get(entry_id(entry_type, value).int, (False, None))
                 if active and (expires_at is None or expires_at > now):
                     return entry_type
+                if entry_type is BlacklistType.IP and self._networks and self._in_network(value, now):
+                    return entry_type
         return None
+
+    def _in_network(self, ip: str, now: datetime) -> bool:
+        """Whether `ip` lies in a network (CIDR) entry that blocks at `now`."""
+        blocking = [network for key, network in self._networks.items()
+                    if (state := self._entries.get(key)) and state[0] and (state[1] is None or state[1] > now)]
+        return address_in(ip, blocking)
 
     def current(self, aggregate_id: UUID | None, kind: type, head: int, load: Callable[[UUID], Any]) -> Any:
         """A license or product as of `head` (shared: callers never change it), loaded again when stale."""
@@ -239,10 +248,12 @@ class ClientView:
         if not notification.topic.startswith(get_topic(BlacklistEntry)):
             return
         event = self._mapper.to_domain_event(notification)
-        if isinstance(event, BlacklistEntry.Removed):
+        if isinstance(event, BlacklistEntry.Removed | BlacklistEntry.Expired):
             self._entries[event.originator_id.int] = (False, None)
         else:
             self._entries[event.originator_id.int] = (True, event.expires_at)
+        if isinstance(event, BlacklistEntry.Added) and (network := network_of(event.entry_type, event.value)):
+            self._networks[event.originator_id.int] = network
 
 
 def retrieved(done: asyncio.Future[Any]) -> None:

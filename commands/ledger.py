@@ -30,7 +30,7 @@ from commands.retry import KeyedLocks, OutcomeUnknownError
 from commands.sessions import SessionCommands
 from commands.webhooks import WebhookCommands
 from domain.account import Role
-from domain.blacklist import BlacklistType, Severity
+from domain.blacklist import BlacklistType, NetworkIndex, Severity
 from domain.idempotency import IdempotencyKey
 from domain.license import LicenseType
 from domain.product import ClientCompatibility, Product, SigningAlgorithm
@@ -63,7 +63,8 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
 
     name = "KeyLedger"
     # Heartbeats add an event to a session every few minutes; snapshots keep loading it cheap.
-    snapshotting_intervals = {Session: 50, License: 100, Product: 100}  # noqa: RUF012 - eventsourcing's class setting
+    snapshotting_intervals = {  # noqa: RUF012 - eventsourcing's class setting
+        Session: 50, License: 100, Product: 100, NetworkIndex: 100}
 
     def __init__(self, env: dict[str, str], master_key: bytes, client_plumbing: ClientPlumbing,
                  passwords: Passwords | None = None, cache: SizedCache | None = None) -> None:

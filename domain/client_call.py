@@ -38,6 +38,15 @@ def environment_indicators(client_data: Any) -> tuple[tuple[str, ...], tuple[str
                                                                         "debugIndicators")
 
 
+def fingerprint_of(client_data: Any) -> str | None:
+    """The device fingerprint a client reports as `client_data.fingerprint` (a text of at most MAX_HWID
+    characters; docs/licensing-rules.md), which a `fingerprint` blacklist entry matches; None when absent."""
+    if not client_data or not isinstance(client_data, dict):
+        return None
+    value = client_data.get("fingerprint")
+    return value[:MAX_HWID] if isinstance(value, str) and value.strip() else None
+
+
 def _texts(client_data: dict, *names: str) -> tuple[str, ...]:
     for name in names:
         value = client_data.get(name)

@@ -37,6 +37,7 @@ class Session(Aggregate):
         self.license_id = license_id
         self.product_id = product_id
         self.hwid = hwid
+        self.ip = ip
         self.token_hash = token_hash
         self.expires_at = expires_at
         self.started_at = at
@@ -67,6 +68,12 @@ class Session(Aggregate):
     def runs_for(self, license: License, hwid: str | None, now: datetime) -> bool:
         """Whether a call naming this license and device, without a token, may keep this session alive."""
         return license.id == self.license_id and hwid == self.hwid and self.is_running(license, now)
+
+    def moved_to(self, ip: str | None) -> bool:
+        """Whether a call comes from another address than the one the session began at (`ip_mismatch`).
+        Sessions loaded from a snapshot taken before addresses were kept know none, and never move."""
+        started_at_ip = getattr(self, "ip", None)
+        return bool(ip and started_at_ip and ip != started_at_ip)
 
     def _holds_token(self, token_hash: str, now: datetime) -> bool:
         current = hmac.compare_digest(token_hash, self.token_hash)
@@ -103,10 +110,25 @@ class Session(Aggregate):
             return EndReason.EXPIRED
         return None
 
-    def end(self, reason: EndReason, at: datetime) -> None:
-        if not self.ended:
-            self._end(reason=reason, at=at)
+    def end(self, reason: EndReason, at: datetime, note: str = "") -> bool:
+        """End the session once; `note` says why in words (an admin's revoke reason). False if it had ended."""
+        if self.ended:
+            return False
+        self._end(reason=reason, at=at, note=note)
+        return True
 
-    @event("Ended")
-    def _end(self, reason: EndReason, at: datetime) -> None:
+    class Ended(Aggregate.Event):
+        """The session ended once, for `reason`; `note` is an admin's reason in words (version 2 added it)."""
+
+        reason: EndReason
+        at: datetime
+        note: str = ""
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["note"] = ""
+
+    @event(Ended)
+    def _end(self, reason: EndReason, at: datetime, note: str = "") -> None:
         self.ended = True

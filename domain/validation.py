@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from domain.blacklist import BlacklistEntry, BlacklistType
+from domain.blacklist import BlacklistEntry, BlacklistType, NetworkIndex
 from domain.license import License, LicenseStatus
 from domain.product import Product
 from domain.refusals import (
@@ -28,10 +28,30 @@ from domain.refusals import (
 )
 
 
-DECIDED_FROM: tuple[type, ...] = (License, Product, BlacklistEntry)
+DECIDED_FROM: tuple[type, ...] = (License, Product, BlacklistEntry, NetworkIndex)
 """Every aggregate type a client decision reads. The client view's invalidation and the conditional append
 derive from this (commands/client_view.py, commands/client.py); tests/unit/domain/test_validation.py fails
 when an Attempt carries an aggregate type outside it."""
+
+
+PLACEHOLDER_HWIDS = frozenset({
+    "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff",
+    "03000200-0400-0500-0006-000700080009",  # the SMBIOS UUID of unconfigured boards and many VM templates
+    "unknown", "none", "null", "undefined", "default", "to be filled by o.e.m.", "system serial number",
+})
+"""HWIDs no genuine device reports as its own: what a patched client, an emulator or a blank board sends."""
+
+
+def spoofed_hwid(hwid: str | None) -> bool:
+    """A placeholder HWID, or one of at least 8 characters that is a single character repeated (`0000…`,
+    separators aside): the `hwid_spoof_attempt` rule."""
+    if not hwid:
+        return False
+    text = hwid.strip().lower()
+    if text in PLACEHOLDER_HWIDS:
+        return True
+    bare = text.replace("-", "").replace(":", "")
+    return len(bare) >= 8 and bare == bare[0] * len(bare)
 
 
 @dataclass(frozen=True)
@@ -50,10 +70,14 @@ class Attempt:
 
     @property
     def detected(self) -> str | None:
-        """The security event the client's own indicators raise, recorded even when the policy allows it."""
+        """The security event the call raises even when it is allowed, most telling first: the client's own
+        indicators (a call reporting both is recorded as both, projections/security_events.py), then an HWID no
+        genuine device reports."""
         if self.debug_indicators:
             return "debug_detected"
-        return "vm_detected" if self.vm_indicators else None
+        if self.vm_indicators:
+            return "vm_detected"
+        return "hwid_spoof_attempt" if spoofed_hwid(self.hwid) else None
 
 
 @dataclass(frozen=True)

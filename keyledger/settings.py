@@ -46,6 +46,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """The audit chain signs a checkpoint of its head once it has grown by this many records (docs/audit.md)..."""
     audit_checkpoint_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
     """...or, when it has grown at all, once the last checkpoint is this old."""
+    geoip_db: str | None = None
+    """A MaxMind DB file (GeoLite2/GeoIP2 Country or City) for the `geo_anomaly` rule; unset, that rule is off."""
     log_level: str = "info"
     password_profile: str = "RFC_9106_LOW_MEMORY"
     """An argon2-cffi profile name; tests use CHEAPEST. Existing hashes verify under any profile."""

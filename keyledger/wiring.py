@@ -93,13 +93,19 @@ class Runtime:
         self.enqueue_deliveries(delivery_ids)
 
     def start_workers(self, deliver_in_process: bool = True) -> None:
-        """The in-process workers: the expiry sweeper, the webhook dispatcher, and (unless arq delivers them,
-        `run_arq_delivery`) webhook delivery on an in-process queue."""
+        """The in-process workers: the expiry sweeper, the security-event feed, the webhook dispatcher, and
+        (unless arq delivers them, `run_arq_delivery`) webhook delivery on an in-process queue."""
         from workers.expiry import run_sweeper
+        from workers.security_feed import run_security_feed, security_events_projection
 
         args = (self.ledger, self.store, self.clock, self._stop, self.settings.sweep_interval)
         thread = threading.Thread(target=run_sweeper, args=args,
                                   name="expiry-sweeper", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        feed = (security_events_projection(self.projector.projections), self.ledger.calls.store, self.clock,
+                self._stop)
+        thread = threading.Thread(target=run_security_feed, args=feed, name="security-feed", daemon=True)
         thread.start()
         self._threads.append(thread)
         self.start_dispatcher()
@@ -431,6 +437,10 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
         WebhookDispatcher(ProjectionView(store, WebhookDispatcher.name), events_between(ledger), list).create_tables()
         audit = build_audit(settings.data_path, ledger, store, clock, settings.audit_checkpoint_every,
                             settings.audit_checkpoint_seconds)
+    if settings.geoip_db:  # the geo_anomaly rule (commands/geo.py)
+        from adapters.geoip import MaxMindCountries
+
+        ledger.countries = MaxMindCountries(settings.geoip_db)
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),
                       ephemeral_store(settings), clock)
     runtime.audit = audit

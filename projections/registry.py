@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from projections.accounts import AccountListProjection
 from projections.base import ProjectionView, ReadModelProjection
+from projections.blacklist import BlacklistProjection
 from projections.db import ReadStore
 from projections.licenses import LicenseListProjection
 from projections.license_logs import LicenseChangesProjection
 from projections.notifications import NotificationProjection
 from projections.products import ProductListProjection
+from projections.security_events import SecurityEventsProjection
 from projections.sessions import SessionListProjection
 from projections.stats import StatsProjection
 from projections.webhooks import WebhookListProjection
@@ -22,6 +24,8 @@ PROJECTION_CLASSES: tuple[type[ReadModelProjection], ...] = (
     NotificationProjection,
     SessionListProjection,
     WebhookListProjection,
+    BlacklistProjection,
+    SecurityEventsProjection,
 )
 
 

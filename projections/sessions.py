@@ -129,6 +129,14 @@ def open_sessions_on_device(store: ReadStore, license_id: str, hwid: str, limit:
     return [row["id"] for row in rows]
 
 
-def count_active_sessions(store: ReadStore, now: datetime) -> int:
-    """Sessions still running at `now` (the security overview's `active_sessions`)."""
-    return store.query(f"SELECT COUNT(*) AS n FROM sessions WHERE {ACTIVE}", (iso(now),))[0]["n"]
+def count_active_sessions(store: ReadStore, now: datetime, license_id: str | None = None) -> int:
+    """Sessions still running at `now` (the security overview's `active_sessions`), of one license if given."""
+    if license_id is None:
+        return store.query(f"SELECT COUNT(*) AS n FROM sessions WHERE {ACTIVE}", (iso(now),))[0]["n"]
+    return store.query(f"SELECT COUNT(*) AS n FROM sessions WHERE license_id = ? AND {ACTIVE}",
+                       (license_id, iso(now)))[0]["n"]
+
+
+def get_session(store: ReadStore, session_id: str, now: datetime) -> Row | None:
+    rows = store.query("SELECT * FROM sessions WHERE id = ?", (session_id,))
+    return shape_session(rows[0], now) if rows else None

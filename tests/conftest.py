@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,18 @@ def vendor_token(client: TestClient[Any], admin_token: str) -> str:
 def settle(runtime: Runtime) -> None:
     """Wait until the read models have seen everything written so far."""
     runtime.projector.wait(runtime.ledger.position(), timeout=10)
+
+
+@contextmanager
+def calling_from(client: TestClient[Any], ip: str) -> Iterator[TestClient[Any]]:
+    """The test client's requests, for the duration, as if sent from `ip` (Litestar's own says `testclient`)."""
+    app = client.app
+
+    async def from_ip(scope: Any, receive: Any, send: Any) -> None:
+        await app({**scope, "client": (ip, 50000)}, receive, send)
+
+    client.app = from_ip  # type: ignore[assignment]
+    try:
+        yield client
+    finally:
+        client.app = app

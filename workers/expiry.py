@@ -2,8 +2,10 @@
 
 Each round it records `License.Expired` once for every license whose expiry has passed, then
 `Session.Ended` for every session that can no longer run: lapsed (no heartbeat for SESSION_TTL),
-its device released, its license's sessions revoked, or its license or product deleted. Clients
-meet all of these on their very next call; the sweeper only writes them down, within one interval.
+its device released, its license's sessions revoked, or its license or product deleted, and
+`BlacklistEntry.Expired` (at the entry's own expiry) for every entry whose expiry has passed.
+Clients meet all of these on their very next call; the sweeper only writes them down, within
+one interval.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime
 from uuid import UUID
 
 from commands.ledger import Ledger
+from projections.blacklist import lapsed_entry_ids
 from projections.db import ReadStore
 from projections.licenses import lapsed_license_ids
 from projections.sessions import sessions_to_close
@@ -43,7 +46,16 @@ def sweep_sessions(ledger: Ledger, store: ReadStore, now: datetime) -> int:
     return ended
 
 
-SWEEPS = (sweep_expired, sweep_sessions)
+def sweep_blacklist(ledger: Ledger, store: ReadStore, now: datetime) -> int:
+    """Record `Expired` for each blacklist entry whose expiry has passed; returns how many were recorded."""
+    recorded = 0
+    for entry_id in lapsed_entry_ids(store, now):
+        if ledger.expire_blacklist_entry(UUID(entry_id), now) is not None:
+            recorded += 1
+    return recorded
+
+
+SWEEPS = (sweep_expired, sweep_sessions, sweep_blacklist)
 
 
 def run_sweeper(ledger: Ledger, store: ReadStore, clock: Callable[[], datetime], stop: threading.Event,

@@ -5,7 +5,7 @@ import pytest
 from domain.blacklist import BlacklistType, Severity
 from keys.challenge import challenge_response
 from keys.envelope import open_envelope, seal_envelope
-from tests.conftest import create_license, create_product
+from tests.conftest import calling_from, create_license, create_product
 
 
 def now_ms(clock):
@@ -99,8 +99,9 @@ def test_wrong_or_late_challenge_answer_fails(client, product, license, clock, r
 
 
 def test_blacklisted_ip_is_told_it_is_blocked(client, license, runtime, clock):
-    runtime.ledger.add_blacklist_entry(BlacklistType.IP, "testclient", "abuse", Severity.HIGH, None, None, clock())
-    response = client.post("/api/client/validate", json=body_for(license))
+    runtime.ledger.add_blacklist_entry(BlacklistType.IP, "203.0.113.7", "abuse", Severity.HIGH, None, None, clock())
+    with calling_from(client, "203.0.113.7"):
+        response = client.post("/api/client/validate", json=body_for(license))
     assert response.status_code == 403
     assert response.json() == {"success": False, "message": "Access denied", "error_code": "BLACKLISTED",
                                "security_blocked": True, "security_details": {"reason": "blacklist_hit", "type": "ip"}}

@@ -12,6 +12,7 @@ from api.schemas.client import Challenge, EncryptedEnvelope, Heartbeat, HwidChal
 from keys.challenge import challenge_response, hwid_challenge_response
 from keys.envelope import open_envelope, seal_envelope
 from tests.webhook_receiver import Receiver
+from keys.tokens import session_id_of
 from tests.conftest import auth, create_license, create_product, register
 
 CLIENT_ROUTES = {("/api/client/validate", "post"), ("/api/client/activate", "post"),
@@ -197,6 +198,21 @@ def vendor_calls(client, admin_token, vendor_token):
     call("POST", "/api/admin/import", admin_token, json={"owner": "vendor@example.com", "content": "[]"})
     with Receiver() as receiver:
         webhook_calls(call, vendor_token, receiver.url, client.app.state.runtime)
+    entry = {"entry_id": call("POST", "/api/security/blacklist", admin_token,
+                              json={"type": "ip", "value": "10.0.0.0/8"})["id"]}
+    call("GET", "/api/security/blacklist", admin_token)
+    call("DELETE", "/api/security/blacklist/{entry_id}", admin_token, entry)
+    call("POST", "/api/security/block-ip", admin_token, json={"ip": "192.0.2.1"})
+    call("POST", "/api/security/block-hwid", admin_token, json={"hwid": "abc"})
+    running = call("POST", "/api/licenses", vendor_token, json=product)
+    activated = client.post("/api/client/activate", json={"license_key": running["license_key"], "hwid": "pc",
+                                                          "product_id": running["product_id"]}).json()["data"]
+    session = {"session_id": str(session_id_of(activated["session"]["token"]))}
+    call("GET", "/api/security/sessions", admin_token)
+    call("POST", "/api/security/sessions/{session_id}/revoke", admin_token, session, json={"reason": "r"})
+    call("GET", "/api/security/events", admin_token)
+    call("GET", "/api/security/stats", admin_token)
+    call("POST", "/api/security/licenses/{license_id}/revoke-sessions", admin_token, license, json={"reason": "r"})
     call("DELETE", "/api/licenses/{license_id}", vendor_token, license)
     call("DELETE", "/api/products/{product_id}", vendor_token, product)
     return calls

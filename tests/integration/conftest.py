@@ -72,7 +72,7 @@ def race(*calls: Callable[[], Any]) -> list[tuple[str, Any]]:
 
 # --- Snapshots of every read model, for "rebuild equals incremental" -------------------------------
 
-QUERY_MODULES = ("projections.stats", "projections.notifications")
+QUERY_MODULES = ("projections.stats", "projections.notifications", "projections.blacklist")
 """Read models whose query functions are still being written: whatever they offer is snapshotted."""
 
 OWNER_PARAMS = frozenset({"owner_id", "account_id", "user_id", "actor_id"})
@@ -81,8 +81,11 @@ OWNER_PARAMS = frozenset({"owner_id", "account_id", "user_id", "actor_id"})
 def snapshot(runtime: Runtime, vendors: list[Actor], license_ids: list[UUID]) -> dict[str, Any]:
     """Every query answer for these vendors and licenses (as of `runtime.clock()`), and every table's rows."""
     from projections import accounts, license_logs, licenses, products, sessions
+    from workers.security_feed import feed_security_events, security_events_projection
 
     store, now = runtime.store, runtime.clock()
+    # The call log's half of the security events is fed by a worker on its own beat: bring it up to date.
+    feed_security_events(security_events_projection(runtime.projector.projections), runtime.ledger.calls.store, now)
     owners = [str(vendor.id) for vendor in vendors] + [None]  # None: an admin's view
     return {
         "accounts": accounts.list_accounts(store, 1, 10_000),

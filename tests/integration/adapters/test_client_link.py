@@ -205,8 +205,9 @@ def test_a_row_is_appended_unless_an_event_about_one_of_its_ids_lies_past_its_po
     assert [sorted(group) for group in rows_by_transaction(runtime)] == [["caught-up", "plain", "unchanged"]]
 
 
+@pytest.mark.parametrize("blocked", ["10.0.0.1", "10.0.0.0/31"])  # the address itself, or a network holding it
 def test_a_call_decided_from_memory_is_decided_again_when_a_blacklist_entry_appeared(runtime, settings, licensed,
-                                                                                        clock):
+                                                                                        clock, blocked):
     from domain.blacklist import BlacklistType, Severity
     from domain.refusals import BlacklistedError
     from keyledger.wiring import build_ledger, eventsourcing_env
@@ -221,10 +222,10 @@ def test_a_call_decided_from_memory_is_decided_again_when_a_blacklist_entry_appe
 
     async def scenario():
         await runtime.ledger.validate_license_async(licensed())  # license and product now in memory
-        other_process.add_blacklist_entry(BlacklistType.IP, "10.0.0.1", "abuse", Severity.HIGH, None, None, clock())
+        other_process.add_blacklist_entry(BlacklistType.IP, blocked, "abuse", Severity.HIGH, None, None, clock())
         refused = await asyncio.gather(*(runtime.ledger.validate_license_async(licensed(), answer) for _ in range(5)),
                                        return_exceptions=True)
-        allowed = await runtime.ledger.validate_license_async(licensed(ip="10.0.0.2"), answer)
+        allowed = await runtime.ledger.validate_license_async(licensed(ip="10.0.0.3"), answer)
         return refused, allowed
 
     try:

@@ -4,7 +4,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -26,7 +26,9 @@ def test_an_entry_added_by_another_process_blocks_the_very_next_call(runtime, se
     # Check removal is seen just as fast, and an expired entry stops blocking.
     other_process.remove_blacklist_entry(blacklist_entry_id(BlacklistType.IP, "10.0.0.1"), clock())
     assert runtime.ledger.validate_license(licensed())
-    runtime.ledger.add_blacklist_entry(BlacklistType.HWID, "pc", "x", Severity.LOW, clock(), None, clock())
+    runtime.ledger.add_blacklist_entry(BlacklistType.HWID, "pc", "x", Severity.LOW, clock() + timedelta(seconds=1),
+                                       None, clock())
+    clock.advance(seconds=1)
     assert runtime.ledger.validate_license(licensed())
     other_process.close()
 

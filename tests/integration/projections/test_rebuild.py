@@ -7,12 +7,13 @@ from datetime import timedelta
 import pytest
 
 from domain.account import Actor
+from domain.blacklist import BlacklistType, Severity
 from domain.client_call import ClientRequest
 from domain.license import LicenseStatus, LicenseTerms, LicenseType
 from domain.product import SigningAlgorithm
 from projections import accounts, license_logs, licenses, products
 from tests.integration.conftest import issue, settle, snapshot
-from workers.expiry import sweep_sessions
+from workers.expiry import sweep_blacklist, sweep_sessions
 
 
 @pytest.fixture
@@ -49,11 +50,24 @@ def history(runtime, ledger, clock):
     ledger.delete_product(other, doomed_product, clock())
     ledger.expire_license(license_ids[0], clock.advance(days=15))
     ledger.retire_token(vendor_id, "still-retired", clock() + timedelta(days=1), clock())
+    blacklist_history(ledger, admin_id, clock)
     settle(runtime)
     sweep_sessions(ledger, runtime.store, clock())  # ends the three sessions above
+    sweep_blacklist(ledger, runtime.store, clock.advance(hours=3))  # expires the two-hour block
     ledger.activate_license(on_license_3("device-d"))  # and one runs on
     settle(runtime)
     return {"admin": Actor(admin_id, True), "vendors": [vendor, other], "licenses": license_ids}
+
+
+def blacklist_history(ledger, admin_id, clock):
+    """Every kind of blacklist change: added (address, network, HWID), re-added, removed, blocked, left to expire."""
+    ledger.add_blacklist_entry(BlacklistType.IP, "198.51.100.0/24", "scan", Severity.HIGH, None, admin_id, clock())
+    hwid = ledger.add_blacklist_entry(BlacklistType.HWID, "bad-pc", "sharing", Severity.LOW, None, admin_id, clock()).id
+    ledger.remove_blacklist_entry(hwid, clock())
+    ledger.add_blacklist_entry(BlacklistType.HWID, "bad-pc", "again", Severity.CRITICAL, None, admin_id, clock())
+    removed = ledger.add_blacklist_entry(BlacklistType.LICENSE, "AAAA-BBBB", "leak", Severity.LOW, None, None, clock())
+    ledger.remove_blacklist_entry(removed.id, clock())
+    ledger.block_value(BlacklistType.IP, "203.0.113.50", "guessing", 2, admin_id, clock())
 
 
 def test_rebuilt_read_models_equal_the_incremental_ones(runtime, history):
@@ -80,6 +94,11 @@ def test_snapshot_covers_every_model_it_claims(runtime, history):
     assert sorted((s["hwid"], s["end_reason"]) for s in listed[0]) == [
         ("device-a", "deactivated"), ("device-b", "deactivated"), ("device-c", "expired"), ("device-d", None)]
     assert active == 1
+    blacklist = before["queries"]["projections.blacklist"]
+    assert blacklist["list_entries(None)"][1]["total"] == 4
+    assert blacklist["count_active_entries(None)"] == 2
+    assert {(row["value"], row["end_reason"]) for row in blacklist["list_entries(None)"][0]} == {
+        ("198.51.100.0/24", None), ("bad-pc", None), ("AAAA-BBBB", "removed"), ("203.0.113.50", "expired")}
 
 
 def test_rebuilding_one_read_model_leaves_the_others_and_equals_itself(runtime, history):

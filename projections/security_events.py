@@ -1,0 +1,183 @@
+"""Security events read model: every security event, from client calls and from alerts (`GET /security/events`).
+
+Two logs feed one table. `SecurityAlert.Raised` events come from the event store like any
+projection's. Client calls never touch the event store: they are appended to the call log
+(adapters/call_log.py), and `follow_calls` copies the calls that are security events (the three
+licensing calls, and any call that raised a security event) into the same table, tracking its
+own position in the call log under the same read model name, in the same transaction as its
+rows. A rebuild drops both positions, so both logs are read again (decision 0045).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from eventsourcing.persistence import Tracking
+
+from domain.client_call import CallRecord
+from domain.security import SecurityAlert
+from domain.security_events import call_event_types, severity_of
+from projections.base import ProjectionView, ReadModelProjection, from_json, iso, page_bounds, pagination, to_json
+from projections.db import Cursor, ReadStore, Row
+
+CALL_LOG = "client_calls"
+"""The application name under which this read model tracks its position in the call log."""
+GAP_WAIT = timedelta(seconds=10)
+"""How long the feed waits at a gap in the call log's positions before passing it. On PostgreSQL positions come
+from a sequence, and concurrent appends commit out of order: a gap is usually a record still committing, but
+one rolled back leaves a gap for ever."""
+INSERT = "INSERT INTO security_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+
+
+class CallSource(Protocol):
+    """The call log, as this read model reads it (adapters/call_log.py: CallStore)."""
+
+    def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]: ...
+
+
+class SecurityEventsProjection(ReadModelProjection):
+    """One row per security event: alerts by their id, calls by their position in the call log."""
+
+    name = "security_events"
+    tables = ("security_events",)
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS security_events ("
+        " id TEXT PRIMARY KEY, event_type TEXT NOT NULL, severity TEXT NOT NULL, license_id TEXT, product_id TEXT,"
+        " ip TEXT, hwid TEXT, is_blocked INTEGER NOT NULL, details TEXT NOT NULL, created_at TEXT NOT NULL,"
+        " source TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS security_events_at ON security_events (created_at)",
+        "CREATE INDEX IF NOT EXISTS security_events_type ON security_events (event_type, created_at)",
+        "CREATE INDEX IF NOT EXISTS security_events_license ON security_events (license_id, created_at)",
+    )
+
+    def apply(self, cursor: Cursor, event: Any) -> None:
+        match event:
+            case SecurityAlert.Raised():
+                self.alert_raised(cursor, event)
+            case _:
+                pass
+
+    def alert_raised(self, cursor: Cursor, event: Any) -> None:
+        cursor.execute(INSERT, (
+            f"alert:{event.originator_id}", event.event_type, event.severity, _text(event.license_id),
+            _text(event.product_id), event.ip, event.hwid, int(event.blocked), to_json(event.details),
+            iso(event.at), "alert"))
+
+
+def follow_calls(projection: SecurityEventsProjection, calls: CallSource, now: datetime, limit: int = 5000) -> int:
+    """Copy the security events among the call log's next `limit` records, with the position reached, in one
+    transaction; returns how many records were read (0: caught up, or waiting at a gap)."""
+    view: ProjectionView = projection.view
+    with view.store.transaction(durable=False) as cursor:
+        position = view.claim_position(cursor, CALL_LOG)
+        records = _up_to_a_fresh_gap(position, calls.select(position, limit), now)
+        for call_position, record in records:
+            for n, event_type in enumerate(call_event_types(record.action, record.security_event, record.details)):
+                row_id = f"call:{call_position}:{n}" if n else f"call:{call_position}"  # a second detection: `:1`
+                cursor.execute(INSERT, _call_row(row_id, event_type, record))
+        if records:
+            view.record_tracking(cursor, Tracking(CALL_LOG, records[-1][0]))
+    view.notify_advanced()
+    return len(records)
+
+
+def _up_to_a_fresh_gap(position: int, records: list[tuple[int, CallRecord]], now: datetime
+                       ) -> list[tuple[int, CallRecord]]:
+    """The records before the first gap in positions that is younger than GAP_WAIT (see there)."""
+    expected = position + 1
+    for index, (call_position, record) in enumerate(records):
+        if call_position != expected and now - record.at < GAP_WAIT:
+            return records[:index]
+        expected = call_position + 1
+    return records
+
+
+def _call_row(row_id: str, event_type: str, record: CallRecord) -> tuple[Any, ...]:
+    details = {"action": record.action, "error_code": record.error_code, **record.details}
+    return (row_id, event_type, severity_of(event_type), _text(record.license_id),
+            _text(record.product_id), record.ip, record.hwid, int(record.error_code is not None), to_json(details),
+            iso(record.at), "call")
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def shape_event(row: Row) -> Row:
+    return {"id": row["id"], "event_type": row["event_type"], "severity": row["severity"],
+            "license_id": row["license_id"], "product_id": row["product_id"], "ip_address": row["ip"],
+            "hwid": row["hwid"], "is_blocked": bool(row["is_blocked"]), "details": from_json(row["details"]),
+            "created_at": row["created_at"]}
+
+
+def list_security_events(
+    store: ReadStore,
+    *,
+    event_type: str | None = None,
+    severity: str | None = None,
+    license_id: str | None = None,
+    ip_address: str | None = None,
+    hwid: str | None = None,
+    is_blocked: bool | None = None,
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
+    page: int = 1,
+    limit: int = 20,
+) -> tuple[list[Row], dict[str, int]]:
+    """The spec's filters and pagination, newest first; `start_date` inclusive, `end_date` exclusive."""
+    conditions, params = ["1 = 1"], []
+    for clause, value in (("event_type = ?", event_type), ("severity = ?", severity), ("license_id = ?", license_id),
+                          ("ip = ?", ip_address), ("hwid = ?", hwid), ("created_at >= ?", iso(start_date)),
+                          ("created_at < ?", iso(end_date))):
+        if value is not None:
+            conditions.append(clause)
+            params.append(value)
+    if is_blocked is not None:
+        conditions.append("is_blocked = ?")
+        params.append(int(is_blocked))
+    where = " AND ".join(conditions)
+    total = store.query(f"SELECT COUNT(*) AS n FROM security_events WHERE {where}", params)[0]["n"]
+    size, offset = page_bounds(page, limit)
+    rows = store.query(f"SELECT * FROM security_events WHERE {where} ORDER BY created_at DESC, LENGTH(id) DESC,"
+                       " id DESC LIMIT ? OFFSET ?", [*params, size, offset])  # `call:10` after `call:9`
+    return [shape_event(row) for row in rows], pagination(page, limit, total)
+
+
+def security_event_stats(store: ReadStore, now: datetime, days: int = 7) -> Row:
+    """Today's counts (UTC day), and per type, per severity and per day over the last `days` days (today
+    included); `active_blacklist` and `active_sessions` come from their own read models."""
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    since = iso(today - timedelta(days=days - 1))
+    counts = store.query(
+        "SELECT COUNT(*) AS today_events, SUM(CASE WHEN severity = 'critical' THEN 1 ELSE 0 END) AS critical_events,"
+        " SUM(is_blocked) AS blocked_attempts FROM security_events WHERE created_at >= ?", (iso(today),))[0]
+    return {
+        "overview": {name: int(counts[name] or 0) for name in ("today_events", "critical_events", "blocked_attempts")},
+        "events_by_type": _grouped(store, "event_type", since),
+        "events_by_severity": _grouped(store, "severity", since),
+        "daily_trend": _daily(store, since, today, days),
+    }
+
+
+def _grouped(store: ReadStore, column: str, since: str | None) -> list[Row]:
+    rows = store.query(f"SELECT {column}, COUNT(*) AS n FROM security_events WHERE created_at >= ?"
+                       f" GROUP BY {column} ORDER BY COUNT(*) DESC, {column}", (since,))
+    return [{column: row[column], "count": row["n"]} for row in rows]
+
+
+def _daily(store: ReadStore, since: str | None, today: datetime, days: int) -> list[Row]:
+    """One row per day, oldest first, days without events included (count 0)."""
+    rows = store.query("SELECT SUBSTR(created_at, 1, 10) AS day, COUNT(*) AS n,"
+                       " SUM(CASE WHEN is_blocked = 1 THEN 1 ELSE 0 END) AS blocked FROM security_events"
+                       " WHERE created_at >= ? GROUP BY SUBSTR(created_at, 1, 10)", (since,))
+    by_day = {row["day"]: row for row in rows}
+    trend = []
+    for offset in range(days - 1, -1, -1):
+        day = (today - timedelta(days=offset)).date().isoformat()
+        row = by_day.get(day)
+        trend.append({"date": day, "count": row["n"] if row else 0, "blocked": int(row["blocked"] or 0) if row else 0})
+    return trend
+
+
+__all__ = ["SecurityEventsProjection", "follow_calls", "list_security_events", "security_event_stats"]

@@ -1,0 +1,66 @@
+"""The detection rules, as a vendor's admin sees them in `/security/events` (docs/licensing-rules.md)."""
+
+import pytest
+
+from domain.validation import spoofed_hwid
+from tests.conftest import auth, calling_from, create_license
+from tests.api.test_security_events import call, events, fed
+
+
+def listed_types(client, admin_token, runtime):
+    fed(runtime)
+    return [(event["event_type"], event["severity"], event["is_blocked"]) for event in events(client, admin_token)]
+
+
+def test_a_call_reporting_a_debugger_and_a_vm_records_both(client, admin_token, license, runtime):
+    data = {"vm_indicators": ["vbox"], "debug_indicators": ["ptrace"]}
+    assert call(client, "activate", license, client_data=data).status_code == 200  # the policy allows both
+    assert sorted(listed_types(client, admin_token, runtime)) == [("debug_detected", "high", False),
+                                                                  ("vm_detected", "medium", False)]
+
+
+def test_a_refused_debugger_call_with_vm_indicators_records_both_as_blocked(client, admin_token, vendor_token,
+                                                                              runtime):
+    from tests.conftest import create_product
+
+    strict = create_product(client, vendor_token, "Strict", block_debugger=True)
+    license = create_license(client, vendor_token, strict["id"])
+    data = {"vm_indicators": ["vbox"], "debug_indicators": ["ptrace"]}
+    assert call(client, "activate", license, client_data=data).json()["error_code"] == "SECURITY_VIOLATION"
+    assert sorted(listed_types(client, admin_token, runtime)) == [("debug_detected", "high", True),
+                                                                  ("vm_detected", "medium", True)]
+
+
+@pytest.mark.parametrize("hwid", ["00000000-0000-0000-0000-000000000000", "FFFFFFFFFFFF", "To Be Filled By O.E.M."])
+def test_a_placeholder_hwid_is_recorded_as_a_spoof_attempt(client, admin_token, license, runtime, hwid):
+    assert call(client, "activate", license, hwid).status_code == 200  # recorded, not refused
+    assert listed_types(client, admin_token, runtime) == [("hwid_spoof_attempt", "high", False)]
+
+
+def test_a_heartbeat_from_another_address_is_recorded_as_an_ip_mismatch(client, admin_token, license, runtime):
+    with calling_from(client, "203.0.113.1"):
+        token = call(client, "activate", license).json()["data"]["session"]["token"]
+        token = call(client, "heartbeat", license, session_token=token).json()["data"]["new_token"]
+    with calling_from(client, "198.51.100.2"):
+        moved = call(client, "heartbeat", license, session_token=token)
+    assert moved.status_code == 200  # the session lives on: a laptop changes networks
+    fed(runtime)
+    mismatches = events(client, admin_token, "event_type=ip_mismatch")
+    assert [(e["ip_address"], e["severity"], e["is_blocked"]) for e in mismatches] == [("198.51.100.2", "low", False)]
+
+
+def test_refusals_are_listed_with_their_own_types(client, admin_token, vendor_token, product, runtime, clock):
+    license = create_license(client, vendor_token, product["id"], max_uses=2)
+    token = call(client, "activate", license, "pc-1").json()["data"]["session"]["token"]
+    call(client, "activate", license, "pc-2")
+    clock.advance(seconds=1)
+    assert call(client, "validate", license, "pc-3").json()["error_code"] == "HWID_MISMATCH"
+    clock.advance(seconds=1)
+    assert call(client, "heartbeat", license, "pc-2", session_token=token).json()["error_code"] == "SECURITY_VIOLATION"
+    assert listed_types(client, admin_token, runtime)[:2] == [("session_hijack", "critical", True),
+                                                              ("hwid_mismatch", "medium", True)]
+
+
+def test_only_placeholders_and_repeated_characters_count_as_spoofed():
+    assert spoofed_hwid("0000-0000-0000") and spoofed_hwid(" unknown ")
+    assert not spoofed_hwid("a1b2c3d4e5") and not spoofed_hwid("0000") and not spoofed_hwid(None)

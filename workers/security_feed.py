@@ -1,0 +1,40 @@
+"""Security-event feed: copies the call log's security events into the security events read model.
+
+Client calls are recorded in the call log, not the event store, so the projector never sees
+them; this loop follows the call log instead, in batches, every `interval` seconds, with its
+position kept beside the rows it writes (projections/security_events.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from projections.security_events import CallSource, SecurityEventsProjection, follow_calls
+
+log = logging.getLogger(__name__)
+
+
+def feed_security_events(projection: SecurityEventsProjection, calls: CallSource, now: datetime) -> int:
+    """Copy everything the call log holds past the read model's position; returns how many records were read."""
+    total = 0
+    while read := follow_calls(projection, calls, now):
+        total += read
+    return total
+
+
+def security_events_projection(projections: list[Any]) -> SecurityEventsProjection:
+    return next(p for p in projections if isinstance(p, SecurityEventsProjection))
+
+
+def run_security_feed(projection: SecurityEventsProjection, calls: CallSource, clock: Callable[[], datetime],
+                      stop: threading.Event, interval: float = 1.0) -> None:
+    """Feed every `interval` seconds until `stop` is set; a failed round is retried the next."""
+    while not stop.wait(interval):
+        try:
+            feed_security_events(projection, calls, clock())
+        except Exception:
+            log.exception("the security-event feed failed; retrying next round")
