@@ -68,7 +68,7 @@ DOMAIN_ERRORS: list[tuple[type[Exception], int, str, str]] = [
 HTTP_CODES = {
     400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "RATE_LIMITED",
+    429: "RATE_LIMIT_EXCEEDED",
 }
 
 
@@ -76,7 +76,7 @@ HTTP_CODES = {
 CLIENT_STATUS = {
     "LICENSE_NOT_FOUND": 404, "PRODUCT_NOT_FOUND": 404, "SESSION_EXPIRED": 401, "LICENSE_SUSPENDED": 403,
     "LICENSE_EXPIRED": 403, "HWID_MISMATCH": 403, "MAX_USES_EXCEEDED": 403, "BLACKLISTED": 403,
-    "SECURITY_VIOLATION": 403,
+    "SECURITY_VIOLATION": 403, "RATE_LIMIT_EXCEEDED": 429,
 }
 
 # Lockence documents 401 for a bad API key, 403 for expired/disabled/HWID, 404 for an unknown key or session.
@@ -85,7 +85,7 @@ LOCKENCE_ANSWERS = {
     "SESSION_EXPIRED": (404, "Session not found or expired"), "LICENSE_SUSPENDED": (403, "License disabled"),
     "LICENSE_EXPIRED": (403, "License expired"), "HWID_MISMATCH": (403, "HWID mismatch"),
     "MAX_USES_EXCEEDED": (403, "Maximum activations reached"), "BLACKLISTED": (403, "Access denied"),
-    "SECURITY_VIOLATION": (403, "Security check failed"),
+    "SECURITY_VIOLATION": (403, "Security check failed"), "RATE_LIMIT_EXCEEDED": (429, "Too many requests"),
 }
 
 

@@ -27,6 +27,7 @@ from commands.inbox import InboxCommands
 from commands.licenses import LicenseCommands
 from commands.products import ProductCommands
 from commands.retry import KeyedLocks, OutcomeUnknownError
+from commands.security_alerts import SecurityAlertCommands
 from commands.sessions import SessionCommands
 from domain.account import Role
 from domain.blacklist import BlacklistType, Severity
@@ -68,7 +69,7 @@ class _RecordedAlready(Exception):
 
 
 class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, ClientCommands, BlacklistCommands,
-             SessionCommands, ImportCommands, Application[UUID]):
+             SessionCommands, ImportCommands, SecurityAlertCommands, Application[UUID]):
     """The write side of KeyLedger. Construct with an eventsourcing env and the master key."""
 
     name = "KeyLedger"

@@ -49,6 +49,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """The client protocol a product created without `client_compatibility` gets (a product keeps what it was
     given: changing this later changes no existing product)."""
 
+    rate_limit_api: Annotated[int, msgspec.Meta(ge=0)] = 100
+    """Vendor API requests an account may make a window (before login: an address); 0 turns the limit off."""
+    rate_limit_validation: Annotated[int, msgspec.Meta(ge=0)] = 10
+    """Client API calls a client (product + license key + device) may make a window; 0: off."""
+    rate_limit_client_ip: Annotated[int, msgspec.Meta(ge=0)] = 600
+    """Client API calls one address may make a window, whatever keys it sends (offices share an address; key
+    guessing sends many keys); 0: off."""
+    rate_limit_window_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)] = 60
+    """The rate limits' window, which opens at a key's first request."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read KEYLEDGER_<FIELD> variables; explicit overrides win."""

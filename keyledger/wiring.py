@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import logging
 import os
 import secrets
@@ -16,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from adapters.aggregate_cache import SizedLRUCache
 from adapters.answers import AnswerTable
+from adapters.counters import MemoryCounters, RedisCounters
 from adapters.wakeups import StoreNotifications
 from api.ephemeral import EphemeralStore, MemoryStore, RedisStore
 from api.signer import AnswerSigner
@@ -35,6 +37,7 @@ from workers.projector import Projector
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+Counters = MemoryCounters | RedisCounters
 
 
 class ReadModelsBehindError(Exception):
@@ -57,7 +60,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, ledger: Ledger, store: ReadStore, projector: Projector,
                  master_key: bytes, jwt_secret: bytes, signing_keys: dict[SigningAlgorithm, SigningKey],
-                 ephemeral: EphemeralStore, clock: Clock = system_clock) -> None:
+                 ephemeral: EphemeralStore, clock: Clock = system_clock, counters: Counters | None = None) -> None:
         self.settings = settings
         self.ledger = ledger
         self.store = store
@@ -66,6 +69,7 @@ class Runtime:
         self.jwt_secret = jwt_secret
         self.signing_keys = signing_keys
         self.ephemeral = ephemeral
+        self.counters = counters if counters is not None else MemoryCounters()
         self.clock = clock
         self.answers = AnswerTable(store)
         self._notifications: StoreNotifications | None = None
@@ -117,6 +121,8 @@ class Runtime:
             self._notifications.close()
         self.projector.stop()
         self.signer.close()
+        if isinstance(self.counters, RedisCounters):
+            self.counters.close()
         self.store.close()
         self.ledger.close()
 
@@ -301,6 +307,15 @@ def ephemeral_store(settings: Settings) -> EphemeralStore:
     return RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
 
 
+def counters(settings: Settings) -> Counters:
+    """The rate limits' and brute-force defence's counters: shared in Redis, or this process's own. In Redis
+    they are named after the deployment's database, so deployments sharing one Redis count apart."""
+    if not settings.redis_url:
+        return MemoryCounters()
+    deployment = hashlib.blake2b((settings.database_url or str(settings.sqlite_path)).encode(), digest_size=8)
+    return RedisCounters(settings.redis_url, prefix=f"keyledger:count:{deployment.hexdigest()}:")
+
+
 def build_runtime(settings: Settings, clock: Clock = system_clock, start_projector: bool | None = None,
                   start_workers: bool | None = None) -> Runtime:
     """Wire one process. Projector and workers run in it unless told otherwise (production runs them apart)."""
@@ -312,7 +327,7 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
         store = build_read_store(settings)
         projector = Projector(ledger, build_projections(store), feeding=feeding_lock(settings))
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),
-                      ephemeral_store(settings), clock)
+                      ephemeral_store(settings), clock, counters(settings))
     if settings.run_projections if start_projector is None else start_projector:
         runtime.start_projector()
     if settings.run_workers if start_workers is None else start_workers:

@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import POSTGRES_URL
+from tests.conftest import LIMITS_OFF_ENV, POSTGRES_URL
 
 
 def free_port() -> int:
@@ -34,7 +34,7 @@ class Server:
         self.root = f"http://127.0.0.1:{self.port}"
         self.base = self.root + "/api"
         self.log_path = data_dir.parent / "server.log"
-        self.env = {**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST"}
+        self.env = {**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST", **LIMITS_OFF_ENV}
         if database_url:
             self.env["KEYLEDGER_DATABASE_URL"] = database_url
         self.env["KEYLEDGER_WORKERS"] = str(workers)

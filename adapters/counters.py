@@ -1,0 +1,122 @@
+"""Counters that reset: how many hits a key took in its current window, in memory or in Redis.
+
+Plumbing for the rate limits and the brute-force defence (api/ratelimit.py, api/abuse.py decide). A
+window opens at a key's first hit and lasts `window` seconds (INCR, then PEXPIRE on the first).
+In Redis every key of a request is counted by one Lua script, in one round trip, atomically, so every
+API process sees the same counts. A Redis that cannot be reached fails open to this process's memory
+for a few seconds at a time: limits then hold per process, and no request fails because of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+log = logging.getLogger(__name__)
+
+Hit = tuple[int, float]
+"""A key's count after this hit, and the seconds until its window closes."""
+
+
+class MemoryCounters:
+    """One process's counters: the embedded default, and the fallback while Redis is unreachable."""
+
+    SWEEP_EVERY = 30.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._counts: dict[str, list[float]] = {}  # key -> [count, window's end]
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._next_sweep = 0.0
+
+    def hit(self, keys: Sequence[str], windows: Sequence[float]) -> list[Hit]:
+        now = self._clock()
+        with self._lock:
+            if now >= self._next_sweep:
+                self._counts = {key: entry for key, entry in self._counts.items() if entry[1] > now}
+                self._next_sweep = now + self.SWEEP_EVERY
+            return [self._hit(key, window, now) for key, window in zip(keys, windows, strict=True)]
+
+    def _hit(self, key: str, window: float, now: float) -> Hit:
+        entry = self._counts.get(key)
+        if entry is None or entry[1] <= now:
+            entry = self._counts[key] = [0, now + window]
+        entry[0] += 1
+        return int(entry[0]), entry[1] - now
+
+    def peek(self, key: str) -> int:
+        """The key's count in its current window (0 once it closed)."""
+        with self._lock:
+            entry = self._counts.get(key)
+            return int(entry[0]) if entry is not None and entry[1] > self._clock() else 0
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._counts.pop(key, None)
+
+
+# KEYS: the keys; ARGV: each key's window in milliseconds. Returns count, ms left, count, ms left, ...
+HIT_SCRIPT = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  local left = redis.call('PTTL', key)
+  if left < 0 then
+    redis.call('PEXPIRE', key, ARGV[i])
+    left = tonumber(ARGV[i])
+  end
+  out[2 * i - 1] = count
+  out[2 * i] = left
+end
+return out
+"""
+
+
+class RedisCounters:
+    """Counters every API process shares; in this process's memory while Redis cannot be reached."""
+
+    RETRY_AFTER = 5.0
+    """Seconds counted in memory after Redis failed, before it is tried again (a dead Redis must not cost
+    every request a connection timeout)."""
+
+    def __init__(self, url: str, prefix: str = "keyledger:count:") -> None:
+        import redis
+
+        self._errors: tuple[type[Exception], ...] = (redis.exceptions.RedisError, OSError)
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        self._script = self._redis.register_script(HIT_SCRIPT)
+        self._prefix = prefix
+        self._fallback = MemoryCounters()
+        self._down_until = 0.0
+
+    def hit(self, keys: Sequence[str], windows: Sequence[float]) -> list[Hit]:
+        if time.monotonic() < self._down_until:
+            return self._fallback.hit(keys, windows)
+        try:
+            found = self._script(keys=[self._prefix + key for key in keys],
+                                 args=[max(1, int(window * 1000)) for window in windows])
+        except self._errors as error:
+            log.warning("counting in memory for %ss: Redis is unreachable: %s", self.RETRY_AFTER, error)
+            self._down_until = time.monotonic() + self.RETRY_AFTER
+            return self._fallback.hit(keys, windows)
+        return [(int(found[2 * i]), int(found[2 * i + 1]) / 1000) for i in range(len(keys))]
+
+    def peek(self, key: str) -> int:
+        if time.monotonic() < self._down_until:
+            return self._fallback.peek(key)
+        try:
+            return int(self._redis.get(self._prefix + key) or 0)
+        except self._errors:
+            return self._fallback.peek(key)
+
+    def clear(self, key: str) -> None:
+        self._fallback.clear(key)
+        try:
+            self._redis.delete(self._prefix + key)
+        except self._errors:
+            pass  # the key lapses with its window
+
+    def close(self) -> None:
+        self._redis.close()
