@@ -13,6 +13,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from psycopg_pool import PoolTimeout
 
 from api import licensecm
+from api.abuse import unknown_key
 from api.client_protocol import ClientDataTooLargeError, answer, answers_licensecm_sdks
 from api.envelope import error
 from api.idempotency import (
@@ -28,7 +29,7 @@ from domain.errors import ConflictError, DomainError, InvalidValueError, NotFoun
 from domain.idempotency import IdempotencyKeyUsedError
 from domain.license import LicenseNotFoundError, MaxUsesBelowActivationsError
 from domain.product import ProductNotFoundError
-from domain.refusals import BlacklistedError, ClientRefusedError, UnknownProductError
+from domain.refusals import BlacklistedError, ClientRefusedError, UnknownLicenseError, UnknownProductError
 from keyledger.wiring import ReadModelsBehindError
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ def client_refusal_response(request: Request[Any, Any, Any], exc: ClientRefusedE
     """The spec's error envelope (with `security_blocked` for blacklist hits), sealed if the request was; in the
     LicenseCM SDKs' words for a product that answers them (api/licensecm.py)."""
     runtime = request.app.state.runtime
+    if isinstance(exc, UnknownLicenseError):
+        unknown_key(runtime, request.scope)  # brute-force defence (api/abuse.py)
     if answers_licensecm_sdks(runtime, request.scope, exc.product_id):
         body = licensecm.refusal_body(exc, heartbeat=request.scope["path"].endswith("/heartbeat"))
         return answer(runtime, request.scope, body, CLIENT_STATUS[exc.code])
@@ -109,6 +112,8 @@ def lockence_error_response(request: Request[Any, Any, Any], exc: Exception) -> 
         exc = UnknownProductError()
     if not isinstance(exc, ClientRefusedError):
         return domain_error_response(request, exc)
+    if isinstance(exc, UnknownLicenseError):
+        unknown_key(request.app.state.runtime, request.scope)  # brute-force defence (api/abuse.py)
     status, message = LOCKENCE_ANSWERS[exc.code]
     return error(status, message, exc.code)
 

@@ -58,6 +58,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     guessing sends many keys); 0: off."""
     rate_limit_window_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)] = 60
     """The rate limits' window, which opens at a key's first request."""
+    brute_force_logins: Annotated[int, msgspec.Meta(ge=0)] = 10
+    """Failed logins, for one account or from one address within the brute-force window, that block the
+    address (api/abuse.py); 0: off."""
+    brute_force_unknown_keys: Annotated[int, msgspec.Meta(ge=0)] = 30
+    """Client calls naming an unknown license key, from one address within the window, that block it; 0: off."""
+    brute_force_window_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)] = 900
+    brute_force_block_seconds: Annotated[int, msgspec.Meta(ge=1, le=30 * 86400)] = 3600
+    """How long a brute-force block lasts: the blacklist entry expires then."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

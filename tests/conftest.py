@@ -21,8 +21,10 @@ POSTGRES_URL = os.environ.get("KEYLEDGER_TEST_POSTGRES_URL", "postgresql://postg
 REDIS_URL = os.environ.get("KEYLEDGER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-LIMITS_OFF = {"rate_limit_api": 0, "rate_limit_validation": 0, "rate_limit_client_ip": 0}
-"""Tests turn the rate limits off unless they test them (tests/api/test_rate_limits.py)."""
+LIMITS_OFF = {"rate_limit_api": 0, "rate_limit_validation": 0, "rate_limit_client_ip": 0, "brute_force_logins": 0,
+              "brute_force_unknown_keys": 0}
+"""Tests turn the rate limits and brute-force blocks off unless they test them (tests/api/test_rate_limits.py,
+tests/api/test_brute_force.py)."""
 LIMITS_OFF_ENV = {f"KEYLEDGER_{name.upper()}": str(value) for name, value in LIMITS_OFF.items()}
 """The same, for `keyledger serve` processes."""
 

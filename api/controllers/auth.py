@@ -5,6 +5,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
+from api.abuse import log_in
 from api.auth import issue_token, refresh_token
 from api.deps import AccountDep, RuntimeDep
 from api.envelope import Ok
@@ -26,8 +27,8 @@ class AuthController(Controller):
 
     @post("/login", status_code=200, sync_to_thread=True, responses=refused({
         401: "Wrong email or password (INVALID_CREDENTIALS).", 403: "The account is deactivated (ACCOUNT_DEACTIVATED)."}))
-    def login(self, data: JSONBody[AccountLogin], runtime: RuntimeDep) -> Ok[SignedIn]:
-        account = runtime.ledger.authenticate(data.email, data.password)
+    def login(self, request: Request[Any, Any, Any], data: JSONBody[AccountLogin], runtime: RuntimeDep) -> Ok[SignedIn]:
+        account = log_in(runtime, request.scope, data.email, data.password)
         return Ok(data=self._session(runtime, str(account.id)))
 
     @post("/refresh", status_code=200, sync_to_thread=True)

@@ -27,10 +27,10 @@ def settings(settings, backend):
 
 
 def alerts(runtime, event_type="rate_limit_exceeded"):
-    """The security alerts of `event_type` in the event store."""
+    """The `SecurityAlert.Raised` events of `event_type` in the event store."""
     log, start, raised = runtime.ledger.notification_log, 1, []
     while page := log.select(start, log.section_size, topics=[get_topic(SecurityAlert.Raised)]):
-        raised += [runtime.ledger.repository.get(notification.originator_id) for notification in page]
+        raised += [runtime.ledger.mapper.to_domain_event(notification) for notification in page]
         start = page[-1].id + 1
     return [alert for alert in raised if alert.event_type == event_type]
 
