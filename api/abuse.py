@@ -16,8 +16,10 @@ import hashlib
 import logging
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
-from commands.accounts import InvalidCredentialsError
+from commands.accounts import InvalidCredentialsError, WrongPasswordError
+from commands.base import Receipt
 from domain.account import Account
 from domain.blacklist import BlacklistType
 from domain.errors import DomainError
@@ -44,6 +46,15 @@ def log_in(runtime: Any, scope: Any, email: str, password: str) -> Account:
     if blocked:
         raise InvalidCredentialsError(email)
     return account
+
+
+def change_password(runtime: Any, scope: Any, account: dict[str, Any], current: str, new: str) -> Receipt:
+    """Change the signed-in account's password; a wrong current one counts as a failed login for it."""
+    try:
+        return runtime.ledger.change_password(UUID(account["id"]), current, new, runtime.clock())
+    except WrongPasswordError:
+        _failed_login(runtime, _ip(scope), account["email"])
+        raise
 
 
 def unknown_key(runtime: Any, scope: Any) -> None:

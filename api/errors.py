@@ -22,7 +22,7 @@ from api.idempotency import (
     InvalidIdempotencyKeyError,
     kept_answer_for,
 )
-from commands.accounts import InvalidCredentialsError
+from commands.accounts import InvalidCredentialsError, WrongPasswordError
 from commands.retry import ContentionError, OutcomeUnknownError, StoreUnavailableError
 from domain.account import AccountDeactivatedError, AccountNotFoundError, EmailAlreadyRegisteredError, LastAdminError
 from domain.errors import ConflictError, DomainError, InvalidValueError, NotFoundError
@@ -55,6 +55,7 @@ DOMAIN_ERRORS: list[tuple[type[Exception], int, str, str]] = [
     (NotificationNotFoundError, 404, "NOTIFICATION_NOT_FOUND", "Notification not found"),
     (NotFoundError, 404, "NOT_FOUND", "Resource not found"),
     (InvalidCredentialsError, 401, "INVALID_CREDENTIALS", "Invalid email or password"),
+    (WrongPasswordError, 403, "INVALID_CREDENTIALS", "The current password is wrong"),
     (Unauthorized, 401, "UNAUTHORIZED", "Authentication required"),
     (AccountDeactivatedError, 403, "ACCOUNT_DEACTIVATED", "Account is deactivated"),
     (Forbidden, 403, "FORBIDDEN", "Insufficient permissions"),

@@ -1,15 +1,15 @@
-"""Auth: register, login, refresh, me."""
+"""Auth: register, login, refresh, change password, me."""
 
 from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
-from api.abuse import log_in
+from api.abuse import change_password, log_in
 from api.auth import issue_token, refresh_token
 from api.deps import AccountDep, RuntimeDep
 from api.envelope import Ok
-from api.schemas.auth import AccountLogin, AccountRegister, SignedIn, Token, User, user_of
+from api.schemas.auth import AccountLogin, AccountRegister, PasswordChange, SignedIn, Token, User, user_of
 from api.schemas.openapi import refused
 from projections import accounts
 
@@ -35,6 +35,15 @@ class AuthController(Controller):
     def refresh(self, request: Request[Any, Any, Any], account: AccountDep, runtime: RuntimeDep) -> Ok[Token]:
         return Ok(data=Token(refresh_token(request, runtime, account)))
 
+    @post("/change-password", status_code=200, sync_to_thread=True, responses=refused({
+        403: "The current password is wrong (INVALID_CREDENTIALS)."}))
+    def change_password(self, request: Request[Any, Any, Any], data: JSONBody[PasswordChange], account: AccountDep,
+                        runtime: RuntimeDep) -> Ok[SignedIn]:
+        """Every token of the account ends, the one presented included; the answer holds a new one."""
+        receipt = change_password(runtime, request.scope, account, data.current_password, data.new_password)
+        runtime.wait_for(receipt.position)
+        return Ok(data=self._session(runtime, account["id"]))
+
     @get("/me", sync_to_thread=True)
     def me(self, account: AccountDep) -> Ok[User]:
         return Ok(data=user_of(account))
@@ -45,4 +54,4 @@ class AuthController(Controller):
         if account is None:  # registered through another process a moment ago
             runtime.wait_for(runtime.ledger.position())
             account = accounts.get_account(runtime.store, account_id)
-        return SignedIn(issue_token(runtime, account_id, runtime.clock()), user_of(account))
+        return SignedIn(issue_token(runtime, account_id, runtime.clock(), account["token_epoch"]), user_of(account))
