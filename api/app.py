@@ -40,7 +40,7 @@ class LimitedApp(DirectApp):
             send = with_quota_headers(scope, send)
             if not is_client_path(scope["path"]) and settings.rate_limit_api:
                 runtime = self.state.runtime
-                quota = check_vendor(runtime, scope, account_id_of(runtime, scope))
+                quota = await check_vendor(runtime, scope, account_id_of(runtime, scope))
                 if quota is not None and quota.refused:
                     body = refused_answer(quota)
                     await send({"type": "http.response.start", "status": 429, "headers": [

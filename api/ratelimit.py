@@ -1,11 +1,14 @@
 """Rate limits: how often an account, an address or a client may call, counted per window.
 
-One function, `check`, decides for every request. The application's entry (api/app.py) calls it for
-the vendor API before anything else, keyed on the signed-in account (on the address before login),
-so that requests the direct front door answers and requests Litestar routes are counted alike. A
-client call is counted where its request is read (api/client_protocol.py `client_request`, which the
-direct validation and every client route share): keyed on what identifies the client (product +
-license key + device), and on its address under a higher ceiling that also catches key guessing.
+One function, `decide`, decides for every request, after `check` (on a worker thread) or
+`check_async` (on the event loop, never blocking it) counted it. The application's entry
+(api/app.py) counts the vendor API before anything else, keyed on the signed-in account (on the
+address before login), so that requests the direct front door answers and requests Litestar routes
+are counted alike. A client call is counted where its body is read: a validation in its answer
+function, which the direct front door and the route share (api/controllers/client.py
+`_validation`), every other client call in `client_request` (api/client_protocol.py); keyed on what
+identifies the client (product + license key + device), and on its address under a higher ceiling
+that also catches key guessing.
 
 Every answer carries the tightest limit's RateLimit-Limit/Remaining/Reset/Policy headers (IETF
 draft-ietf-httpapi-ratelimit-headers); a refusal is 429 `RATE_LIMIT_EXCEEDED` with Retry-After.
@@ -39,6 +42,7 @@ class Counters(Protocol):
     """Atomic counters whose window opens at a key's first hit (adapters/counters.py)."""
 
     def hit(self, keys: Sequence[str], windows: Sequence[float]) -> list[tuple[int, float]]: ...
+    async def hit_async(self, keys: Sequence[str], windows: Sequence[float]) -> list[tuple[int, float]]: ...
     def peek(self, key: str) -> int: ...
     def clear(self, key: str) -> None: ...
 
@@ -63,13 +67,32 @@ class Quota(NamedTuple):
 
 def check(runtime: Any, scope: Any, rules: Sequence[tuple[str, int]], product_id: UUID | None = None,
           hwid: str | None = None) -> Quota | None:
-    """Count this request against each (key, limit) whose limit is on (not 0); keep the tightest quota in the
-    scope for the answer's headers, and return it (None: nothing was counted). The one limiter function."""
+    """Count this request against each (key, limit) whose limit is on (not 0), and decide (`decide`); for
+    callers on a worker thread."""
     rules = [(key, limit) for key, limit in rules if limit > 0]
     if not rules:
         return None
     window = runtime.settings.rate_limit_window_seconds
     hits = runtime.counters.hit([key for key, _ in rules], [window] * len(rules))
+    return decide(runtime, scope, rules, hits, product_id, hwid)
+
+
+async def check_async(runtime: Any, scope: Any, rules: Sequence[tuple[str, int]], product_id: UUID | None = None,
+                      hwid: str | None = None) -> Quota | None:
+    """`check`, for callers on the event loop: counting never blocks the loop (adapters/counters.py)."""
+    rules = [(key, limit) for key, limit in rules if limit > 0]
+    if not rules:
+        return None
+    window = runtime.settings.rate_limit_window_seconds
+    hits = await runtime.counters.hit_async([key for key, _ in rules], [window] * len(rules))
+    return decide(runtime, scope, rules, hits, product_id, hwid)
+
+
+def decide(runtime: Any, scope: Any, rules: Sequence[tuple[str, int]], hits: Sequence[tuple[int, float]],
+           product_id: UUID | None, hwid: str | None) -> Quota:
+    """The one limiter decision: keep the tightest quota in the scope for the answer's headers and return it;
+    the first refusal of a key in its window raises its alert."""
+    window = runtime.settings.rate_limit_window_seconds
     quotas = [Quota(key, limit, count, reset, window) for (key, limit), (count, reset) in zip(rules, hits)]
     refused = [quota for quota in quotas if quota.refused]
     tightest = max(refused, key=lambda quota: quota.reset) if refused else min(quotas, key=lambda q: q.remaining)
@@ -83,20 +106,34 @@ def check(runtime: Any, scope: Any, rules: Sequence[tuple[str, int]], product_id
     return tightest
 
 
-def check_vendor(runtime: Any, scope: Any, account_id: UUID | None) -> Quota | None:
+async def check_vendor(runtime: Any, scope: Any, account_id: UUID | None) -> Quota | None:
     """The vendor API's limit: per account, or per address before login."""
     key = f"a:{account_id}" if account_id is not None else f"i:{_ip(scope)}"
-    return check(runtime, scope, [(key, runtime.settings.rate_limit_api)])
+    return await check_async(runtime, scope, [(key, runtime.settings.rate_limit_api)])
 
 
 def check_client(runtime: Any, scope: Any, product_id: UUID | None, license_key: str, hwid: str | None) -> None:
     """A client call's limits: per client (product + key + device), and per address; over either, refused."""
-    settings = runtime.settings
+    if rules := _client_rules(runtime.settings, scope, product_id, license_key, hwid):
+        _refuse_over(check(runtime, scope, rules, product_id, hwid))
+
+
+async def check_client_async(runtime: Any, scope: Any, product_id: UUID | None, license_key: str,
+                             hwid: str | None) -> None:
+    """`check_client` on the event loop (the validation's hot path)."""
+    if rules := _client_rules(runtime.settings, scope, product_id, license_key, hwid):
+        _refuse_over(await check_async(runtime, scope, rules, product_id, hwid))
+
+
+def _client_rules(settings: Any, scope: Any, product_id: UUID | None, license_key: str,
+                  hwid: str | None) -> list[tuple[str, int]]:
     if not (settings.rate_limit_validation or settings.rate_limit_client_ip):
-        return
+        return []
     client = hashlib.blake2b(f"{product_id}\0{license_key}\0{hwid}".encode(), digest_size=16).hexdigest()
-    quota = check(runtime, scope, [(f"v:{client}", settings.rate_limit_validation),
-                                   (f"c:{_ip(scope)}", settings.rate_limit_client_ip)], product_id, hwid)
+    return [(f"v:{client}", settings.rate_limit_validation), (f"c:{_ip(scope)}", settings.rate_limit_client_ip)]
+
+
+def _refuse_over(quota: Quota | None) -> None:
     if quota is not None and quota.refused:
         raise RateLimitedError(f"Too many requests; retry in {retry_after(quota)} s")
 

@@ -21,6 +21,7 @@ from api.client_protocol import (
     success,
 )
 from api.deps import RuntimeDep
+from api.ratelimit import check_client_async
 from api.direct import Direct
 from api.envelope import ok
 from api.heartbeats import device_sessions
@@ -56,7 +57,9 @@ async def _validation(scope: HTTPScope, body: LicenseCheck) -> bytes:
     commit without holding a thread (commands/client_view.py, commands/call_log.py). Returns the encoded
     answer, which the application sends as it is (api/direct.py)."""
     runtime: Runtime = scope["litestar_app"].state.runtime
-    call = _call(runtime, scope, body)
+    await check_client_async(runtime, scope, body.product_id, body.license_key, body.hwid)  # api/ratelimit.py
+    call = client_request(runtime, scope, body.license_key, body.product_id, body.hwid, body.client_data,
+                          limited=False)
 
     async def signed(granted: Granted) -> bytes:  # made while the call's record commits
         payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
