@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -83,9 +84,10 @@ class RedisCounters:
     """Counters every API process shares; in this process's memory while Redis cannot be reached.
 
     `hit` blocks its thread for the round trip (for handlers on worker threads). `hit_async`, for the
-    event loop, never blocks it: the hits of every request that asks within one turn of the loop go to
-    Redis together, in one script call on redis-py's asyncio client, and the loop serves others meanwhile
-    (a blocking round trip on the loop cost validations half their rate on a loaded machine; bench/README.md).
+    event loop, never blocks it: one thread counts, in one script call, the hits of every request that
+    asked while its previous call was out, and hands each its counts back on its loop. (A blocking round
+    trip on the loop cost validations half their rate on a loaded machine; redis-py's asyncio client
+    costs several times the CPU of this, bench/README.md.)
     """
 
     RETRY_AFTER = 5.0
@@ -101,9 +103,9 @@ class RedisCounters:
         self._prefix = prefix
         self._fallback = MemoryCounters()
         self._down_until = 0.0
-        self._url = url
-        self._async: dict[asyncio.AbstractEventLoop, tuple[Any, Any]] = {}  # loop -> (client, script)
-        self._pending: dict[asyncio.AbstractEventLoop, list[tuple[Sequence[str], Sequence[float], Any]]] = {}
+        self._queue: queue.SimpleQueue[tuple[Sequence[str], Sequence[float], Any, Any]] = queue.SimpleQueue()
+        self._sender: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def hit(self, keys: Sequence[str], windows: Sequence[float]) -> list[Hit]:
         if time.monotonic() < self._down_until:
@@ -120,42 +122,38 @@ class RedisCounters:
     async def hit_async(self, keys: Sequence[str], windows: Sequence[float]) -> list[Hit]:
         if time.monotonic() < self._down_until:
             return self._fallback.hit(keys, windows)
+        if self._sender is None:
+            with self._lock:
+                if self._sender is None:
+                    self._sender = threading.Thread(target=self._send_forever, name="rate-limit-counter",
+                                                    daemon=True)
+                    self._sender.start()
         loop = asyncio.get_running_loop()
-        pending = self._pending.get(loop)
-        if pending is None:
-            pending = self._pending[loop] = []
-            loop.call_soon(lambda: loop.create_task(self._send(loop)))
         future = loop.create_future()
-        pending.append((keys, windows, future))
+        self._queue.put((keys, windows, loop, future))
         return await future
 
-    async def _send(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Count every pending request's keys in one script call; each request gets its own counts back."""
-        batch = self._pending.pop(loop)
-        keys = [key for request in batch for key in request[0]]
-        windows = [window for request in batch for window in request[1]]
-        try:
-            found = _hits(await self._async_script(loop)(keys=[self._prefix + key for key in keys],
-                                                         args=[max(1, int(window * 1000)) for window in windows]),
-                          len(keys))
-        except self._errors as error:
-            log.warning("counting in memory for %ss: Redis is unreachable: %s", self.RETRY_AFTER, error)
-            self._down_until = time.monotonic() + self.RETRY_AFTER
-            found = self._fallback.hit(keys, windows)
-        start = 0
-        for request_keys, _, future in batch:
-            if not future.done():
-                future.set_result(found[start:start + len(request_keys)])
-            start += len(request_keys)
-
-    def _async_script(self, loop: asyncio.AbstractEventLoop) -> Any:
-        """The script on an asyncio client of this loop's own (a client's connections belong to one loop)."""
-        if loop not in self._async:
-            import redis.asyncio
-
-            client = redis.asyncio.Redis.from_url(self._url, socket_connect_timeout=0.5, socket_timeout=0.5)
-            self._async[loop] = (client, client.register_script(HIT_SCRIPT))
-        return self._async[loop][1]
+    def _send_forever(self) -> None:
+        """Count every request waiting in one script call; answer each on its own loop."""
+        while True:
+            batch = [self._queue.get()]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            keys = [key for request in batch for key in request[0]]
+            found = self.hit(keys, [window for request in batch for window in request[1]])
+            answers: dict[asyncio.AbstractEventLoop, list[tuple[Any, list[Hit]]]] = {}
+            start = 0
+            for request_keys, _, loop, future in batch:
+                answers.setdefault(loop, []).append((future, found[start:start + len(request_keys)]))
+                start += len(request_keys)
+            for loop, answered in answers.items():
+                try:
+                    loop.call_soon_threadsafe(_answer, answered)
+                except RuntimeError:  # the loop was closed meanwhile: nobody waits
+                    pass
 
     def peek(self, key: str) -> int:
         if time.monotonic() < self._down_until:
@@ -178,3 +176,9 @@ class RedisCounters:
 
 def _hits(found: Sequence[Any], count: int) -> list[Hit]:
     return [(int(found[2 * i]), int(found[2 * i + 1]) / 1000) for i in range(count)]
+
+
+def _answer(answered: list[tuple[Any, list[Hit]]]) -> None:
+    for future, hits in answered:
+        if not future.done():
+            future.set_result(hits)
