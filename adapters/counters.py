@@ -34,7 +34,8 @@ class MemoryCounters:
         self._clock = clock
         self._next_sweep = 0.0
 
-    def hit(self, keys: Sequence[str], windows: Sequence[float]) -> list[Hit]:
+    def hit(self, keys: Sequence[str], windows: Sequence[float], slices: Sequence[int] = ()) -> list[Hit]:
+        """Count one hit on each key (`slices` only matter to RedisCounters)."""
         now = self._clock()
         with self._lock:
             if now >= self._next_sweep:
@@ -49,7 +50,7 @@ class MemoryCounters:
         entry[0] += 1
         return int(entry[0]), entry[1] - now
 
-    async def hit_async(self, keys: Sequence[str], windows: Sequence[float]) -> list[Hit]:
+    async def hit_async(self, keys: Sequence[str], windows: Sequence[float], slices: Sequence[int] = ()) -> list[Hit]:
         return self.hit(keys, windows)
 
     def peek(self, key: str) -> int:
@@ -63,15 +64,16 @@ class MemoryCounters:
             self._counts.pop(key, None)
 
 
-# KEYS: the keys; ARGV: each key's window in milliseconds. Returns count, ms left, count, ms left, ...
+# KEYS: the keys; ARGV: each key's window in milliseconds, then its slice. Returns the count after each key's
+# slice was taken, ms left, count, ms left, ...
 HIT_SCRIPT = """
 local out = {}
 for i, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
+  local count = redis.call('INCRBY', key, ARGV[2 * i])
   local left = redis.call('PTTL', key)
   if left < 0 then
-    redis.call('PEXPIRE', key, ARGV[i])
-    left = tonumber(ARGV[i])
+    redis.call('PEXPIRE', key, ARGV[2 * i - 1])
+    left = tonumber(ARGV[2 * i - 1])
   end
   out[2 * i - 1] = count
   out[2 * i] = left
@@ -82,6 +84,12 @@ return out
 
 class RedisCounters:
     """Counters every API process shares; in this process's memory while Redis cannot be reached.
+
+    A hit's count is a number no other hit of the key's window gets, in every process. A key may be counted
+    in slices: Redis hands a process `slice` numbers at once (INCRBY), which it then gives its hits one by
+    one without asking again, so a busy key costs a round trip once a slice. The numbers a process has
+    taken and not given out are lost to every process: with slices of a hundredth of a limit, a limit is
+    reached at most a hundredth of it early per process, never late (api/ratelimit.py).
 
     `hit` blocks its thread for the round trip (for handlers on worker threads). `hit_async`, for the
     event loop, never blocks it: one thread counts, in one script call, the hits of every request that
@@ -103,25 +111,60 @@ class RedisCounters:
         self._prefix = prefix
         self._fallback = MemoryCounters()
         self._down_until = 0.0
-        self._queue: queue.SimpleQueue[tuple[Sequence[str], Sequence[float], Any, Any]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Sequence[str], Sequence[float], Sequence[int], Any, Any]] = (
+            queue.SimpleQueue())
         self._sender: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._leases: dict[str, list[float]] = {}  # key -> [next number, last number, window's end]
+        self._leases_lock = threading.Lock()
 
-    def hit(self, keys: Sequence[str], windows: Sequence[float]) -> list[Hit]:
+    def hit(self, keys: Sequence[str], windows: Sequence[float], slices: Sequence[int] = ()) -> list[Hit]:
         if time.monotonic() < self._down_until:
             return self._fallback.hit(keys, windows)
+        slices = slices or [1] * len(keys)
+        found = self._leased(keys, slices)
+        asking = [index for index, hit in enumerate(found) if hit is None]
+        if not asking:
+            return found  # type: ignore[return-value]
         try:
-            found = self._script(keys=[self._prefix + key for key in keys],
-                                 args=[max(1, int(window * 1000)) for window in windows])
+            counted = self._script(keys=[self._prefix + keys[i] for i in asking],
+                                   args=[arg for i in asking for arg in (max(1, int(windows[i] * 1000)), slices[i])])
         except self._errors as error:
             log.warning("counting in memory for %ss: Redis is unreachable: %s", self.RETRY_AFTER, error)
             self._down_until = time.monotonic() + self.RETRY_AFTER
             return self._fallback.hit(keys, windows)
-        return _hits(found, len(keys))
+        now = time.monotonic()
+        with self._leases_lock:
+            for n, index in enumerate(asking):
+                last, left = int(counted[2 * n]), int(counted[2 * n + 1]) / 1000
+                first = last - slices[index] + 1
+                if slices[index] > 1:
+                    self._leases[keys[index]] = [first + 1, last, now + left]
+                found[index] = (first, left)
+        return found  # type: ignore[return-value]
 
-    async def hit_async(self, keys: Sequence[str], windows: Sequence[float]) -> list[Hit]:
+    def _leased(self, keys: Sequence[str], slices: Sequence[int]) -> list[Hit | None]:
+        """For each key, the next number of its slice still in hand (None: ask Redis)."""
+        now = time.monotonic()
+        found: list[Hit | None] = []
+        with self._leases_lock:
+            if len(self._leases) > 50_000:
+                self._leases = {key: lease for key, lease in self._leases.items() if lease[2] > now}
+            for key, size in zip(keys, slices, strict=True):
+                lease = self._leases.get(key) if size > 1 else None
+                if lease is not None and lease[0] <= lease[1] and lease[2] > now:
+                    found.append((int(lease[0]), lease[2] - now))
+                    lease[0] += 1
+                else:
+                    found.append(None)
+        return found
+
+    async def hit_async(self, keys: Sequence[str], windows: Sequence[float], slices: Sequence[int] = ()) -> list[Hit]:
         if time.monotonic() < self._down_until:
             return self._fallback.hit(keys, windows)
+        slices = slices or [1] * len(keys)
+        if max(slices) > 1 and None not in (found := self._leased_all_or_none(keys, slices)):
+            return found  # type: ignore[return-value]
         if self._sender is None:
             with self._lock:
                 if self._sender is None:
@@ -130,8 +173,25 @@ class RedisCounters:
                     self._sender.start()
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put((keys, windows, loop, future))
+        self._queue.put((keys, windows, slices, loop, future))
         return await future
+
+    def _leased_all_or_none(self, keys: Sequence[str], slices: Sequence[int]) -> list[Hit | None]:
+        """Every key's next number from the slices in hand, or [None] taking none, if one key has none left."""
+        with self._leases_lock:
+            now = time.monotonic()
+            if all(size > 1 and (lease := self._leases.get(key)) is not None and lease[0] <= lease[1]
+                   and lease[2] > now for key, size in zip(keys, slices)):
+                return self._take(keys, now)
+        return [None]
+
+    def _take(self, keys: Sequence[str], now: float) -> list[Hit | None]:
+        found: list[Hit | None] = []
+        for key in keys:
+            lease = self._leases[key]
+            found.append((int(lease[0]), lease[2] - now))
+            lease[0] += 1
+        return found
 
     def _send_forever(self) -> None:
         """Count every request waiting in one script call; answer each on its own loop."""
@@ -143,10 +203,11 @@ class RedisCounters:
                 except queue.Empty:
                     break
             keys = [key for request in batch for key in request[0]]
-            found = self.hit(keys, [window for request in batch for window in request[1]])
+            found = self.hit(keys, [window for request in batch for window in request[1]],
+                             [size for request in batch for size in request[2]])
             answers: dict[asyncio.AbstractEventLoop, list[tuple[Any, list[Hit]]]] = {}
             start = 0
-            for request_keys, _, loop, future in batch:
+            for request_keys, _, _, loop, future in batch:
                 answers.setdefault(loop, []).append((future, found[start:start + len(request_keys)]))
                 start += len(request_keys)
             for loop, answered in answers.items():

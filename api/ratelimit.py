@@ -41,8 +41,10 @@ CLIENT_PATHS = ("/api/client/", "/api/v1/")
 class Counters(Protocol):
     """Atomic counters whose window opens at a key's first hit (adapters/counters.py)."""
 
-    def hit(self, keys: Sequence[str], windows: Sequence[float]) -> list[tuple[int, float]]: ...
-    async def hit_async(self, keys: Sequence[str], windows: Sequence[float]) -> list[tuple[int, float]]: ...
+    def hit(self, keys: Sequence[str], windows: Sequence[float], slices: Sequence[int] = ()
+            ) -> list[tuple[int, float]]: ...
+    async def hit_async(self, keys: Sequence[str], windows: Sequence[float], slices: Sequence[int] = ()
+                        ) -> list[tuple[int, float]]: ...
     def peek(self, key: str) -> int: ...
     def clear(self, key: str) -> None: ...
 
@@ -73,7 +75,7 @@ def check(runtime: Any, scope: Any, rules: Sequence[tuple[str, int]], product_id
     if not rules:
         return None
     window = runtime.settings.rate_limit_window_seconds
-    hits = runtime.counters.hit([key for key, _ in rules], [window] * len(rules))
+    hits = runtime.counters.hit([key for key, _ in rules], [window] * len(rules), _slices(rules))
     return decide(runtime, scope, rules, hits, product_id, hwid)
 
 
@@ -84,8 +86,17 @@ async def check_async(runtime: Any, scope: Any, rules: Sequence[tuple[str, int]]
     if not rules:
         return None
     window = runtime.settings.rate_limit_window_seconds
-    hits = await runtime.counters.hit_async([key for key, _ in rules], [window] * len(rules))
+    hits = await runtime.counters.hit_async([key for key, _ in rules], [window] * len(rules), _slices(rules))
     return decide(runtime, scope, rules, hits, product_id, hwid)
+
+
+SLICE = 100
+"""A process takes a key's counts from Redis a hundredth of its limit at a time (adapters/counters.py): a limit
+under 200 is counted exactly, a larger one reached at most a hundredth of it early per process."""
+
+
+def _slices(rules: Sequence[tuple[str, int]]) -> list[int]:
+    return [max(1, limit // SLICE) for _, limit in rules]
 
 
 def decide(runtime: Any, scope: Any, rules: Sequence[tuple[str, int]], hits: Sequence[tuple[int, float]],
