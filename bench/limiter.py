@@ -6,6 +6,7 @@ a machine shared with other work disturbs it less than the wrk rows of bench/val
 - memory (`MemoryCounters.hit_async`), the embedded default;
 - Redis through the counting thread (`RedisCounters.hit_async`: one script call for every request that
   asked while the previous call was out), with 1 and with 16 requests in flight;
+- Redis with slices of a large limit in hand (no round trip after a key's first, decision 0050);
 - Redis with the blocking call (`RedisCounters.hit`), as handlers on worker threads count.
 
     .venv/bin/python bench/limiter.py          # Redis at KEYLEDGER_BENCH_REDIS_URL (default db 15)
@@ -36,11 +37,12 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def per_hit(counters: MemoryCounters | RedisCounters, in_flight: int) -> tuple[float, float]:
+async def per_hit(counters: MemoryCounters | RedisCounters, in_flight: int, slices: list[int] | None = None
+                  ) -> tuple[float, float]:
     """(wall µs, CPU µs) per request of two keys, `in_flight` requests at a time."""
     async def client(n: int) -> None:
         for _ in range(HITS // in_flight):
-            await counters.hit_async([f"v:{n}", "c:203.0.113.9"], [60, 60])
+            await counters.hit_async([f"v:{n}", "c:203.0.113.9"], [60, 60], slices or [1, 1])
 
     wall, cpu = time.perf_counter(), cpu_seconds()
     await asyncio.gather(*(client(n) for n in range(in_flight)))
@@ -52,9 +54,10 @@ async def main() -> None:
     memory = MemoryCounters()
     for _ in range(2):  # the second pass is the one to read: connections and thread are up
         rows = []
-        for name, counters in (("memory", memory), ("redis, counting thread", redis)):
+        for name, counters, slices in (("memory", memory, None), ("redis, counting thread", redis, None),
+                                       ("redis, slices in hand", redis, [10**10, 10**10])):
             for in_flight in (1, 16):
-                wall, cpu = await per_hit(counters, in_flight)
+                wall, cpu = await per_hit(counters, in_flight, slices)
                 rows.append(f"{name:24} {in_flight:3} in flight  {wall:8.1f} µs wall  {cpu:7.1f} µs CPU a request")
         wall, cpu = time.perf_counter(), cpu_seconds()
         for _ in range(HITS // 4):
