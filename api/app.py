@@ -1,6 +1,7 @@
 """The Litestar application: routes under /api, the spec's envelopes, OpenAPI at /api/schema."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
@@ -20,12 +21,14 @@ from api.controllers.products import ProductController
 from api.controllers.security import SecurityController
 from api.controllers.stats import StatsController
 from api.controllers.webhooks import WebhookController
+from api.auth import account_id_of
 from api.deps import DEPENDENCIES
 from api.direct import DirectApp
 from api.errors import EXCEPTION_HANDLERS
 from api.idempotency import IdempotencyMiddleware
 from api.openapi import document
 from api.ports import Services
+from api.ratelimit import check_vendor, is_client_path, refused_answer, with_quota_headers
 from api.requests import MAX_BODY_BYTES, LedgerRequest
 
 CONTROLLERS = [AuthController, ProductController, LicenseController, StatsController, NotificationController,
@@ -34,11 +37,32 @@ CONTROLLERS = [AuthController, ProductController, LicenseController, StatsContro
                SecurityController]
 
 
+class LimitedApp(DirectApp):
+    """The application, with its rate limits at its entry (api/ratelimit.py): vendor requests are counted here,
+    before the direct front door or Litestar's routing, and every answer gets the RateLimit-* headers."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        settings = self.state.runtime.settings
+        if scope["type"] == "http" and (settings.rate_limit_api or settings.rate_limit_validation
+                                        or settings.rate_limit_client_ip):
+            send = with_quota_headers(scope, send)
+            if not is_client_path(scope["path"]) and settings.rate_limit_api:
+                runtime = self.state.runtime
+                quota = await check_vendor(runtime, scope, account_id_of(runtime, scope))
+                if quota is not None and quota.refused:
+                    body = refused_answer(quota)
+                    await send({"type": "http.response.start", "status": 429, "headers": [
+                        (b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
+                    await send({"type": "http.response.body", "body": body})
+                    return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(runtime: Services, middleware: Sequence[Middleware] = ()) -> Litestar:
     """Build the app around the services a request may use; closing the app closes them. `middleware` runs
     after our own, on every route, the directly answered validations included (api/direct.py)."""
     api = Router(path="/api", route_handlers=CONTROLLERS)
-    app = DirectApp(
+    app = LimitedApp(
         route_handlers=[api],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

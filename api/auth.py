@@ -19,9 +19,11 @@ IAT_LEEWAY_SECONDS = 30
 """How far ahead of our clock a token's issue time may be (clocks of several API processes differ a little)."""
 
 
-def issue_token(runtime: Services, account_id: str, now: datetime) -> str:
+def issue_token(runtime: Services, account_id: str, now: datetime, epoch: int) -> str:
+    """A token for the account, of its current token epoch (`ep`): changing the password or deactivating the
+    account starts a new epoch, which ends every token made before it (projections/accounts.py)."""
     claims = {
-        "sub": account_id, "iss": ISSUER, "iat": now, "jti": uuid.uuid4().hex,
+        "sub": account_id, "iss": ISSUER, "iat": now, "jti": uuid.uuid4().hex, "ep": epoch,
         "exp": now + timedelta(seconds=runtime.settings.jwt_ttl_seconds),
     }
     return jwt.encode(claims, runtime.jwt_secret, algorithm="HS256")
@@ -61,6 +63,8 @@ def current_account(request: Request[Any, Any, Any], state: State) -> dict[str, 
         raise Unauthorized("Account is not active")
     if account.pop("token_retired"):
         raise Unauthorized("Token was refreshed; use the new one")
+    if claims.get("ep", 0) != account["token_epoch"]:  # tokens made before "ep" existed are of epoch 0
+        raise Unauthorized("Token was ended by a password change; sign in again")
     return account
 
 
@@ -73,7 +77,7 @@ def refresh_token(request: Request[Any, Any, Any], runtime: Services, account: d
         runtime.wait_for(receipt.position, ("accounts",))
     except ReadModelsBehindError:
         pass  # the retirement is recorded and takes effect as the read models catch up; a 503 would lose both tokens
-    return issue_token(runtime, account["id"], now)
+    return issue_token(runtime, account["id"], now, account["token_epoch"])
 
 
 def current_actor(account: dict[str, Any]) -> Actor:

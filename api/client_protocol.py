@@ -21,6 +21,7 @@ from litestar.types import HTTPScope
 from api import licensecm
 from api.ports import Services
 from api.text import has_nul
+from api.ratelimit import check_client
 from domain.client_call import ClientRequest
 from domain.product import ClientCompatibility, Product, SigningAlgorithm
 from domain.refusals import SecurityViolationError, UnknownProductError
@@ -123,7 +124,7 @@ def _seal_answers(scope: HTTPScope, sealing: Sealing | None) -> None:
 
 def _refuse(runtime: Services, scope: HTTPScope, action: str, product_id: UUID | None,
             refusal: SecurityViolationError) -> None:
-    runtime.ledger.record_refusal(action, client_request(runtime, scope, "", product_id, None), refusal)
+    runtime.ledger.record_refusal(action, client_request(runtime, scope, "", product_id, None, limited=False), refusal)
     raise refusal
 
 
@@ -143,11 +144,15 @@ class ClientDataTooLargeError(ValueError):
 
 
 def client_request(runtime: Services, scope: HTTPScope, license_key: str, product_id: UUID | None,
-                   hwid: str | None, client_data: Any = None) -> ClientRequest:
+                   hwid: str | None, client_data: Any = None, limited: bool = True) -> ClientRequest:
     """The domain's view of a call: who (ip, user agent), what (key, product, device), when.
 
     Everything the client protocol needs of a request is in its ASGI scope, so that the direct
-    validation path (api/direct.py) can use it without a Litestar request."""
+    validation path (api/direct.py) can use it without a Litestar request. Unless told it is not
+    `limited` (a refusal being recorded), the call is counted against its rate limits here
+    (api/ratelimit.py), on the direct path and every client route alike."""
+    if limited:
+        check_client(runtime, scope, product_id, license_key, hwid)
     client = scope.get("client")
     return ClientRequest(license_key, product_id, hwid, client[0] if client else None, _user_agent(scope),
                          runtime.clock(), bounded(client_data) if client_data else None)

@@ -13,6 +13,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from psycopg_pool import PoolTimeout
 
 from api import licensecm
+from api.abuse import unknown_key
 from api.client_protocol import ClientDataTooLargeError, answer, answers_licensecm_sdks
 from api.envelope import error
 from api.idempotency import (
@@ -21,7 +22,7 @@ from api.idempotency import (
     InvalidIdempotencyKeyError,
     kept_answer_for,
 )
-from commands.accounts import InvalidCredentialsError
+from commands.accounts import InvalidCredentialsError, WrongPasswordError
 from commands.retry import ContentionError, OutcomeUnknownError, StoreUnavailableError
 from domain.account import AccountDeactivatedError, AccountNotFoundError, EmailAlreadyRegisteredError, LastAdminError
 from domain.errors import ConflictError, DomainError, InvalidValueError, NotFoundError
@@ -29,7 +30,7 @@ from domain.idempotency import IdempotencyKeyUsedError
 from domain.license import LicenseNotFoundError, MaxUsesBelowActivationsError
 from domain.product import ProductNotFoundError
 from domain.webhook import DeliveryNotFoundError, WebhookNotFoundError
-from domain.refusals import BlacklistedError, ClientRefusedError, UnknownProductError
+from domain.refusals import BlacklistedError, ClientRefusedError, UnknownLicenseError, UnknownProductError
 from projections.base import ReadModelsBehindError
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ DOMAIN_ERRORS: list[tuple[type[Exception], int, str, str]] = [
     (DeliveryNotFoundError, 404, "DELIVERY_NOT_FOUND", "Delivery not found"),
     (NotFoundError, 404, "NOT_FOUND", "Resource not found"),
     (InvalidCredentialsError, 401, "INVALID_CREDENTIALS", "Invalid email or password"),
+    (WrongPasswordError, 403, "INVALID_CREDENTIALS", "The current password is wrong"),
     (Unauthorized, 401, "UNAUTHORIZED", "Authentication required"),
     (AccountDeactivatedError, 403, "ACCOUNT_DEACTIVATED", "Account is deactivated"),
     (Forbidden, 403, "FORBIDDEN", "Insufficient permissions"),
@@ -71,7 +73,7 @@ DOMAIN_ERRORS: list[tuple[type[Exception], int, str, str]] = [
 HTTP_CODES = {
     400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "RATE_LIMITED",
+    429: "RATE_LIMIT_EXCEEDED",
 }
 
 
@@ -79,7 +81,7 @@ HTTP_CODES = {
 CLIENT_STATUS = {
     "LICENSE_NOT_FOUND": 404, "PRODUCT_NOT_FOUND": 404, "SESSION_EXPIRED": 401, "LICENSE_SUSPENDED": 403,
     "LICENSE_EXPIRED": 403, "HWID_MISMATCH": 403, "MAX_USES_EXCEEDED": 403, "BLACKLISTED": 403,
-    "SECURITY_VIOLATION": 403,
+    "SECURITY_VIOLATION": 403, "RATE_LIMIT_EXCEEDED": 429,
 }
 
 # Lockence documents 401 for a bad API key, 403 for expired/disabled/HWID, 404 for an unknown key or session.
@@ -88,7 +90,7 @@ LOCKENCE_ANSWERS = {
     "SESSION_EXPIRED": (404, "Session not found or expired"), "LICENSE_SUSPENDED": (403, "License disabled"),
     "LICENSE_EXPIRED": (403, "License expired"), "HWID_MISMATCH": (403, "HWID mismatch"),
     "MAX_USES_EXCEEDED": (403, "Maximum activations reached"), "BLACKLISTED": (403, "Access denied"),
-    "SECURITY_VIOLATION": (403, "Security check failed"),
+    "SECURITY_VIOLATION": (403, "Security check failed"), "RATE_LIMIT_EXCEEDED": (429, "Too many requests"),
 }
 
 
@@ -96,6 +98,8 @@ def client_refusal_response(request: Request[Any, Any, Any], exc: ClientRefusedE
     """The spec's error envelope (with `security_blocked` for blacklist hits), sealed if the request was; in the
     LicenseCM SDKs' words for a product that answers them (api/licensecm.py)."""
     runtime = request.app.state.runtime
+    if isinstance(exc, UnknownLicenseError):
+        unknown_key(runtime, request.scope)  # brute-force defence (api/abuse.py)
     if answers_licensecm_sdks(runtime, request.scope, exc.product_id):
         body = licensecm.refusal_body(exc, heartbeat=request.scope["path"].endswith("/heartbeat"))
         return answer(runtime, request.scope, body, CLIENT_STATUS[exc.code])
@@ -112,6 +116,8 @@ def lockence_error_response(request: Request[Any, Any, Any], exc: Exception) -> 
         exc = UnknownProductError()
     if not isinstance(exc, ClientRefusedError):
         return domain_error_response(request, exc)
+    if isinstance(exc, UnknownLicenseError):
+        unknown_key(request.app.state.runtime, request.scope)  # brute-force defence (api/abuse.py)
     status, message = LOCKENCE_ANSWERS[exc.code]
     return error(status, message, exc.code)
 

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from api.idempotency import AnswerStore
+from api.ratelimit import Counters
 from commands.ledger import Ledger
 from domain.product import ClientCompatibility, SigningAlgorithm
 from keys.signing import SigningKey
@@ -67,6 +68,22 @@ class ApiSettings(Protocol):
     def jwt_ttl_seconds(self) -> int: ...
     @property
     def consistency_timeout(self) -> float: ...
+    @property
+    def rate_limit_api(self) -> int: ...
+    @property
+    def rate_limit_validation(self) -> int: ...
+    @property
+    def rate_limit_client_ip(self) -> int: ...
+    @property
+    def rate_limit_window_seconds(self) -> float: ...
+    @property
+    def brute_force_logins(self) -> int: ...
+    @property
+    def brute_force_unknown_keys(self) -> int: ...
+    @property
+    def brute_force_window_seconds(self) -> float: ...
+    @property
+    def brute_force_block_seconds(self) -> float: ...
 
 
 class Services(Protocol):
@@ -85,6 +102,7 @@ class Services(Protocol):
     answers: AnswerStore
     webhook_poster: WebhookSender
     audit: AuditTrail | None
+    counters: Counters
 
     def clock(self) -> datetime: ...
 

@@ -189,11 +189,17 @@ def wait_until_up(url: str, group: Group, workers: int) -> None:
     raise RuntimeError(f"{group.name}: {workers} API processes did not start and settle:\n{group.output()}")
 
 
+LIMITS = ("KEYLEDGER_RATE_LIMIT_API", "KEYLEDGER_RATE_LIMIT_VALIDATION", "KEYLEDGER_RATE_LIMIT_CLIENT_IP")
+UNREACHABLE_LIMIT = str(10**12)  # the limiter counts every call, and refuses none
+
+
 def keyledger_env(workers: int, database_url: str | None, redis_url: str | None,
-                  run_projections: bool) -> dict[str, str]:
+                  run_projections: bool, limiter: bool = True) -> dict[str, str]:
+    """`keyledger serve`'s environment; with the rate limiter on (at limits no run reaches) or off."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("KEYLEDGER_")}
     env.update({"KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST", "KEYLEDGER_WORKERS": str(workers),
                 "KEYLEDGER_LOG_LEVEL": "warning", "KEYLEDGER_RUN_PROJECTIONS": str(run_projections).lower()})
+    env.update({name: UNREACHABLE_LIMIT if limiter else "0" for name in LIMITS})
     if database_url:
         env["KEYLEDGER_DATABASE_URL"] = database_url
     if redis_url:
@@ -661,14 +667,18 @@ class Row:
     endpoint: str
     connections: int
     run: Run
-    kind: str  # "bare", "ed25519" or "rsa-4096"
+    kind: str  # "bare", "ed25519", "ed25519-unlimited" (the rate limiter off) or "rsa-4096"
     rounds: list[Run] = field(default_factory=list)  # every round, in the order run
 
 
 def run_config(name: str, workers: int, database_url: str | None, redis_url: str | None, seconds: float,
                warmup: float, connection_counts: list[int], profile_dir: Path | None, rounds: int) -> list[Row]:
     """One configuration. Embedded: `keyledger serve` alone (projections in process). PostgreSQL: as
-    docker-compose.yml runs it, API processes with KEYLEDGER_RUN_PROJECTIONS=false beside `keyledger project`."""
+    docker-compose.yml runs it, API processes with KEYLEDGER_RUN_PROJECTIONS=false beside `keyledger project`.
+
+    The server measured runs with the rate limiter on; beside it, a second `keyledger serve` with the limiter
+    off answers the Ed25519 row again (on PostgreSQL it shares the database and projector; embedded, it has
+    a data dir of its own), so that the limiter's cost is measured round by round."""
     rows: list[Row] = []
     groups: list[Group] = []
     separate_projector = database_url is not None
@@ -687,11 +697,19 @@ def run_config(name: str, workers: int, database_url: str | None, redis_url: str
                 groups.append(projector)
             wait_until_up(f"http://127.0.0.1:{bare_port}/health", bare, workers)
             bodies = prepare(f"http://127.0.0.1:{port}/api")
+            unlimited_port = free_port()
+            unlimited = keyledger_server(unlimited_port, data_dir if separate_projector else Path(tmp) / "unlimited",
+                                         {**env, **{name: "0" for name in LIMITS}})
+            groups.append(unlimited)
+            wait_until_up(f"http://127.0.0.1:{unlimited_port}/api/client/public-key", unlimited, workers)
+            unlimited_body = bodies["ed25519"] if separate_projector else prepare(
+                f"http://127.0.0.1:{unlimited_port}/api")["ed25519"]
             urls = {"bare": f"http://127.0.0.1:{bare_port}/api/client/validate",
                     "ed25519": f"http://127.0.0.1:{port}/api/client/validate",
+                    "ed25519-unlimited": f"http://127.0.0.1:{unlimited_port}/api/client/validate",
                     "rsa-4096": f"http://127.0.0.1:{port}/api/client/validate"}
-            targets = {"bare": bare, "ed25519": server, "rsa-4096": server}
-            body_of = {"bare": bodies["ed25519"], **bodies}
+            targets = {"bare": bare, "ed25519": server, "ed25519-unlimited": unlimited, "rsa-4096": server}
+            body_of = {"bare": bodies["ed25519"], **bodies, "ed25519-unlimited": unlimited_body}
             sizes = ", ".join(f"{kind} {answer_size(urls[kind], body_of[kind])} B" for kind in urls)
             print(f"{name}: answer sizes {sizes}; API processes {len(server.workers())}"
                   f"{'; projections in `keyledger project`' if projector else '; projections in process'}", flush=True)
@@ -702,7 +720,7 @@ def run_config(name: str, workers: int, database_url: str | None, redis_url: str
                 rounds_of: dict[str, list[Run]] = {kind: [] for kind in urls}
                 for _ in range(rounds):  # interleaved: a drift in the machine's speed touches every kind alike
                     for kind in urls:
-                        settle([server, *([projector] if projector else [])])
+                        settle([server, unlimited, *([projector] if projector else [])])
                         before = rsa_sign_rate(SIGN_RATE_SECONDS) if kind == "rsa-4096" else None
                         run = measure(urls[kind], body_of[kind], connections, seconds, groups, targets[kind],
                                       projector, script_dir)
@@ -711,16 +729,17 @@ def run_config(name: str, workers: int, database_url: str | None, redis_url: str
                         rounds_of[kind].append(replace(run, sign_rate=sign_rate))
                 for kind in urls:
                     run = median_run(rounds_of[kind])
-                    endpoint = "bare litestar" if kind == "bare" else f"validate {kind}"
+                    endpoint = {"bare": "bare litestar", "ed25519-unlimited": "validate ed25519, limiter off"}.get(
+                        kind, f"validate {kind}")
                     rows.append(Row(name, endpoint, connections, run, kind, rounds_of[kind]))
-                    print(f"  {endpoint:17} c={connections:<4} {run.rps:8,.0f} req/s  p50 {run.p50_ms:7.1f} ms  "
+                    print(f"  {endpoint:29} c={connections:<4} {run.rps:8,.0f} req/s  p50 {run.p50_ms:7.1f} ms  "
                           f"p99 {run.p99_ms:7.1f} ms  errors {run.errors}  other load {run.other_cores:.2f} cores  "
                           f"(rounds: {', '.join(f'{r.rps:,.0f}' for r in rounds_of[kind])})"
                           + (f"; one core signed {', '.join(f'{r.sign_rate:,.0f}' for r in rounds_of[kind])} RSA/s"
                              " around each" if kind == "rsa-4096" else ""), flush=True)
             if profile_dir is not None:
                 slug = "postgres" if separate_projector else "embedded"
-                for kind in urls:
+                for kind in ("bare", "ed25519", "rsa-4096"):
                     settle([server, *([projector] if projector else [])])
                     profile(targets[kind], projector if kind != "bare" else None, urls[kind], body_of[kind],
                             connection_counts[0], seconds, profile_dir, f"{slug}-{kind}", script_dir)
@@ -782,6 +801,26 @@ def table(rows: list[Row], workers_of: dict[str, int], sign_rate: float) -> tupl
                       " + ".join(f"{cores:.2f} ({held})" for cores, held in run.server_cores),
                       "in server" if run.projector_cores is None else f"{run.projector_cores:.2f}",
                       f"{run.wrk_cores:.2f}", f"{run.db_cores:.2f}", f"{run.other_cores:.2f}"])
+    return lines, misses
+
+
+LIMITER_COST = 0.10
+"""The most the rate limiter may cost a validation: Ed25519 with the limiter on, against off, paired by round."""
+
+
+def limiter_costs(rows: list[Row]) -> tuple[list[str], list[str]]:
+    """Per configuration and connection count: 1 - (limiter on / off) over the rounds (median), and misses."""
+    unlimited = {(row.config, row.connections): row for row in rows if row.kind == "ed25519-unlimited"}
+    lines, misses = [], []
+    for row in rows:
+        if row.kind == "ed25519" and (row.config, row.connections) in unlimited:
+            off = unlimited[(row.config, row.connections)]
+            cost = 1 - paired_share(row.rounds, [run.rps for run in off.rounds])
+            met = cost < LIMITER_COST and not row.run.errors and not off.run.errors
+            lines.append(f"{row.config} c={row.connections}: limiter on {row.run.rps:,.0f} req/s, off "
+                         f"{off.run.rps:,.0f} req/s: costs {cost:.1%} (< {LIMITER_COST:.0%}: {'yes' if met else 'NO'})")
+            if not met:
+                misses.append(f"{row.config} rate limiter c={row.connections}: costs {cost:.1%}")
     return lines, misses
 
 
@@ -867,6 +906,10 @@ def main() -> int:
     print("\nCPU columns: cores busy during the run. server: each API process of the measured server, busiest first, with the connections it held half-way; proj: the `keyledger project` process; "
           "db: PostgreSQL backends of ours + PostgreSQL background processes + Redis; other: everything else on "
           "the machine (contention).")
+    costs, limiter_misses = limiter_costs(rows)
+    print("\nThe rate limiter's cost (Ed25519 validations, each round with it on over the round with it off, median):")
+    print("\n".join("  " + line for line in costs))
+    misses += limiter_misses
     if misses:
         print("targets missed: " + "; ".join(misses))
     return 0

@@ -1,4 +1,4 @@
-"""Account commands: register, authenticate, change role, (de)activate, retire a token."""
+"""Account commands: register, authenticate, change role, (de)activate, change a password, retire a token."""
 
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ REGISTERED = get_topic(Account.Registered)
 
 class InvalidCredentialsError(DomainError):
     """Raised when an email and password do not match an account."""
+
+
+class WrongPasswordError(DomainError):
+    """Raised when a signed-in account's current password, given to change it, is not its password."""
 
 
 class AccountCommands(CommandsBase):
@@ -96,6 +100,17 @@ class AccountCommands(CommandsBase):
         return self.change_account_by_email(email, Role.ADMIN, None, at)
 
     @retry_on_conflict
+    def change_password(self, account_id: UUID, current_password: str, new_password: str, at: datetime) -> Receipt:
+        """Change an account's password, given its current one; the account's tokens end with it (the accounts
+        read model counts the change, and a token made before it no longer matches)."""
+        account = self.get_account(account_id)
+        account.require_active()
+        if not self.passwords.verify(account.password_hash, current_password):
+            raise WrongPasswordError(account_id)
+        account.change_password(self.passwords.hash(new_password), at)
+        return Receipt(account.id, self.record(account))
+
+    @retry_on_conflict
     def retire_token(self, account_id: UUID, jti: str, expires_at: datetime, at: datetime) -> Receipt:
         """Record that a refreshed token opens nothing any more, on every API process."""
         account = self.get_account(account_id)
@@ -128,4 +143,5 @@ class AccountCommands(CommandsBase):
         return self.get_account(index.account_id)
 
 
-__all__ = ["AccountCommands", "AccountDeactivatedError", "InvalidCredentialsError", "LastAdminError"]
+__all__ = ["AccountCommands", "AccountDeactivatedError", "InvalidCredentialsError", "LastAdminError",
+           "WrongPasswordError"]

@@ -57,6 +57,12 @@ class BlacklistCommands(CommandsBase):
         index.network_changed(entry.id, at)
         return [index]
 
+    def blocks(self, entry_type: BlacklistType, value: str, at: datetime) -> bool:
+        """Whether an active, unexpired entry blocks this exact value at `at` (read from the store itself, so
+        every process agrees at once)."""
+        entry = self._optional(blacklist_entry_id(entry_type, value), BlacklistEntry, copy=False)
+        return entry is not None and entry.blocks_at(at)
+
     @retry_on_conflict
     def remove_blacklist_entry(self, entry_id: UUID, at: datetime) -> Receipt:
         entry = self._load(entry_id, BlacklistEntry, BlacklistEntryNotFoundError)

@@ -27,6 +27,7 @@ from commands.licenses import LicenseCommands
 from commands.ports import ClientPlumbing
 from commands.products import ProductCommands
 from commands.retry import KeyedLocks, OutcomeUnknownError
+from commands.security_alerts import SecurityAlertCommands
 from commands.sessions import SessionCommands
 from commands.webhooks import WebhookCommands
 from domain.account import Role
@@ -58,7 +59,8 @@ class _RecordedAlready(Exception):
 
 
 class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, ClientCommands, BlacklistCommands,
-             SessionCommands, ImportCommands, WebhookCommands, Application[UUID]):
+             SessionCommands, ImportCommands, WebhookCommands, SecurityAlertCommands,
+             Application[UUID]):
     """The write side of KeyLedger. Construct with an eventsourcing env and the master key."""
 
     name = "KeyLedger"

@@ -81,3 +81,9 @@ class SecurityViolationError(ClientRefusedError):
     """Raised when a request is tampered, replayed, stale, hijacked or fails a challenge."""
 
     code, security_event, message = "SECURITY_VIOLATION", "tamper_detected", "Security check failed"
+
+
+class RateLimitedError(ClientRefusedError):
+    """Raised when a client (a license key on one device) or an address calls more often than its limit."""
+
+    code, security_event, message = "RATE_LIMIT_EXCEEDED", "rate_limit_exceeded", "Too many requests"

@@ -65,6 +65,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_sweep_interval: Annotated[float, msgspec.Meta(gt=0)] = 5.0
     """Seconds between sweeps that queue every delivery due (a retry's time come, or one Redis lost)."""
 
+    rate_limit_api: Annotated[int, msgspec.Meta(ge=0)] = 100
+    """Vendor API requests an account may make a window (before login: an address); 0 turns the limit off."""
+    rate_limit_validation: Annotated[int, msgspec.Meta(ge=0)] = 10
+    """Client API calls a client (product + license key + device) may make a window; 0: off."""
+    rate_limit_client_ip: Annotated[int, msgspec.Meta(ge=0)] = 600
+    """Client API calls one address may make a window, whatever keys it sends (offices share an address; key
+    guessing sends many keys); 0: off."""
+    rate_limit_window_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)] = 60
+    """The rate limits' window, which opens at a key's first request."""
+    brute_force_logins: Annotated[int, msgspec.Meta(ge=0)] = 10
+    """Failed logins, for one account or from one address within the brute-force window, that block the
+    address (api/abuse.py); 0: off."""
+    brute_force_unknown_keys: Annotated[int, msgspec.Meta(ge=0)] = 30
+    """Client calls naming an unknown license key, from one address within the window, that block it; 0: off."""
+    brute_force_window_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)] = 900
+    brute_force_block_seconds: Annotated[int, msgspec.Meta(ge=1, le=30 * 86400)] = 3600
+    """How long a brute-force block lasts: the blacklist entry expires then."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read KEYLEDGER_<FIELD> variables; explicit overrides win."""

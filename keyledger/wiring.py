@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import logging
 import os
 import secrets
@@ -19,6 +20,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from adapters import call_log, client_link
 from adapters.aggregate_cache import SizedLRUCache
 from adapters.answers import AnswerTable
+from adapters.counters import MemoryCounters, RedisCounters
 from adapters.call_log import CallLog, CallTable, PostgresCallStore, call_store_for
 from adapters.ephemeral import MemoryStore, RedisStore
 from adapters.heads import events_table, head_reader
@@ -49,6 +51,7 @@ from workers.webhooks import WebhookDispatcher
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+Counters = MemoryCounters | RedisCounters
 
 
 def system_clock() -> datetime:
@@ -63,7 +66,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, ledger: Ledger, store: ReadStore, projector: Projector,
                  master_key: bytes, jwt_secret: bytes, signing_keys: dict[SigningAlgorithm, SigningKey],
-                 ephemeral: EphemeralStore, clock: Clock = system_clock) -> None:
+                 ephemeral: EphemeralStore, clock: Clock = system_clock, counters: Counters | None = None) -> None:
         self.settings = settings
         self.ledger = ledger
         self.store = store
@@ -73,6 +76,7 @@ class Runtime:
         self.jwt_secret = jwt_secret
         self.signing_keys = signing_keys
         self.ephemeral = ephemeral
+        self.counters = counters if counters is not None else MemoryCounters()
         self.clock = clock
         self.answers = AnswerTable(store, unreachable)
         self._notifications: StoreNotifications | None = None
@@ -190,6 +194,8 @@ class Runtime:
             self.audit.keeper.stop()
         self.projector.stop()
         self.signer.close()
+        if isinstance(self.counters, RedisCounters):
+            self.counters.close()
         self.store.close()
         self.ledger.close()
 
@@ -423,6 +429,15 @@ def ephemeral_store(settings: Settings) -> EphemeralStore:
     return RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
 
 
+def counters(settings: Settings) -> Counters:
+    """The rate limits' and brute-force defence's counters: shared in Redis, or this process's own. In Redis
+    they are named after the deployment's database, so deployments sharing one Redis count apart."""
+    if not settings.redis_url:
+        return MemoryCounters()
+    deployment = hashlib.blake2b((settings.database_url or str(settings.sqlite_path)).encode(), digest_size=8)
+    return RedisCounters(settings.redis_url, prefix=f"keyledger:count:{deployment.hexdigest()}:")
+
+
 def build_runtime(settings: Settings, clock: Clock = system_clock, start_projector: bool | None = None,
                   start_workers: bool | None = None) -> Runtime:
     """Wire one process. Projector and workers run in it unless told otherwise (production runs them apart)."""
@@ -442,7 +457,7 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
 
         ledger.countries = MaxMindCountries(settings.geoip_db)
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),
-                      ephemeral_store(settings), clock)
+                      ephemeral_store(settings), clock, counters(settings))
     runtime.audit = audit
     if settings.run_projections if start_projector is None else start_projector:
         runtime.start_projector()

@@ -6,10 +6,12 @@ from typing import Any
 from uuid import uuid5
 
 from domain.ids import NAMESPACE
+from domain.account import Account, Role
 from domain.inbox import Inbox
 from domain.license import License
 from domain.product import Product
 from domain.webhook import Webhook
+from domain.security import SecurityAlert
 from projections.base import ReadModelProjection, iso, page_bounds
 from projections.db import Cursor, ReadStore, Row
 
@@ -21,7 +23,7 @@ class NotificationProjection(ReadModelProjection):
 
     name = "notifications"
     tables = ("notifications", "notification_licenses", "notification_products", "notification_inboxes",
-              "notification_webhooks")
+              "notification_webhooks", "notification_admins")
     ddl = (
         "CREATE TABLE IF NOT EXISTS notifications (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, type TEXT NOT NULL,"
         " title TEXT NOT NULL, message TEXT NOT NULL, is_read INTEGER NOT NULL, created_at TEXT NOT NULL,"
@@ -34,6 +36,7 @@ class NotificationProjection(ReadModelProjection):
         "CREATE TABLE IF NOT EXISTS notification_inboxes (id TEXT PRIMARY KEY, account_id TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS notification_webhooks (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL,"
         " url TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS notification_admins (id TEXT PRIMARY KEY, is_admin INTEGER NOT NULL)",
     )
 
     def apply(self, cursor: Cursor, event: Any) -> None:
@@ -53,6 +56,12 @@ class NotificationProjection(ReadModelProjection):
                                (str(event.originator_id), str(event.owner_id), event.name))
             case Product.Deleted():
                 self.product_deleted(cursor, event)
+            case Account.Registered() | Account.RoleChanged():
+                cursor.execute("INSERT INTO notification_admins VALUES (?, ?) ON CONFLICT (id) DO UPDATE"
+                               " SET is_admin = excluded.is_admin",
+                               (str(event.originator_id), int(event.role is Role.ADMIN)))
+            case SecurityAlert.Raised() if event.event_type == "brute_force":
+                self.tell_admins(cursor, event)
             case Inbox.Opened():
                 cursor.execute("INSERT INTO notification_inboxes VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
                                (str(event.originator_id), str(event.account_id)))
@@ -104,6 +113,16 @@ class NotificationProjection(ReadModelProjection):
             self.insert_notification(cursor, notification_id, row["owner_id"], "webhook_disabled", "Webhook disabled",
                                      f"Webhook {row['url']} was disabled after {event.consecutive_failures} failed"
                                      " deliveries in a row; fix it, then set is_active to true", event)
+
+    def tell_admins(self, cursor: Cursor, event: Any) -> None:
+        """A brute-force block is every admin's concern (the Security section is theirs alone)."""
+        details = event.details
+        message = (f"{event.ip} is blocked until {details.get('expires_at')}: {details.get('failures')}"
+                   f" {str(details.get('reason', '')).replace('_', ' ')} within {details.get('window_seconds')} s")
+        cursor.execute("SELECT id FROM notification_admins WHERE is_admin = 1")
+        for row in cursor.fetchall():
+            self.insert_notification(cursor, uuid5(NAMESPACE, f"notification:{event.originator_id}:{row['id']}"),
+                                     row["id"], "security_alert", "Address blocked: brute force", message, event)
 
     def insert_notification(self, cursor: Cursor, notification_id: Any, owner_id: str, kind: str, title: str,
                             message: str, event: Any) -> None:

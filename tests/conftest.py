@@ -19,6 +19,15 @@ from keyledger.settings import Settings
 from keyledger.wiring import Runtime, build_runtime
 
 POSTGRES_URL = os.environ.get("KEYLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("KEYLEDGER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+LIMITS_OFF = {"rate_limit_api": 0, "rate_limit_validation": 0, "rate_limit_client_ip": 0, "brute_force_logins": 0,
+              "brute_force_unknown_keys": 0}
+"""Tests turn the rate limits and brute-force blocks off unless they test them (tests/api/test_rate_limits.py,
+tests/api/test_brute_force.py)."""
+LIMITS_OFF_ENV = {f"KEYLEDGER_{name.upper()}": str(value) for name, value in LIMITS_OFF.items()}
+"""The same, for `keyledger serve` processes."""
 
 
 class FakeClock:
@@ -76,7 +85,7 @@ def seed_keys(data_dir: Path, pems: dict[str, bytes]) -> None:
 def settings(tmp_path: Path, database_url: str | None, signing_pems: dict[str, bytes]) -> Settings:
     seed_keys(tmp_path / "var", signing_pems)
     return Settings(data_dir=str(tmp_path / "var"), database_url=database_url, consistency_timeout=10.0,
-                    password_profile="CHEAPEST")
+                    password_profile="CHEAPEST", **LIMITS_OFF)
 
 
 @pytest.fixture

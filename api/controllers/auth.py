@@ -1,14 +1,15 @@
-"""Auth: register, login, refresh, me."""
+"""Auth: register, login, refresh, change password, me."""
 
 from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
+from api.abuse import change_password, log_in
 from api.auth import issue_token, refresh_token
 from api.deps import AccountDep, RuntimeDep
 from api.envelope import Ok
-from api.schemas.auth import AccountLogin, AccountRegister, SignedIn, Token, User, user_of
+from api.schemas.auth import AccountLogin, AccountRegister, PasswordChange, SignedIn, Token, User, user_of
 from api.schemas.openapi import refused
 from projections import accounts
 
@@ -29,13 +30,22 @@ class AuthController(Controller):
 
     @post("/login", status_code=200, sync_to_thread=True, responses=refused({
         401: "Wrong email or password (INVALID_CREDENTIALS).", 403: "The account is deactivated (ACCOUNT_DEACTIVATED)."}))
-    def login(self, data: JSONBody[AccountLogin], runtime: RuntimeDep) -> Ok[SignedIn]:
-        account = runtime.ledger.authenticate(data.email, data.password)
+    def login(self, request: Request[Any, Any, Any], data: JSONBody[AccountLogin], runtime: RuntimeDep) -> Ok[SignedIn]:
+        account = log_in(runtime, request.scope, data.email, data.password)
         return Ok(data=self._session(runtime, str(account.id)))
 
     @post("/refresh", status_code=200, sync_to_thread=True)
     def refresh(self, request: Request[Any, Any, Any], account: AccountDep, runtime: RuntimeDep) -> Ok[Token]:
         return Ok(data=Token(refresh_token(request, runtime, account)))
+
+    @post("/change-password", status_code=200, sync_to_thread=True, responses=refused({
+        403: "The current password is wrong (INVALID_CREDENTIALS)."}))
+    def change_password(self, request: Request[Any, Any, Any], data: JSONBody[PasswordChange], account: AccountDep,
+                        runtime: RuntimeDep) -> Ok[SignedIn]:
+        """Every token of the account ends, the one presented included; the answer holds a new one."""
+        receipt = change_password(runtime, request.scope, account, data.current_password, data.new_password)
+        runtime.wait_for(receipt.position)
+        return Ok(data=self._session(runtime, account["id"]))
 
     @get("/me", sync_to_thread=True)
     def me(self, account: AccountDep) -> Ok[User]:
@@ -47,4 +57,4 @@ class AuthController(Controller):
         if account is None:  # registered through another process a moment ago
             runtime.wait_for(runtime.ledger.position(), SHOWN_IN)
             account = accounts.get_account(runtime.store, account_id)
-        return SignedIn(issue_token(runtime, account_id, runtime.clock()), user_of(account))
+        return SignedIn(issue_token(runtime, account_id, runtime.clock(), account["token_epoch"]), user_of(account))

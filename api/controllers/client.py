@@ -21,6 +21,7 @@ from api.client_protocol import (
     success,
 )
 from api.deps import RuntimeDep
+from api.ratelimit import check_client_async
 from api.direct import Direct
 from api.envelope import ok
 from api.heartbeats import device_sessions
@@ -53,9 +54,11 @@ def _licensed(runtime: Services, granted: Granted, hwid: str) -> dict[str, Any]:
 
 async def _validation(scope: HTTPScope, body: LicenseCheck) -> bytes:
     """Every validation, whichever way it came in (api/direct.py's or the handler's): the one place for a
-    per-call policy such as a rate limit. Served on the event loop; returns the encoded answer."""
+    per-call policy, the rate limit (api/ratelimit.py). Served on the event loop; returns the encoded answer."""
     runtime: Services = scope["litestar_app"].state.runtime
-    call = _call(runtime, scope, body)
+    await check_client_async(runtime, scope, body.product_id, body.license_key, body.hwid)
+    call = client_request(runtime, scope, body.license_key, body.product_id, body.hwid, body.client_data,
+                          limited=False)
 
     async def signed(granted: Granted) -> bytes:  # made while the call's record commits
         payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}

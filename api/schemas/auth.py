@@ -20,6 +20,11 @@ class AccountLogin(msgspec.Struct, forbid_unknown_fields=True):
     password: Annotated[str, msgspec.Meta(max_length=256)]
 
 
+class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: Annotated[str, msgspec.Meta(max_length=256)]
+    new_password: Password
+
+
 class User(msgspec.Struct, forbid_unknown_fields=True):
     """The spec's `user` object (never the password hash: the read model does not hold it)."""
 

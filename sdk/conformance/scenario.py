@@ -81,7 +81,10 @@ class Server:
         self.port = free_port()
         self.root = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "server.log"
-        self.env = {**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST"}
+        self.env = {**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST",  # the script runs faster than limits allow
+                    "KEYLEDGER_RATE_LIMIT_API": "0", "KEYLEDGER_RATE_LIMIT_VALIDATION": "0",
+                    "KEYLEDGER_RATE_LIMIT_CLIENT_IP": "0", "KEYLEDGER_BRUTE_FORCE_UNKNOWN_KEYS": "0",
+                    "KEYLEDGER_BRUTE_FORCE_LOGINS": "0"}
         if database_url:
             self.env["KEYLEDGER_DATABASE_URL"] = database_url
         self.command = [sys.executable, "-m", "keyledger.cli", "serve", "--port", str(self.port),

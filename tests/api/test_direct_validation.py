@@ -17,15 +17,15 @@ UNSIGNED_EACH_TIME = {"timestamp", "signature"}
 
 
 def post_raw(client, path: str, parts: list[bytes], headers: dict[str, str] | None = None,
-             content_type: str = "application/json") -> tuple[int, dict, Any]:
-    """POST `parts` as the ASGI request's body messages, straight to the app on the test client's loop."""
+             content_type: str = "application/json", ip: str = "203.0.113.9") -> tuple[int, dict, Any]:
+    """POST `parts` as the ASGI request's body messages, from `ip`, straight to the app on the test client's loop."""
     messages = [{"type": "http.request", "body": part, "more_body": index < len(parts) - 1}
                 for index, part in enumerate(parts)]
     sent: list[dict[str, Any]] = []
     length = sum(map(len, parts))
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "client": ("203.0.113.9", 50000), "server": ("testserver", 80), "state": {},
+             "client": (ip, 50000), "server": ("testserver", 80), "state": {},
              "headers": [(b"host", b"testserver"), (b"content-type", content_type.encode()),
                          (b"content-length", str(length).encode()), (b"user-agent", b"sdk/1.0"),
                          *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items())]}

@@ -170,6 +170,8 @@ def vendor_calls(client, admin_token, vendor_token):
     call("POST", "/api/auth/login", json={"email": "vendor@example.com", "password": "secret123"})
     vendor_token = call("POST", "/api/auth/refresh", vendor_token)["token"]  # the old one is retired
     call("GET", "/api/auth/me", vendor_token)
+    vendor_token = call("POST", "/api/auth/change-password", vendor_token,  # ends the vendor's other tokens
+                        json={"current_password": "secret123", "new_password": "secret123"})["token"]
     product = {"product_id": call("POST", "/api/products", vendor_token, json={"name": "App"})["id"]}
     call("GET", "/api/products", vendor_token)
     call("GET", "/api/products/{product_id}", vendor_token, product)

@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import POSTGRES_URL
+from tests.conftest import LIMITS_OFF_ENV, POSTGRES_URL
 
 
 def free_port() -> int:
@@ -36,7 +36,8 @@ class Server:
         self.log_path = data_dir.parent / "server.log"
         # Webhook URLs may name 127.0.0.1 only (and, being https-only with private addresses refused, none
         # registers): no URL a test generates makes the server look up or reach another host.
-        self.env = {**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST", "KEYLEDGER_WEBHOOK_HOSTS": "127.0.0.1"}
+        self.env = {**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST", "KEYLEDGER_WEBHOOK_HOSTS": "127.0.0.1",
+                    **LIMITS_OFF_ENV}
         if database_url:
             self.env["KEYLEDGER_DATABASE_URL"] = database_url
         self.env["KEYLEDGER_WORKERS"] = str(workers)

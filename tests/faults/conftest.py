@@ -28,7 +28,7 @@ from domain.license import License
 from keyledger.settings import Settings
 from keyledger.wiring import build_runtime
 from projections import licenses
-from tests.conftest import POSTGRES_URL
+from tests.conftest import LIMITS_OFF_ENV, POSTGRES_URL
 from tests.e2e.conftest import Server, free_port
 from tests.faults.http_traffic import Traffic
 from tests.integration.conftest import snapshot
@@ -40,7 +40,8 @@ pytestmark = pytest.mark.faults
 def process_env(database_url: str | None, **settings: str) -> dict[str, str]:
     """What every process of one deployment shares: its database, an application name to find its backends by,
     cheap password hashing; and the given KEYLEDGER_* settings."""
-    env = {**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST", "PGAPPNAME": f"klfault-{uuid.uuid4().hex[:8]}"}
+    env = {**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST", "PGAPPNAME": f"klfault-{uuid.uuid4().hex[:8]}",
+           **LIMITS_OFF_ENV}
     if database_url:
         env["KEYLEDGER_DATABASE_URL"] = database_url
     env.update({f"KEYLEDGER_{name.upper()}": value for name, value in settings.items()})

@@ -1,0 +1,204 @@
+"""Rate limits: how often an account, an address or a client may call, counted per window.
+
+One function, `decide`, decides for every request, after `check` (on a worker thread) or
+`check_async` (on the event loop, never blocking it) counted it. The application's entry
+(api/app.py) counts the vendor API before anything else, keyed on the signed-in account (on the
+address before login), so that requests the direct front door answers and requests Litestar routes
+are counted alike. A client call is counted where its body is read: a validation in its answer
+function, which the direct front door and the route share (api/controllers/client.py
+`_validation`), every other client call in `client_request` (api/client_protocol.py); keyed on what
+identifies the client (product + license key + device), and on its address under a higher ceiling
+that also catches key guessing.
+
+Every answer carries the tightest limit's RateLimit-Limit/Remaining/Reset/Policy headers (IETF
+draft-ietf-httpapi-ratelimit-headers); a refusal is 429 `RATE_LIMIT_EXCEEDED` with Retry-After.
+The first refusal of a key in its window raises a `rate_limit_exceeded` security alert, the
+others none (counts are atomic, so exactly one request sees the first refusal).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Protocol
+from uuid import UUID
+
+import msgspec
+from litestar.types import Message, Send
+
+from domain.refusals import RateLimitedError
+
+log = logging.getLogger(__name__)
+
+QUOTA = "keyledger.rate_limit"
+"""Where a request's scope state keeps the tightest `Quota` it was counted against."""
+
+CLIENT_PATHS = ("/api/client/", "/api/v1/")
+
+
+class Counters(Protocol):
+    """Atomic counters whose window opens at a key's first hit (adapters/counters.py)."""
+
+    def hit(self, keys: Sequence[str], windows: Sequence[float], slices: Sequence[int] = ()
+            ) -> list[tuple[int, float]]: ...
+    async def hit_async(self, keys: Sequence[str], windows: Sequence[float], slices: Sequence[int] = ()
+                        ) -> list[tuple[int, float]]: ...
+    def peek(self, key: str) -> int: ...
+    def clear(self, key: str) -> None: ...
+
+
+class Quota(NamedTuple):
+    """One key's standing after a request: what RateLimit-* headers say of it."""
+
+    key: str
+    limit: int
+    count: int
+    reset: float
+    window: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.count)
+
+    @property
+    def refused(self) -> bool:
+        return self.count > self.limit
+
+
+def check(runtime: Any, scope: Any, rules: Sequence[tuple[str, int]], product_id: UUID | None = None,
+          hwid: str | None = None) -> Quota | None:
+    """Count this request against each (key, limit) whose limit is on (not 0), and decide (`decide`); for
+    callers on a worker thread."""
+    rules = [(key, limit) for key, limit in rules if limit > 0]
+    if not rules:
+        return None
+    window = runtime.settings.rate_limit_window_seconds
+    hits = runtime.counters.hit([key for key, _ in rules], [window] * len(rules), _slices(rules))
+    return decide(runtime, scope, rules, hits, product_id, hwid)
+
+
+async def check_async(runtime: Any, scope: Any, rules: Sequence[tuple[str, int]], product_id: UUID | None = None,
+                      hwid: str | None = None) -> Quota | None:
+    """`check`, for callers on the event loop: counting never blocks the loop (adapters/counters.py)."""
+    rules = [(key, limit) for key, limit in rules if limit > 0]
+    if not rules:
+        return None
+    window = runtime.settings.rate_limit_window_seconds
+    hits = await runtime.counters.hit_async([key for key, _ in rules], [window] * len(rules), _slices(rules))
+    return decide(runtime, scope, rules, hits, product_id, hwid)
+
+
+SLICE = 100
+"""A process takes a key's counts from Redis a hundredth of its limit at a time (adapters/counters.py): a limit
+under 200 is counted exactly, a larger one reached at most a hundredth of it early per process."""
+
+
+def _slices(rules: Sequence[tuple[str, int]]) -> list[int]:
+    return [max(1, limit // SLICE) for _, limit in rules]
+
+
+def decide(runtime: Any, scope: Any, rules: Sequence[tuple[str, int]], hits: Sequence[tuple[int, float]],
+           product_id: UUID | None, hwid: str | None) -> Quota:
+    """The one limiter decision: keep the tightest quota in the scope for the answer's headers and return it;
+    the first refusal of a key in its window raises its alert."""
+    window = runtime.settings.rate_limit_window_seconds
+    quotas = [Quota(key, limit, count, reset, window) for (key, limit), (count, reset) in zip(rules, hits)]
+    refused = [quota for quota in quotas if quota.refused]
+    tightest = max(refused, key=lambda quota: quota.reset) if refused else min(quotas, key=lambda q: q.remaining)
+    state = scope.setdefault("state", {})
+    kept = state.get(QUOTA)
+    if kept is None or tightest.refused or (not kept.refused and tightest.remaining < kept.remaining):
+        state[QUOTA] = tightest
+    for quota in refused:
+        if quota.count == quota.limit + 1:  # the key's first refusal in its window
+            _alert(runtime, scope, quota, product_id, hwid)
+    return tightest
+
+
+async def check_vendor(runtime: Any, scope: Any, account_id: UUID | None) -> Quota | None:
+    """The vendor API's limit: per account, or per address before login."""
+    key = f"a:{account_id}" if account_id is not None else f"i:{_ip(scope)}"
+    return await check_async(runtime, scope, [(key, runtime.settings.rate_limit_api)])
+
+
+def check_client(runtime: Any, scope: Any, product_id: UUID | None, license_key: str, hwid: str | None) -> None:
+    """A client call's limits: per client (product + key + device), and per address; over either, refused."""
+    if rules := _client_rules(runtime.settings, scope, product_id, license_key, hwid):
+        _refuse_over(check(runtime, scope, rules, product_id, hwid))
+
+
+async def check_client_async(runtime: Any, scope: Any, product_id: UUID | None, license_key: str,
+                             hwid: str | None) -> None:
+    """`check_client` on the event loop (the validation's hot path)."""
+    if rules := _client_rules(runtime.settings, scope, product_id, license_key, hwid):
+        _refuse_over(await check_async(runtime, scope, rules, product_id, hwid))
+
+
+def _client_rules(settings: Any, scope: Any, product_id: UUID | None, license_key: str,
+                  hwid: str | None) -> list[tuple[str, int]]:
+    if not (settings.rate_limit_validation or settings.rate_limit_client_ip):
+        return []
+    client = hashlib.blake2b(f"{product_id}\0{license_key}\0{hwid}".encode(), digest_size=16).hexdigest()
+    return [(f"v:{client}", settings.rate_limit_validation), (f"c:{_ip(scope)}", settings.rate_limit_client_ip)]
+
+
+def _refuse_over(quota: Quota | None) -> None:
+    if quota is not None and quota.refused:
+        raise RateLimitedError(f"Too many requests; retry in {retry_after(quota)} s")
+
+
+def is_client_path(path: str) -> bool:
+    return path.startswith(CLIENT_PATHS)
+
+
+def retry_after(quota: Quota) -> int:
+    return max(1, math.ceil(quota.reset))
+
+
+def headers_of(quota: Quota, status: int) -> list[tuple[bytes, bytes]]:
+    headers = [(b"ratelimit-limit", b"%d" % quota.limit), (b"ratelimit-remaining", b"%d" % quota.remaining),
+               (b"ratelimit-reset", b"%d" % math.ceil(quota.reset)),
+               (b"ratelimit-policy", b"%d;w=%d" % (quota.limit, quota.window))]
+    if status == 429:
+        headers.append((b"retry-after", b"%d" % retry_after(quota)))
+    return headers
+
+
+def with_quota_headers(scope: Any, send: Send) -> Send:
+    """`send`, adding the RateLimit-* headers of the quota the request was counted against to its answer."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            quota = scope.get("state", {}).get(QUOTA)
+            if quota is not None:
+                message["headers"] = [*message.get("headers", ()), *headers_of(quota, message["status"])]
+        await send(message)
+
+    return sending
+
+
+def refused_answer(quota: Quota) -> bytes:
+    return msgspec.json.encode({"success": False, "message": f"Too many requests; retry in {retry_after(quota)} s",
+                                "error_code": RateLimitedError.code})
+
+
+def _ip(scope: Any) -> str | None:
+    client = scope.get("client")
+    return client[0] if client else None
+
+
+def _alert(runtime: Any, scope: Any, quota: Quota, product_id: UUID | None, hwid: str | None) -> None:
+    """One `rate_limit_exceeded` alert for the key's window; a failure to record it does not fail the answer."""
+    details = {"limit": quota.limit, "window_seconds": quota.window, "scope": _kind(quota.key),
+               "path": scope.get("path")}
+    try:
+        runtime.ledger.raise_security_alert("rate_limit_exceeded", "medium", product_id, None, _ip(scope), hwid, True,
+                                            details, runtime.clock())
+    except Exception:
+        log.exception("could not record a rate_limit_exceeded alert")
+
+
+def _kind(key: str) -> str:
+    return {"a": "account", "i": "ip", "v": "client", "c": "client_ip"}[key[0]]
