@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	exec $(VENV)/bin/keyledger serve
 
+# Two workers, a file each at a time: the suite waits on servers and services as much as it computes.
 test: $(STAMP)
-	$(VENV)/bin/pytest tests
+	$(VENV)/bin/pytest tests -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/write_path.py

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterable
 from contextvars import ContextVar
@@ -123,15 +124,24 @@ class WebhookPoster:
         self.allow_private = allow_private
         self.hosts = hosts
         self.timeout = timeout
-        transport = httpx.HTTPTransport(trust_env=False)
-        # httpx has no public way to give its transport a network backend: replace its httpcore pool with
-        # one built the same way around the guarded backend.
-        transport._pool = httpcore.ConnectionPool(ssl_context=ssl.create_default_context(), max_connections=100,
-                                                  max_keepalive_connections=20, keepalive_expiry=5.0,
-                                                  network_backend=_GuardedBackend(allow_private))
-        self._client = httpx.Client(transport=transport, follow_redirects=False, trust_env=False,
-                                    timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-                                    headers={"User-Agent": USER_AGENT})
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def _http(self) -> httpx.Client:
+        """The client, built at the first delivery: its TLS contexts take a tenth of a second to load, which
+        every process would otherwise pay at start, webhooks or not."""
+        with self._lock:
+            if self._client is None:
+                transport = httpx.HTTPTransport(trust_env=False)
+                # httpx has no public way to give its transport a network backend: replace its httpcore pool
+                # with one built the same way around the guarded backend.
+                transport._pool = httpcore.ConnectionPool(
+                    ssl_context=ssl.create_default_context(), max_connections=100, max_keepalive_connections=20,
+                    keepalive_expiry=5.0, network_backend=_GuardedBackend(self.allow_private))
+                self._client = httpx.Client(transport=transport, follow_redirects=False, trust_env=False,
+                                            timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0)),
+                                            headers={"User-Agent": USER_AGENT})
+            return self._client
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> PostResult:
         """One attempt; never raises for what the receiver or the network did."""
@@ -139,7 +149,7 @@ class WebhookPoster:
         token = _DEADLINE.set(started + self.timeout)
         try:
             fenced_host(url, self.allow_private, self.hosts)
-            with self._client.stream("POST", url, content=body,
+            with self._http().stream("POST", url, content=body,
                                      headers={**headers, "Content-Type": "application/json"}) as response:
                 answer = self._read(response, started)
                 status = response.status_code
@@ -160,7 +170,9 @@ class WebhookPoster:
         return kept[:READ_LIMIT]
 
     def close(self) -> None:
-        self._client.close()
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
 
 
 def _ms_since(started: float) -> int:

@@ -250,12 +250,11 @@ def test_a_session_end_stored_before_it_carried_a_note_still_replays(ledger, cal
 @pytest.mark.parametrize("revoke", ["session", "license"])
 def test_a_revoke_made_by_another_process_refuses_the_very_next_heartbeat(ledger, settings, call, license_id,
                                                                           clock, revoke):
-    from commands.ledger import Ledger
-    from keyledger.wiring import eventsourcing_env
+    from keyledger.wiring import build_ledger, eventsourcing_env
 
     granted = ledger.activate_license(call())
     token = ledger.keep_session_alive(call(), granted.session_token).session_token  # this process caches it
-    other_process = Ledger(eventsourcing_env(settings), ledger.master_key)
+    other_process = build_ledger(eventsourcing_env(settings), ledger.master_key)
     try:
         if revoke == "session":
             other_process.revoke_session(granted.session.id, "stolen", clock())
