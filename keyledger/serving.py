@@ -1,9 +1,7 @@
 """How `keyledger serve` runs the ASGI app under uvicorn: Nagle off, and one listening socket per API process.
 
-The event loop is asyncio's own, even where uvloop is installed (uvicorn's `loop="auto"` would take it).
-Measured 2026-12-01 on PostgreSQL with two API processes at 32 connections: uvloop answered 11 % more bare
-requests and 14 % more Ed25519 validations, but 4 % fewer RSA-4096 ones (three paired runs each way:
-79-80 % of the signing rate against 83-86 %), and RSA-4096 is what a product signs with by default.
+The event loop is asyncio's own, even where uvloop is installed (uvicorn's `loop="auto"` would take it): uvloop
+signed fewer RSA-4096 answers, the default algorithm (docs/decisions/0026-asyncio-event-loop-not-uvloop.md).
 """
 
 from __future__ import annotations
