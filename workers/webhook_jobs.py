@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
+from redis.exceptions import RedisError
 
 from workers.deliveries import Deliverer, Due
 
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 
 QUEUE = "keyledger:webhooks"
 JOB = "deliver_webhook"
+REDIS_RETRY_SECONDS = 1.0
 MAX_JOBS = 16
 """Deliveries one worker process attempts at once (each waits on its endpoint in a thread)."""
 
@@ -36,17 +39,31 @@ class ArqDelivery:
     def __init__(self, deliverer: Deliverer, redis_url: str, interval: float, job_timeout: float) -> None:
         self.deliverer = deliverer
         self.interval = interval
+        self.redis_url = redis_url
+        self.job_timeout = job_timeout
         self._loop: asyncio.AbstractEventLoop | None = None
         self._redis: Any = None
         self._sweeper: asyncio.Task[None] | None = None
-        self.worker = Worker(functions=[func(self._deliver, name=JOB)], queue_name=QUEUE,
-                             redis_settings=RedisSettings.from_dsn(redis_url), on_startup=self._started,
-                             on_shutdown=self._stopping, keep_result=0, max_jobs=MAX_JOBS,
-                             job_timeout=job_timeout, poll_delay=0.05, log_results=False)
+
+    def _worker(self) -> Worker:
+        return Worker(functions=[func(self._deliver, name=JOB)], queue_name=QUEUE,
+                      redis_settings=RedisSettings.from_dsn(self.redis_url), on_startup=self._started,
+                      on_shutdown=self._stopping, keep_result=0, max_jobs=MAX_JOBS,
+                      job_timeout=self.job_timeout, poll_delay=0.05, log_results=False)
 
     def run(self) -> None:
-        """Until SIGTERM or SIGINT (arq's own handlers)."""
-        self.worker.run()
+        """Until SIGTERM or SIGINT (arq's own handlers). arq gives up when Redis goes away: a worker starts
+        again once it is back, and the sweep queues what is due, so nothing waits on the lost queue."""
+        while True:
+            try:
+                self._worker().run()
+                return
+            except (RedisError, OSError) as error:
+                self._loop = None
+                log.warning("Redis unreachable, webhook delivery paused; trying again in %ss: %s",
+                            REDIS_RETRY_SECONDS, error)
+                time.sleep(REDIS_RETRY_SECONDS)
+                asyncio.set_event_loop(asyncio.new_event_loop())  # arq closed the loop it ran on
 
     def enqueue(self, delivery_ids: list[str]) -> None:
         """Queue fresh deliveries (from the dispatcher's thread); failing that, the sweep queues them."""

@@ -1,6 +1,6 @@
 """Webhooks in the production topology: `keyledger serve` + `keyledger worker` (arq on a private Redis), on
 SQLite (one host) and PostgreSQL. A worker killed with SIGKILL mid-delivery, and Redis flushed while
-deliveries were queued, lose no delivery."""
+deliveries were queued, or Redis down for a while, lose no delivery."""
 
 from __future__ import annotations
 
@@ -68,8 +68,9 @@ class SlowReceiver(Receiver):
         handler.do_POST = do_post
 
 
+@pytest.mark.parametrize("fault", ["worker killed, Redis flushed", "Redis down for a while"])
 def test_a_killed_worker_and_a_flushed_redis_lose_no_delivery(backend_url, private_redis: PrivateRedis,  # noqa: F811
-                                                               tmp_path: Path) -> None:
+                                                               tmp_path: Path, fault: str) -> None:
     env = process_env(backend_url, redis_url=private_redis.url, run_workers="false", webhook_allow_private="true",
                       webhook_hosts="127.0.0.1", webhook_sweep_interval="0.5", webhook_timeout="2")
     data_dir = tmp_path / "var"
@@ -96,11 +97,16 @@ def test_a_killed_worker_and_a_flushed_redis_lose_no_delivery(backend_url, priva
                 stream = threading.Thread(target=issue)
                 stream.start()
                 receiver.wait_for(lambda r: len(r.received) >= 10, timeout=30)
-                worker.kill()  # mid-delivery: the receiver holds each request for 0.1 s
-                subprocess.run(["redis-cli", "-p", str(private_redis.port), "FLUSHALL"], check=True,
-                               capture_output=True)  # the test's own Redis: whatever was queued is gone
-                time.sleep(1)
-                worker.start()
+                if fault == "Redis down for a while":  # the worker lives on, its queue out of reach
+                    private_redis.stop()
+                    time.sleep(3)
+                    private_redis.start()
+                else:
+                    worker.kill()  # mid-delivery: the receiver holds each request for 0.1 s
+                    subprocess.run(["redis-cli", "-p", str(private_redis.port), "FLUSHALL"], check=True,
+                                   capture_output=True)  # the test's own Redis: whatever was queued is gone
+                    time.sleep(1)
+                    worker.start()
                 stream.join()
                 receiver.wait_for(lambda r: {item.json["data"]["license_id"] for item in r.received} >= set(issued),
                                   timeout=60)
