@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SECONDS = 30
+SECONDS = 20
 EXAMPLES = 20
 # ensure_resource_availability expects what a POST created to stay readable until a DELETE at or below its
 # path's parent. Here a license also goes with its product (DELETE /products/{id} deletes its licenses), and
