@@ -55,8 +55,10 @@ def start_server(data_dir: Path, env: dict[str, str], workers: int = 1) -> Serve
     return server
 
 
-class Projector:
-    """A `keyledger project` process; its output goes to a log file beside the data dir."""
+class CliProcess:
+    """A `keyledger COMMAND` process of one deployment; its output goes to a log file beside the data dir."""
+
+    command = ""
 
     def __init__(self, data_dir: Path, env: dict[str, str], name: str) -> None:
         self.env = {**env, "KEYLEDGER_DATA_DIR": str(data_dir)}
@@ -65,7 +67,7 @@ class Projector:
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "keyledger.cli", "project"], env=self.env,
+            self.process = subprocess.Popen([sys.executable, "-m", "keyledger.cli", self.command], env=self.env,
                                             stdout=log, stderr=subprocess.STDOUT)
 
     def kill(self) -> None:
@@ -81,6 +83,12 @@ class Projector:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class Projector(CliProcess):
+    """A `keyledger project` process."""
+
+    command = "project"
 
 
 class BackendTerminator:

@@ -4,10 +4,8 @@ deliveries were queued, or Redis down for a while, lose no delivery."""
 
 from __future__ import annotations
 
-import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 
 from tests.conftest import POSTGRES_URL
 from tests.e2e.conftest import backend_url  # noqa: F401 - the fixture: SQLite, or a PostgreSQL schema
-from tests.faults.conftest import PrivateRedis, process_env, start_server
+from tests.faults.conftest import CliProcess, PrivateRedis, process_env, start_server
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.faults
@@ -26,31 +24,10 @@ pytestmark = pytest.mark.faults
 LICENSES = 60
 
 
-class Worker:
-    """A `keyledger worker` process, its output in a log file beside the data dir."""
+class Worker(CliProcess):
+    """A `keyledger worker` process."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
-        self.env = {**env, "KEYLEDGER_DATA_DIR": str(data_dir)}
-        self.log_path = data_dir.parent / "worker.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "keyledger.cli", "worker"], env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+    command = "worker"
 
 
 class SlowReceiver(Receiver):
@@ -75,7 +52,7 @@ def test_a_killed_worker_and_a_flushed_redis_lose_no_delivery(backend_url, priva
                       webhook_hosts="127.0.0.1", webhook_sweep_interval="0.5", webhook_timeout="2")
     data_dir = tmp_path / "var"
     server = start_server(data_dir, env)
-    worker = Worker(data_dir, env)
+    worker = Worker(data_dir, env, "worker")
     worker.start()
     with SlowReceiver(pause=0.1) as receiver:
         try:
