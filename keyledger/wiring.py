@@ -9,6 +9,7 @@ import os
 import secrets
 import stat
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 from contextlib import contextmanager
@@ -183,16 +184,19 @@ class Runtime:
             self.audit.keeper.start()
 
     def close(self) -> None:
+        """Stop every background thread, waiting SHUTDOWN_SECONDS for all of them together, then close."""
         self._stop.set()
+        keepers = [self.dispatcher, self.projector] + ([self.audit.keeper] if self.audit is not None else [])
+        for keeper in keepers:
+            keeper.halt()
+        deadline = time.monotonic() + SHUTDOWN_SECONDS
         for thread in self._threads:
-            thread.join(timeout=10)
+            thread.join(max(0.0, deadline - time.monotonic()))
         if self._notifications is not None:
             self._notifications.close()
-        self.dispatcher.stop()
+        for keeper in keepers:
+            keeper.stop(max(0.0, deadline - time.monotonic()))
         self.webhook_poster.close()
-        if self.audit is not None:
-            self.audit.keeper.stop()
-        self.projector.stop()
         self.signer.close()
         if isinstance(self.counters, RedisCounters):
             self.counters.close()
@@ -206,6 +210,11 @@ def _call_table(ledger: Ledger) -> CallTable:
         raise TypeError(f"the ledger's call log is a {type(ledger.calls).__name__}, not the wiring's CallLog")
     return ledger.calls.store
 
+
+SHUTDOWN_SECONDS = 5.0
+"""How long closing waits for the background threads, all together. Their work commits with its tracking
+row, so one still busy (on a connection being retried, say) may die with the process; supervisors such as
+Docker and systemd kill a process that has not exited 10 s after SIGTERM."""
 
 WEBHOOK_THREADS = 4
 """Threads delivering webhooks in the embedded default (each waits on one endpoint at a time)."""

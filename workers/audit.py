@@ -57,10 +57,14 @@ class ChainKeeper:
                 self._stop.wait(0.1 if unreachable(error) else 1.0)
             self._stop.wait(self.poll)
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Ask the thread to stop after its batch, without waiting."""
         self._stop.set()
+
+    def stop(self, timeout: float = 10) -> None:
+        self.halt()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout)
 
 
 def iter_records(source: ChainSource, after: int = 0, page: int = PAGE) -> Iterator[ChainRecord]:

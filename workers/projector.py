@@ -209,11 +209,17 @@ class Projector:
             self._wake.wait(self.poll)
             self._wake.clear()
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Ask the thread to stop after its batch, without waiting."""
         self._stop.set()
         self._wake.set()
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop and let go of the feeding lock; a batch still running after `timeout` s dies with the process
+        (it commits with its tracking row, so it lands whole or not at all)."""
+        self.halt()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout)
         if self._feeding is not None:
             self._feeding.close()
 

@@ -42,13 +42,16 @@ class Server:
             self.env["KEYLEDGER_DATABASE_URL"] = database_url
         self.env["KEYLEDGER_WORKERS"] = str(workers)
         self.process: subprocess.Popen[bytes] | None = None
+        self.killed = False
 
     def start(self) -> None:
         command = [sys.executable, "-m", "keyledger.cli", "serve", "--port", str(self.port),
                    "--data-dir", str(self.data_dir)]
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)  # a group of its own, workers included
+        self.killed = False
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -61,12 +64,15 @@ class Server:
         raise RuntimeError(f"keyledger serve did not answer within 30 s:\n{self.log_tail()}")
 
     def stop(self) -> None:
+        """SIGTERM, as a supervisor stops it; after 15 s, SIGKILL to the whole group (`killed` says so), so no
+        worker process outlives the test holding its database."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                self.killed = True
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
 
     def restart(self) -> None:

@@ -22,6 +22,7 @@ def test_terminated_backends_lose_nothing_and_double_nothing(postgres_url, tmp_p
     finally:
         server.stop()
 
+    assert not server.killed, "the server did not stop within 15 s of SIGTERM"
     # Check the faults happened and the traffic did what it was meant to...
     assert terminator.terminated > 10
     validations = sum(count for (what, _), count in traffic.answers.items() if what == "validate")
