@@ -24,7 +24,9 @@ from typing import Any, get_args, get_origin
 import msgspec
 from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.openapi.spec import (
+    OpenAPI,
     OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
@@ -143,9 +145,29 @@ def _coded(statuses: dict[str, int]) -> dict[int, str]:
     return {status: f"Refused: {', '.join(names)}." for status, names in codes.items()}
 
 
+class DocumentedOpenAPI(OpenAPIPlugin):
+    """Litestar's OpenAPI plugin, completing the document as it builds it: when first asked for, since
+    building it costs about as much as making the app, and most apps (a test's, a worker's) never serve it."""
+
+    __slots__ = ()
+
+    def _build_openapi(self) -> OpenAPI:
+        openapi = super()._build_openapi()
+        complete(self.app, openapi)
+        return openapi
+
+
 def document(app: Litestar) -> None:
+    """Have `app` complete its OpenAPI document (see the module docstring) when the document is built.
+
+    Litestar makes its own plugin, keyed by its exact class; the instance is given our subclass's behaviour
+    in place (the subclass adds no state), so every route that serves the document gets it."""
+    app.plugins.get(OpenAPIPlugin).__class__ = DocumentedOpenAPI
+
+
+def complete(app: Litestar, document: OpenAPI) -> None:
     """Complete the document Litestar made of `app`'s routes (see the module docstring)."""
-    routes = list(_routes(app))
+    routes = list(_routes(app, document))
     kinds = _kinds(routes)
     schemas, components = msgspec.json.schema_components(kinds, ref_template=COMPONENT)
     names = {name: _tidy(name, schema) for name, schema in components.items()}
@@ -156,7 +178,6 @@ def document(app: Litestar) -> None:
                   for route in routes for kind in _answers(route).values() if _is_union(kind)}
     for route in routes:
         _describe(route, schema_of)
-    document = app.openapi_schema
     document.components.schemas = dict(sorted((names[name], _renamed(schema, names))
                                               for name, schema in components.items()))
     for kind in kinds:  # a rule across a Struct's fields, which msgspec cannot derive (LicenseCreate's)
@@ -167,8 +188,8 @@ def document(app: Litestar) -> None:
                                                                    bearer_format="JWT")}
 
 
-def _routes(app: Litestar) -> Iterator[Route]:
-    paths = app.openapi_schema.paths or {}
+def _routes(app: Litestar, document: OpenAPI) -> Iterator[Route]:
+    paths = document.paths or {}
     for route in app.routes:
         if isinstance(route, HTTPRoute) and route.path_format in paths:
             for handler in route.route_handlers:
