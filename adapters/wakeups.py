@@ -39,8 +39,8 @@ class StoreNotifications:
                 with psycopg.connect(self._conninfo, autocommit=True) as conn:
                     self._conn = conn
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
-                    while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                    while not self._stop.is_set():  # a short wait, so that closing waits little
+                        for _ in conn.notifies(timeout=0.1, stop_after=1):
                             self._wake()
             except psycopg.Error as error:
                 if not self._stop.is_set():

@@ -84,6 +84,7 @@ class Runtime:
         self.signer = AnswerSigner(sign, settings.workers)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._delivery_pool: DeliveryPool | None = None
         self.webhook_poster = WebhookPoster(settings.webhook_allow_private, settings.webhook_timeout,
                                             webhook_hosts(settings))
         ledger.check_webhook_url = UrlGuard(settings.webhook_allow_private, webhook_hosts(settings))
@@ -117,6 +118,7 @@ class Runtime:
         if not deliver_in_process:
             return
         pool = DeliveryPool(self.deliverer, WEBHOOK_THREADS, self.settings.webhook_sweep_interval, self._stop)
+        self._delivery_pool = pool
         self.enqueue_deliveries = pool.enqueue
         self._threads.extend(pool.start().threads)
 
@@ -189,6 +191,8 @@ class Runtime:
         keepers = [self.dispatcher, self.projector] + ([self.audit.keeper] if self.audit is not None else [])
         for keeper in keepers:
             keeper.halt()
+        if self._delivery_pool is not None:
+            self._delivery_pool.halt()
         deadline = time.monotonic() + SHUTDOWN_SECONDS
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))

@@ -159,7 +159,7 @@ class DeliveryPool:
         self.deliverer = deliverer
         self.interval = interval
         self._stop = stop
-        self._queue: queue.Queue[str] = queue.Queue()
+        self._queue: queue.Queue[str | None] = queue.Queue()  # None: a thread's cue to stop
         self._queued: set[str] = set()
         self._lock = threading.Lock()
         self.threads = [threading.Thread(target=self._work, name=f"webhook-delivery-{n}", daemon=True)
@@ -190,6 +190,8 @@ class DeliveryPool:
                 delivery_id = self._queue.get(timeout=0.5)
             except queue.Empty:
                 continue
+            if delivery_id is None:
+                return
             with self._lock:
                 self._queued.discard(delivery_id)
             try:
@@ -203,6 +205,11 @@ class DeliveryPool:
                 self.sweep()
             except Exception:
                 log.exception("webhook sweep failed; retrying next round")
+
+    def halt(self) -> None:
+        """Wake every delivery thread to stop (with the stop event set), without waiting for them."""
+        for _ in self.threads:
+            self._queue.put(None)
 
     def join(self, timeout: float = 10) -> None:
         for thread in self.threads:
