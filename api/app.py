@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Controller, Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.routes import HTTPRoute
 from litestar.types import Middleware
@@ -58,12 +58,18 @@ class LimitedApp(DirectApp):
         await super().__call__(scope, receive, send)
 
 
+def under_api(controller: type[Controller]) -> type[Controller]:
+    """The controller served under /api. Registered on the app itself, not on a Router at /api, because
+    Litestar deep-copies a Router with every handler in it for each app it joins."""
+    return type(controller.__name__, (controller,), {"path": "/api" + controller.path,
+                                                     "__module__": controller.__module__})
+
+
 def create_app(runtime: Services, middleware: Sequence[Middleware] = ()) -> Litestar:
     """Build the app around the services a request may use; closing the app closes them. `middleware` runs
     after our own, on every route, the directly answered validations included (api/direct.py)."""
-    api = Router(path="/api", route_handlers=CONTROLLERS)
     app = LimitedApp(
-        route_handlers=[api],
+        route_handlers=[under_api(controller) for controller in CONTROLLERS],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
