@@ -29,10 +29,15 @@ from projections.security_events import CALL_LOG, CallSource, _up_to_a_fresh_gap
 INTERVALS: dict[str, timedelta] = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 MAX_BUCKETS = {"hour": 24 * 366, "day": 366 * 10}
 """The longest range one answer covers: a year of hours, ten years of days."""
+DEFAULT_SPAN = {"hour": timedelta(hours=23), "day": timedelta(days=29)}
+"""Without `from`: the last 24 hours, or the last 30 days, up to `to`."""
+EARLIEST, LATEST = datetime(1000, 1, 1, tzinfo=timezone.utc), datetime(9000, 1, 1, tzinfo=timezone.utc)
+"""Times a request may name: far enough from datetime's limits that a bucket's end or a default `from` fits."""
 COUNTS = ("validations_succeeded", "validations_failed", "activations", "deactivations", "devices",
           "licenses_issued", "licenses_expired", "licenses_suspended")
 FROM_CALLS = COUNTS[:5]
 KEY = "product_id, granularity, bucket"
+Key = tuple[str, str, str]
 DEVICE_CHUNK = 200
 """Devices inserted per statement (4 parameters each: well inside SQLite's limit)."""
 
@@ -133,9 +138,6 @@ def follow_calls(projection: TimeseriesProjection, calls: CallSource, now: datet
     return len(records)
 
 
-Key = tuple[str, str, str]
-
-
 def _tally(records: list[CallRecord]) -> tuple[dict[Key, Counter[str]], Counter[tuple[str, ...]], set[tuple[str, ...]]]:
     """A batch's counts per bucket, validation refusals per bucket and code, and devices seen per bucket."""
     counts: dict[Key, Counter[str]] = {}
@@ -179,15 +181,21 @@ def _new_devices(cursor: Cursor, devices: set[tuple[str, ...]]) -> Iterator[Key]
 def _add_counts(cursor: Cursor, counts: dict[Key, Counter[str]]) -> None:
     updates = ", ".join(f"{column} = timeseries.{column} + excluded.{column}" for column in FROM_CALLS)
     for key, tally in sorted(counts.items()):
+        if not any(tally.values()):  # only heartbeats, logouts or refusals other than validations
+            continue
         cursor.execute(f"INSERT INTO timeseries ({KEY}, {', '.join(FROM_CALLS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                        f" ON CONFLICT ({KEY}) DO UPDATE SET {updates}",
                        (*key, *(tally[column] for column in FROM_CALLS)))
 
 
-def checked_range(start: datetime, end: datetime, interval: str) -> tuple[datetime, datetime]:
-    """The first and last bucket of a request (both included); InvalidValueError for a range refused."""
+def checked_range(start: datetime | None, end: datetime, interval: str) -> tuple[datetime, datetime]:
+    """The first and last bucket of a request (both included; no `start`: DEFAULT_SPAN before `end`);
+    InvalidValueError for a range refused."""
     if interval not in INTERVALS:
         raise InvalidValueError("interval must be hour or day")
+    if not all(EARLIEST <= at < LATEST for at in (start or end, end)):
+        raise InvalidValueError(f"from and to must lie between the years {EARLIEST.year} and {LATEST.year - 1}")
+    start = end - DEFAULT_SPAN[interval] if start is None else start
     if start > end:
         raise InvalidValueError("from must not be after to")
     first, last = bucket_of(start, interval), bucket_of(end, interval)
@@ -196,22 +204,24 @@ def checked_range(start: datetime, end: datetime, interval: str) -> tuple[dateti
     return first, last
 
 
-def product_timeseries(store: ReadStore, product_id: str, start: datetime, end: datetime, interval: str
-                       ) -> list[Row]:
-    """One row per bucket from `start`'s to `end`'s (both included), oldest first, empty ones as zeros."""
+def product_timeseries(store: ReadStore, product_id: str, start: datetime | None, end: datetime, interval: str
+                       ) -> Row:
+    """The buckets from `start`'s to `end`'s (both included), oldest first, empty ones as zeros; with `from`
+    (the first one's start) and `to` (the last one's end)."""
     first, last = checked_range(start, end, interval)
-    starts = [iso(first + n * INTERVALS[interval]) or "" for n in range((last - first) // INTERVALS[interval] + 1)]
-    stop = iso(last + INTERVALS[interval]) or ""
+    step = INTERVALS[interval]
+    starts = [iso(first + n * step) or "" for n in range((last - first) // step + 1)]
+    stop = iso(last + step) or ""
     params = (product_id, interval, starts[0], starts[-1])
     where = "product_id = ? AND granularity = ? AND bucket >= ? AND bucket <= ?"
     rows = {row["bucket"]: row for row in store.query(f"SELECT * FROM timeseries WHERE {where}", params)}
     errors: dict[str, dict[str, int]] = {}
     for row in store.query(f"SELECT bucket, error_code, count FROM timeseries_errors WHERE {where}", params):
         errors[row["bucket"]] = {**errors.get(row["bucket"], {}), row["error_code"]: int(row["count"])}
-    peaks = _peaks(store, product_id, starts, stop)
-    return [{"start": bucket, **{column: int(rows.get(bucket, {}).get(column) or 0) for column in COUNTS},
-             "validation_errors": errors.get(bucket, {}), "peak_sessions": peak}
-            for bucket, peak in zip(starts, peaks)]
+    buckets = [{"start": bucket, **{column: int(rows.get(bucket, {}).get(column) or 0) for column in COUNTS},
+                "validation_errors": errors.get(bucket, {}), "peak_sessions": peak}
+               for bucket, peak in zip(starts, _peaks(store, product_id, starts, stop))]
+    return {"interval": interval, "from": starts[0], "to": stop, "buckets": buckets}
 
 
 def _peaks(store: ReadStore, product_id: str, starts: list[str], stop: str) -> list[int]:

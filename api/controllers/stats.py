@@ -1,6 +1,5 @@
 """Statistics: the vendor dashboard, per-product figures and a product's time series."""
 
-from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -14,7 +13,6 @@ from api.ports import Services
 from api.schemas.stats import Dashboard, ProductStats, ProductTimeseries
 from domain.account import Actor
 from domain.audit import parse_instant
-from domain.instants import utc_text
 from domain.product import ProductNotFoundError
 from projections import products, stats, timeseries
 
@@ -23,8 +21,6 @@ FromQuery = Annotated[str | None, QueryParameter(name="from", max_length=64,
                                                   description="ISO-8601 date or time (no zone: UTC)")]
 ToQuery = Annotated[str | None, QueryParameter(name="to", max_length=64,
                                                 description="ISO-8601 date or time (no zone: UTC); default now")]
-DEFAULT_SPAN = {"hour": timedelta(hours=23), "day": timedelta(days=29)}
-"""Without `from`: the last 24 hours, or the last 30 days, up to `to`."""
 
 
 def _visible_product(runtime: Services, actor: Actor, product_id: UUID) -> None:
@@ -54,10 +50,7 @@ class StatsController(Controller):
     ) -> Ok[ProductTimeseries]:
         """Counts per UTC hour or day, oldest first, empty buckets as zeros (docs/read-models.md, `timeseries`)."""
         _visible_product(runtime, actor, product_id)
+        first = parse_instant(start) if start else None
         last = parse_instant(end) if end else runtime.clock()
-        first = parse_instant(start) if start else last - DEFAULT_SPAN[interval]
-        buckets = timeseries.product_timeseries(runtime.store, str(product_id), first, last, interval)
-        end_at = datetime.fromisoformat(buckets[-1]["start"]) + timeseries.INTERVALS[interval]
-        answer = {"product_id": product_id, "interval": interval, "from": buckets[0]["start"],
-                  "to": utc_text(end_at), "buckets": buckets}
-        return Ok(data=msgspec.convert(answer, ProductTimeseries))
+        answer = timeseries.product_timeseries(runtime.store, str(product_id), first, last, interval)
+        return Ok(data=msgspec.convert({"product_id": product_id, **answer}, ProductTimeseries))
