@@ -107,22 +107,20 @@ def test_without_a_range_it_answers_the_last_30_days(client, vendor_token, produ
     assert sum(bucket["activations"] for bucket in data["buckets"]) == 2
 
 
-@pytest.mark.parametrize("query", [
+BAD_RANGES = [
     "from=yesterday", "to=2026-13-01", "from=2026-01-16&to=2026-01-15", "interval=week", "interval=",
     "interval=hour&from=2025-01-01&to=2026-01-02",  # more than a year of hours
     "interval=day&from=2010-01-01&to=2026-01-02",  # more than ten years of days
     f"from={'9' * 100}", "from=0001-01-01", "interval=hour&to=0001-01-01", "to=9999-12-31T23:00",
-])
-def test_bad_ranges_are_refused_in_the_envelope(client, vendor_token, product, query):
-    response = client.get(f"/api/stats/products/{product['id']}/timeseries?{query}", headers=auth(vendor_token))
-
-    assert response.status_code == 400, response.text
-    assert response.json()["success"] is False
-    assert response.json()["error_code"] == "VALIDATION_ERROR"
+]
 
 
-def test_a_year_of_hours_is_answered(client, vendor_token, product):
+def test_a_year_of_hours_is_answered_and_anything_beyond_refused_in_the_envelope(client, vendor_token, product):
     data = series(client, vendor_token, product["id"], "interval=hour&from=2025-01-15&to=2026-01-15T23:00")
-
     assert len(data["buckets"]) == 24 * 366
 
+    for query in BAD_RANGES:  # one server for them all (a server costs seconds to start)
+        response = client.get(f"/api/stats/products/{product['id']}/timeseries?{query}", headers=auth(vendor_token))
+
+        assert response.status_code == 400, (query, response.text)
+        assert (response.json()["success"], response.json()["error_code"]) == (False, "VALIDATION_ERROR"), query
