@@ -99,10 +99,11 @@ class Runtime:
         self.enqueue_deliveries(delivery_ids)
 
     def start_workers(self, deliver_in_process: bool = True) -> None:
-        """The in-process workers: the expiry sweeper, the security-event feed, the webhook dispatcher, and
-        (unless arq delivers them, `run_arq_delivery`) webhook delivery on an in-process queue."""
+        """The in-process workers: the expiry sweeper, the security-event and time-series feeds, the webhook
+        dispatcher, and (unless arq delivers them, `run_arq_delivery`) webhook delivery on an in-process queue."""
         from workers.expiry import run_sweeper
         from workers.security_feed import run_security_feed, security_events_projection
+        from workers.timeseries_feed import run_timeseries_feed, timeseries_projection
 
         args = (self.ledger, self.store, self.clock, self._stop, self.settings.sweep_interval)
         thread = threading.Thread(target=run_sweeper, args=args,
@@ -112,6 +113,10 @@ class Runtime:
         feed = (security_events_projection(self.projector.projections), self.ledger.calls.store, self.clock,
                 self._stop)
         thread = threading.Thread(target=run_security_feed, args=feed, name="security-feed", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        counts = (timeseries_projection(self.projector.projections), self.ledger.calls.store, self.clock, self._stop)
+        thread = threading.Thread(target=run_timeseries_feed, args=counts, name="timeseries-feed", daemon=True)
         thread.start()
         self._threads.append(thread)
         self.start_dispatcher()

@@ -13,6 +13,7 @@ from projections.products import ProductListProjection
 from projections.security_events import SecurityEventsProjection
 from projections.sessions import SessionListProjection
 from projections.stats import StatsProjection
+from projections.timeseries import TimeseriesProjection
 from projections.webhooks import WebhookListProjection
 
 PROJECTION_CLASSES: tuple[type[ReadModelProjection], ...] = (
@@ -26,6 +27,7 @@ PROJECTION_CLASSES: tuple[type[ReadModelProjection], ...] = (
     WebhookListProjection,
     BlacklistProjection,
     SecurityEventsProjection,
+    TimeseriesProjection,
 )
 
 

@@ -1,5 +1,6 @@
 """Statistics answers."""
 
+from typing import Literal
 from uuid import UUID
 
 import msgspec
@@ -35,3 +36,35 @@ class ProductStats(msgspec.Struct, forbid_unknown_fields=True):
     activations_today: int
     activations_this_week: int
     activations_this_month: int
+
+
+class TimeseriesBucket(msgspec.Struct, forbid_unknown_fields=True):
+    """One UTC hour or day of a product, from `start` (included) to the next bucket's start; all counts 0 when
+    nothing happened (docs/read-models.md, `timeseries`)."""
+
+    start: Instant
+    validations_succeeded: int
+    validations_failed: int
+    validation_errors: dict[str, int]
+    """Refused validations by error code (`LICENSE_EXPIRED`: 2); they sum to `validations_failed`."""
+    activations: int
+    deactivations: int
+    devices: int
+    """Distinct devices (HWIDs) with at least one successful client call in the bucket."""
+    licenses_issued: int
+    licenses_expired: int
+    licenses_suspended: int
+    peak_sessions: int
+    """The most sessions open at once during the bucket (sessions open from its start included)."""
+
+
+class ProductTimeseries(msgspec.Struct, forbid_unknown_fields=True):
+    """A product's counts per bucket, oldest first, from the bucket holding `from` to the one holding `to`."""
+
+    product_id: UUID
+    interval: Literal["hour", "day"]
+    from_: Instant = msgspec.field(name="from")
+    """The first bucket's start."""
+    to: Instant
+    """The last bucket's end (exclusive)."""
+    buckets: list[TimeseriesBucket]

@@ -53,7 +53,7 @@ def test_a_documented_400_is_what_the_route_sends(client):
 def lists_the_fields_of(schema, kind):
     """Whether the document's component named after the Struct `kind` has exactly its fields."""
     properties = schema["components"]["schemas"][kind.__name__]["properties"]
-    return set(properties) == {field.name for field in msgspec.structs.fields(kind)}
+    return set(properties) == {field.encode_name for field in msgspec.structs.fields(kind)}
 
 
 def ref_named(name):
@@ -189,6 +189,7 @@ def vendor_calls(client, admin_token, vendor_token):
     call("GET", "/api/licenses/{license_id}/history", vendor_token, license, params={"include": "sessions,calls"})
     call("GET", "/api/stats/dashboard", vendor_token)
     call("GET", "/api/stats/products/{product_id}", vendor_token, product)
+    call("GET", "/api/stats/products/{product_id}/timeseries", vendor_token, product, params={"interval": "hour"})
     notification = {"notification_id": call("GET", "/api/notifications", vendor_token)[0]["id"]}
     call("GET", "/api/notifications/unread-count", vendor_token)
     call("POST", "/api/notifications/{notification_id}/read", vendor_token, notification)

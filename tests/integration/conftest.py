@@ -82,10 +82,13 @@ def snapshot(runtime: Runtime, vendors: list[Actor], license_ids: list[UUID]) ->
     """Every query answer for these vendors and licenses (as of `runtime.clock()`), and every table's rows."""
     from projections import accounts, license_logs, licenses, products, sessions
     from workers.security_feed import feed_security_events, security_events_projection
+    from workers.timeseries_feed import feed_timeseries, timeseries_projection
 
     store, now = runtime.store, runtime.clock()
-    # The call log's half of the security events is fed by a worker on its own beat: bring it up to date.
+    # The call log's halves of the security events and the time series are fed by workers on their own beat:
+    # bring them up to date.
     feed_security_events(security_events_projection(runtime.projector.projections), runtime.ledger.calls.store, now)
+    feed_timeseries(timeseries_projection(runtime.projector.projections), runtime.ledger.calls.store, now)
     owners = [str(vendor.id) for vendor in vendors] + [None]  # None: an admin's view
     return {
         "accounts": accounts.list_accounts(store, 1, 10_000),

@@ -3,7 +3,7 @@
 from projections.registry import PROJECTION_CLASSES
 
 NAMES_FOR_LIFE = ("accounts", "products", "licenses", "license_changes", "stats", "notifications", "sessions",
-                  "webhooks", "blacklist", "security_events")
+                  "webhooks", "blacklist", "security_events", "timeseries")
 
 
 def test_no_read_model_is_renamed_or_dropped():
