@@ -54,7 +54,7 @@ def test_async_validations_share_commits_and_each_is_recorded(runtime, licensed)
     calls_before = runtime.ledger.calls.head()
 
     async def validate_many():
-        return await asyncio.gather(*(runtime.ledger.validate_license_async(licensed(hwid=f"pc-{n}"))
+        return await asyncio.gather(*(runtime.gate.validate(licensed(hwid=f"pc-{n}"))
                                       for n in range(40)))
 
     granted = asyncio.run(validate_many())
@@ -72,10 +72,10 @@ def test_async_validation_sees_a_change_made_by_another_process_on_the_very_next
     other_process = build_ledger(eventsourcing_env(settings), runtime.ledger.master_key)
 
     async def scenario():
-        granted = await asyncio.gather(*(runtime.ledger.validate_license_async(licensed()) for _ in range(20)))
+        granted = await asyncio.gather(*(runtime.gate.validate(licensed()) for _ in range(20)))
         owner = Actor(granted[0].license.owner_id, is_admin=True)
         other_process.update_license(owner, granted[0].license.id, clock(), status=LicenseStatus.SUSPENDED)
-        outcomes = await asyncio.gather(*(runtime.ledger.validate_license_async(licensed()) for _ in range(20)),
+        outcomes = await asyncio.gather(*(runtime.gate.validate(licensed()) for _ in range(20)),
                                         return_exceptions=True)
         assert all(isinstance(outcome, LicenseSuspendedError) for outcome in outcomes)
 
