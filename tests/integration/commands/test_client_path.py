@@ -16,6 +16,13 @@ from domain.refusals import BlacklistedError
 from keyledger.wiring import build_ledger, eventsourcing_env
 
 
+def test_the_gate_decides_first_from_memory_only_where_the_call_log_checks_what_changed(runtime):
+    from commands.client_gate import Strategy
+
+    checks = Strategy.DECIDE_THEN_CHECK if runtime.settings.is_postgres else Strategy.READ_THEN_DECIDE
+    assert runtime.gate.strategy is checks
+
+
 def test_an_entry_added_by_another_process_blocks_the_very_next_call(runtime, settings, licensed, clock):
     runtime.ledger.validate_license(licensed())  # the index is warm
     other_process = build_ledger(eventsourcing_env(settings), runtime.ledger.master_key)
