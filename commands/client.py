@@ -2,7 +2,8 @@
 
 Every call leaves one record in the call log, success or refusal, with the refusal's code and
 security event; the licensing rules themselves live in domain/validation.py. A call that
-changes state records its events first and its outcome once they are committed.
+changes state records its events first and its outcome once they are committed. The validate
+route decides through the client gate (commands/client_gate.py), from the helpers here.
 """
 
 from __future__ import annotations
