@@ -40,7 +40,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from adapters.batches import BatchThread
-from adapters.client_link import ClientLink, insert_json, rows_json
+from adapters.client_link import CallRow, ClientLink, insert_json, rows_json
 from domain.client_call import CallRecord
 from domain.instants import utc_text
 
@@ -56,7 +56,6 @@ TABLE_DDL = ("CREATE TABLE IF NOT EXISTS client_calls (position {position}, at T
              " action TEXT NOT NULL, license_id TEXT, product_id TEXT, error_code TEXT, security_event TEXT,"
              " ip TEXT, hwid TEXT, user_agent TEXT, details TEXT NOT NULL)")
 INDEX_DDL = "CREATE INDEX IF NOT EXISTS client_calls_license ON client_calls (license_id, at, position)"
-Row = tuple[Any, ...]
 READ_CONNECTIONS = 2
 """The PostgreSQL log's read pool (pages of license logs, the stats' counts): each read is one short query."""
 IDLE_CHECK_SECONDS = 2.0
@@ -67,18 +66,18 @@ dropped it). The client link needs no such check: its sockets' readers notice (a
 class CallTable(Protocol):
     """Where call records are kept: appended in batches, read back in position order."""
 
-    def append(self, rows: Sequence[Row]) -> None: ...
+    def append(self, rows: Sequence[CallRow]) -> None: ...
     def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]:
         """Records past `after` in position order, as committed so far (see the module docstring on order)."""
     def head(self) -> int: ...
-    def history(self, license_id: str, limit: int) -> list[Row]:
+    def history(self, license_id: str, limit: int) -> list[CallRow]:
         """A license's newest `limit` calls, newest first: (position, at, action, ip, hwid, user_agent,
         error_code, security_event, details)."""
     def count(self, license_id: str) -> int: ...
     def close(self) -> None: ...
 
 
-def to_row(record: CallRecord) -> Row:
+def to_row(record: CallRecord) -> CallRow:
     return (utc_text(record.at), record.action, _text(record.license_id), _text(record.product_id),
             record.error_code, record.security_event, record.ip, record.hwid, record.user_agent,
             json.dumps(record.details, separators=(",", ":"), sort_keys=True) if record.details else "{}")
@@ -106,7 +105,7 @@ def _uuid(value: str | None) -> UUID | None:
 class _Reads:
     """The queries both stores answer, each through the store's own `_read`."""
 
-    def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[Row]:
+    def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[CallRow]:
         raise NotImplementedError
 
     def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]:
@@ -115,11 +114,11 @@ class _Reads:
     def head(self) -> int:
         return self._read(HEAD, ())[0][0]  # type: ignore[no-any-return]
 
-    def rows(self, after: int, limit: int) -> list[Row]:
+    def rows(self, after: int, limit: int) -> list[CallRow]:
         """Rows past `after` as stored (position, then COLUMNS), for the audit chain."""
         return self._read(SELECT, (after, limit))
 
-    def history(self, license_id: str, limit: int) -> list[Row]:
+    def history(self, license_id: str, limit: int) -> list[CallRow]:
         return self._read(HISTORY, (license_id, limit))
 
     def count(self, license_id: str) -> int:
@@ -149,7 +148,7 @@ class SQLiteCallStore(_Reads):
     def _connect(path: str) -> sqlite3.Connection:
         return sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
 
-    def append(self, rows: Sequence[Row]) -> None:
+    def append(self, rows: Sequence[CallRow]) -> None:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -159,7 +158,7 @@ class SQLiteCallStore(_Reads):
                 raise
             self._conn.execute("COMMIT")
 
-    def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[Row]:
+    def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[CallRow]:
         with self._read_lock:
             return self._reader.execute(sql, parameters).fetchall()
 
@@ -201,7 +200,7 @@ class PostgresCallStore(_Reads):
         self._write_lock = threading.Lock()
         self.link = ClientLink(conninfo, self._kwargs, "client_calls", COLUMNS, events)
 
-    def append(self, rows: Sequence[Row]) -> None:
+    def append(self, rows: Sequence[CallRow]) -> None:
         """Append in one statement; one that fails on a lost connection is sent again on a fresh one."""
         import psycopg
 
@@ -211,7 +210,7 @@ class PostgresCallStore(_Reads):
             except psycopg.OperationalError:
                 self._append(rows)
 
-    def _append(self, rows: Sequence[Row]) -> None:
+    def _append(self, rows: Sequence[CallRow]) -> None:
         writer = self._writing_connection()
         try:
             writer.execute(INSERT_JSON, (rows_json(rows),))  # one statement: its own transaction
@@ -221,7 +220,7 @@ class PostgresCallStore(_Reads):
             raise
         self._written_at = time.monotonic()
 
-    def append_soon(self, rows: Sequence[Row]) -> asyncio.Future[None]:
+    def append_soon(self, rows: Sequence[CallRow]) -> asyncio.Future[None]:
         """`append` from the event loop, through the client link: no thread, so no hand-over of the GIL
         between the loop and a writer thread, and the batch shares its round trip with a head read."""
         return self.link.append_soon(rows)
@@ -240,7 +239,7 @@ class PostgresCallStore(_Reads):
             self._writer = psycopg.connect(self._conninfo, **{**self._kwargs, "autocommit": True})
         return self._writer
 
-    def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[Row]:
+    def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[CallRow]:
         with self._pool.connection() as conn:
             return conn.execute(sql.replace("?", "%s"), parameters).fetchall()
 
@@ -284,9 +283,9 @@ class CallLog:
     def __init__(self, store: CallTable, link: ClientLink | None = None) -> None:
         self.store = store
         self._link = link
-        self._writer: BatchThread[Row, None] = BatchThread("call-log", self._commit)
+        self._writer: BatchThread[CallRow, None] = BatchThread("call-log", self._commit)
 
-    def _commit(self, rows: list[Row]) -> list[None]:
+    def _commit(self, rows: list[CallRow]) -> list[None]:
         self.store.append(rows)
         return [None] * len(rows)
 

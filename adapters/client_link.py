@@ -56,7 +56,8 @@ IN_FLIGHT = 2
 """Statements a loop may have in flight at once, each on a connection of its own; what comes while both
 are in flight shares the next statement. Why two: docs/decisions/0040."""
 
-Row = Sequence[Any]
+CallRow = tuple[Any, ...]
+"""One client_calls row, in the order of the columns it is sent with."""
 _encode = msgspec.json.Encoder().encode
 
 # libpq's statuses (psycopg.pq.ConnStatus.OK; ExecStatus.COMMAND_OK, TUPLES_OK), without importing psycopg here
@@ -78,7 +79,7 @@ def insert_json(table: str, columns: str, parameter: str = "%s") -> str:
             f" FROM jsonb_array_elements({parameter}::jsonb) WITH ORDINALITY AS batch(r, n) ORDER BY n")
 
 
-def rows_json(rows: Sequence[Row]) -> str:
+def rows_json(rows: Sequence[CallRow]) -> str:
     return _encode(rows).decode()
 
 
@@ -211,8 +212,8 @@ class _LoopLink:
         self.lanes: list[_Lane] = []  # every lane opened, for close()
         self.idle: list[_Lane] = []  # lanes with no statement in flight
         self.heads: list[asyncio.Future[int]] = []
-        self.appends: list[tuple[Sequence[Row], asyncio.Future[Any]]] = []
-        self.conditional: list[tuple[Row, asyncio.Future[tuple[bool, int]]]] = []
+        self.appends: list[tuple[Sequence[CallRow], asyncio.Future[Any]]] = []
+        self.conditional: list[tuple[CallRow, asyncio.Future[tuple[bool, int]]]] = []
         self.sent: list[asyncio.Future[None]] = []  # told once the statement carrying their row is on its way
         self.runners: set[asyncio.Task[None]] = set()
         self.gathering = False  # a runner takes whatever is queued on its next turn
@@ -279,22 +280,22 @@ class ClientLink:
         link.heads.append(done)
         return await done  # type: ignore[no-any-return]
 
-    async def append(self, rows: Sequence[Row]) -> None:
+    async def append(self, rows: Sequence[CallRow]) -> None:
         """Append call-log rows; returns once they are committed."""
         await self.append_soon(rows)
 
-    def append_soon(self, rows: Sequence[Row]) -> asyncio.Future[None]:
+    def append_soon(self, rows: Sequence[CallRow]) -> asyncio.Future[None]:
         """Queue call-log rows now; the future is done once they are committed."""
         link, done = self._queue()
         link.appends.append((rows, done))
         return done
 
-    async def append_unless_changed(self, row: Row, position: int, ids: Sequence[UUID]) -> tuple[bool, int]:
+    async def append_unless_changed(self, row: CallRow, position: int, ids: Sequence[UUID]) -> tuple[bool, int]:
         """Append `row` unless an event about one of `ids` lies past `position`: (appended, head), once
         committed. The head is read in the same snapshot that decided."""
         return await self.queue_unless_changed(row, position, ids)[1]
 
-    def queue_unless_changed(self, row: Row, position: int, ids: Sequence[UUID]
+    def queue_unless_changed(self, row: CallRow, position: int, ids: Sequence[UUID]
                              ) -> tuple[asyncio.Future[None], asyncio.Future[tuple[bool, int]]]:
         """`append_unless_changed`, as two futures: the first done once the statement carrying the row has
         been sent (what the caller does after it overlaps the round trip), the second with the outcome.
@@ -321,8 +322,8 @@ class ClientLink:
 
     async def _run(self, link: _LoopLink) -> None:
         heads: list[asyncio.Future[int]] = []
-        appends: list[tuple[Sequence[Row], asyncio.Future[Any]]] = []
-        conditional: list[tuple[Row, asyncio.Future[tuple[bool, int]]]] = []
+        appends: list[tuple[Sequence[CallRow], asyncio.Future[Any]]] = []
+        conditional: list[tuple[CallRow, asyncio.Future[tuple[bool, int]]]] = []
         lane = link.take_lane()
         try:
             while True:
@@ -359,7 +360,7 @@ class ClientLink:
         finally:
             link.idle.append(lane)
 
-    async def _round_trip_again_if_dropped(self, lane: _Lane, rows: list[Row]) -> tuple[int, frozenset[int]]:
+    async def _round_trip_again_if_dropped(self, lane: _Lane, rows: list[CallRow]) -> tuple[int, frozenset[int]]:
         """`_round_trip`, sent once more on a new connection when the server dropped the one it went out on
         (a restart, a terminated backend): the statement was not committed then, but for the instant
         between a commit and its answer, where a record may be appended twice."""
@@ -372,7 +373,7 @@ class ClientLink:
                 raise
             return await self._round_trip(lane, rows)
 
-    async def _round_trip(self, lane: _Lane, rows: list[Row]) -> tuple[int, frozenset[int]]:
+    async def _round_trip(self, lane: _Lane, rows: list[CallRow]) -> tuple[int, frozenset[int]]:
         """One statement: the rows appended (the conditional ones unless stale), and the head whenever the
         event store is known; returns the head and the (1-based) numbers of the rows found stale. A plain
         row has no position and ids (JSON's `->>` past the end of an array is null), so it is never stale."""

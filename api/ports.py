@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from api.idempotency import AnswerStore
 from api.ratelimit import Counters
+from commands.client_gate import ClientGate
 from commands.ledger import Ledger
 from domain.product import ClientCompatibility, SigningAlgorithm
 from keys.signing import SigningKey
@@ -87,10 +88,12 @@ class ApiSettings(Protocol):
 
 
 class Services(Protocol):
-    """What a request may use: the commands, the read store, the call history, read-your-writes, keys,
-    the signer, the ephemeral store, kept answers (api/idempotency.py) and the clock."""
+    """What a request may use: the commands (validations through the client gate), the read store, the call
+    history, read-your-writes, keys, the signer, the ephemeral store, kept answers (api/idempotency.py) and
+    the clock."""
 
     ledger: Ledger
+    gate: ClientGate
     store: ReadStore
     calls: CallHistory
     settings: ApiSettings

@@ -662,7 +662,7 @@ def _frame(frame: str) -> str:
 # --------------------------------------------------------------------------- one configuration
 
 @dataclass
-class Row:
+class Measured:
     config: str
     endpoint: str
     connections: int
@@ -672,14 +672,14 @@ class Row:
 
 
 def run_config(name: str, workers: int, database_url: str | None, redis_url: str | None, seconds: float,
-               warmup: float, connection_counts: list[int], profile_dir: Path | None, rounds: int) -> list[Row]:
+               warmup: float, connection_counts: list[int], profile_dir: Path | None, rounds: int) -> list[Measured]:
     """One configuration. Embedded: `keyledger serve` alone (projections in process). PostgreSQL: as
     docker-compose.yml runs it, API processes with KEYLEDGER_RUN_PROJECTIONS=false beside `keyledger project`.
 
     The server measured runs with the rate limiter on; beside it, a second `keyledger serve` with the limiter
     off answers the Ed25519 row again (on PostgreSQL it shares the database and projector; embedded, it has
     a data dir of its own), so that the limiter's cost is measured round by round."""
-    rows: list[Row] = []
+    rows: list[Measured] = []
     groups: list[Group] = []
     separate_projector = database_url is not None
     with tempfile.TemporaryDirectory(prefix="klbench_validate_") as tmp:
@@ -731,7 +731,7 @@ def run_config(name: str, workers: int, database_url: str | None, redis_url: str
                     run = median_run(rounds_of[kind])
                     endpoint = {"bare": "bare litestar", "ed25519-unlimited": "validate ed25519, limiter off"}.get(
                         kind, f"validate {kind}")
-                    rows.append(Row(name, endpoint, connections, run, kind, rounds_of[kind]))
+                    rows.append(Measured(name, endpoint, connections, run, kind, rounds_of[kind]))
                     print(f"  {endpoint:29} c={connections:<4} {run.rps:8,.0f} req/s  p50 {run.p50_ms:7.1f} ms  "
                           f"p99 {run.p99_ms:7.1f} ms  errors {run.errors}  other load {run.other_cores:.2f} cores  "
                           f"(rounds: {', '.join(f'{r.rps:,.0f}' for r in rounds_of[kind])})"
@@ -771,7 +771,7 @@ def settle(groups: list[Group], timeout: float = 20.0) -> None:
 
 # --------------------------------------------------------------------------- report
 
-def table(rows: list[Row], workers_of: dict[str, int], sign_rate: float) -> tuple[list[list[str]], list[str]]:
+def table(rows: list[Measured], workers_of: dict[str, int], sign_rate: float) -> tuple[list[list[str]], list[str]]:
     header = ["config", "endpoint", "conns", "req/s", "p50", "p99", "errors", "target", "of baseline", "met?",
               "server CPU (conns)", "proj CPU", "wrk CPU", "db CPU", "other CPU"]
     lines = [header]
@@ -808,7 +808,7 @@ LIMITER_COST = 0.10
 """The most the rate limiter may cost a validation: Ed25519 with the limiter on, against off, paired by round."""
 
 
-def limiter_costs(rows: list[Row]) -> tuple[list[str], list[str]]:
+def limiter_costs(rows: list[Measured]) -> tuple[list[str], list[str]]:
     """Per configuration and connection count: 1 - (limiter on / off) over the rounds (median), and misses."""
     unlimited = {(row.config, row.connections): row for row in rows if row.kind == "ed25519-unlimited"}
     lines, misses = [], []
@@ -877,7 +877,7 @@ def main() -> int:
           flush=True)
     rates = [rsa_sign_rate(3.0)]
     print(f"one core signs {rates[0]:,.0f} RSA-4096 signatures/s", flush=True)
-    rows: list[Row] = []
+    rows: list[Measured] = []
     workers_of: dict[str, int] = {}
     if "embedded" in configs:
         name = "embedded (sqlite, 1 proc)"

@@ -67,7 +67,7 @@ QUICK = Size(requests=5, clients=4, events=2_000, lag_seconds=3)
 
 
 @dataclass(frozen=True)
-class Row:
+class Figure:
     """One line of the result table."""
 
     backend: str
@@ -549,7 +549,7 @@ BULK_BASELINES = {"sqlite": sqlite_bulk_baseline, "postgres": postgres_bulk_base
 REBUILD_BASELINES = {"sqlite": sqlite_rebuild_baseline, "postgres": postgres_rebuild_baseline}
 
 
-def run_backend(backend: str, size: Size, profile: bool) -> tuple[list[Row], str]:
+def run_backend(backend: str, size: Size, profile: bool) -> tuple[list[Figure], str]:
     licenses_per_second, (topic, state, state_size) = measure_bulk(backend, size)
     baseline = BULK_BASELINES[backend](size.requests * BULK_COUNT, topic, state)
     note(f"{backend}: bulk done ({size.requests} x {BULK_COUNT}; stored License.Issued ≈ {state_size:.0f} bytes)")
@@ -558,19 +558,19 @@ def run_backend(backend: str, size: Size, profile: bool) -> tuple[list[Row], str
          f"rebuild replayed {rebuild['events']} into {rebuild['licenses']} license rows")
     rows_per_second = REBUILD_BASELINES[backend](rebuild["events"])
     rows = [
-        Row(backend, f"bulk issue over HTTP, licenses/s ({size.clients} clients)", licenses_per_second, baseline,
+        Figure(backend, f"bulk issue over HTTP, licenses/s ({size.clients} clients)", licenses_per_second, baseline,
             "INSERT rows/s"),
-        Row(backend, "rebuild, events/s", rebuild["events"] / rebuild["seconds"], rows_per_second, "INSERT rows/s"),
-        Row(backend, "rebuild peak RSS, MiB", rebuild["peak_rss_kib"] / 1024, rebuild["rss_before_kib"] / 1024,
+        Figure(backend, "rebuild, events/s", rebuild["events"] / rebuild["seconds"], rows_per_second, "INSERT rows/s"),
+        Figure(backend, "rebuild peak RSS, MiB", rebuild["peak_rss_kib"] / 1024, rebuild["rss_before_kib"] / 1024,
             "RSS before, MiB"),
     ]
     for projectors in (1, 2):
         lag = measure_lag(backend, projectors, size.lag_seconds)
         if lag["missing"]:
             note(f"{backend}: {lag['missing']} writes never reached every read model with {projectors} projector(s)")
-        rows += [Row(backend, f"projection lag p50, ms ({projectors} projector{'s' * (projectors > 1)}, "
+        rows += [Figure(backend, f"projection lag p50, ms ({projectors} projector{'s' * (projectors > 1)}, "
                               f"{LAG_RATE} writes/s)", lag["p50"], lag["baseline_p50"], "bare poll, ms"),
-                 Row(backend, f"projection lag p99, ms ({projectors} projector{'s' * (projectors > 1)})",
+                 Figure(backend, f"projection lag p99, ms ({projectors} projector{'s' * (projectors > 1)})",
                      lag["p99"], lag["baseline_p99"], "bare poll, ms")]
     return rows, rebuild["profile"]
 
@@ -579,7 +579,7 @@ def note(message: str) -> None:
     print(f"# {message}", file=sys.stderr, flush=True)
 
 
-def print_table(rows: Sequence[Row]) -> None:
+def print_table(rows: Sequence[Figure]) -> None:
     header = ("backend", "measure", "value", "baseline", "ratio")
     lines = [header] + [(r.backend, r.measure, f"{r.value:,.1f}" if r.value < 100 else f"{r.value:,.0f}",
                          f"{r.baseline:,.1f} {r.baseline_label}" if r.baseline < 100 else
@@ -611,7 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     size = Size(args.requests or default.requests, args.clients or default.clients, args.events or default.events,
                 args.lag_seconds or default.lag_seconds)
     started = time.perf_counter()
-    rows: list[Row] = []
+    rows: list[Figure] = []
     profiles: dict[str, str] = {}
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         if backend not in BULK_BASELINES:

@@ -36,6 +36,10 @@ class CommandsBase:
     def record(self, *aggregates: Any) -> int:
         raise NotImplementedError
 
+    def position(self) -> int:
+        """The event store's head."""
+        raise NotImplementedError
+
     def _load(self, aggregate_id: UUID, kind: type[A], missing: type[NotFoundError]) -> A:
         """Load one aggregate of `kind`; anything else or nothing at all is `missing`."""
         try:

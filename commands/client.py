@@ -2,20 +2,20 @@
 
 Every call leaves one record in the call log, success or refusal, with the refusal's code and
 security event; the licensing rules themselves live in domain/validation.py. A call that
-changes state records its events first and its outcome once they are committed.
+changes state records its events first and its outcome once they are committed. The validate
+route decides through the client gate (commands/client_gate.py), from the helpers here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache, wraps
 from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
 from commands.base import CommandsBase
-from commands.client_view import ClientView, entry_id, retrieved
+from commands.client_view import ClientView, entry_id
 from commands.geo import CountryLookup, moved_event
 from commands.ports import CallStore
 from commands.retry import retry_on_conflict
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 C = TypeVar("C", bound="ClientCommands")
-T = TypeVar("T")
 
 
 class Granted(NamedTuple):
@@ -74,93 +73,35 @@ class ClientCommands(CommandsBase):
 
     @records_refusals("validation")
     def validate_license(self, request: ClientRequest) -> Granted:
+        """A validation off the event loop (challenges): the gate's read-then-decide, blocking
+        (commands/client_gate.py answers the validate route)."""
         admitted = check_attempt(self._attempt(request, read_only=True))
-        self.calls.append(self._validated(request, admitted))
+        self.calls.append(self.validated(request, admitted))
         return Granted(admitted.license, admitted.product)
 
-    async def validate_license_async(self, request: ClientRequest,
-                                     answer: Callable[[Granted], Awaitable[T]] | None = None) -> T | Granted:
-        """`validate_license` on an event loop: memory only, unless a license or product must be (re)loaded.
+    def validation_attempt(self, request: ClientRequest, head: int, load: Callable[[UUID], Any] | None = None
+                           ) -> Attempt:
+        """What a validation's rules look at, as of `head` (the gate's strategies, commands/client_gate.py)."""
+        return self._attempt(request, read_only=True, head=head, load=load)
 
-        Returns `answer(granted)` (the granted call itself without one), built while the call's
-        record is being committed, and given out only once it is.
-
-        Where the call log can append conditionally (PostgreSQL), a call answerable from memory is
-        decided first and its record appended unless something it was decided from changed since:
-        one round trip. Otherwise, or when it did change, the view is brought to a head read after
-        the call arrived, and the call decided from that (adapters/client_link.py)."""
-        head = None
-        if self.calls.appends_conditionally:
-            decided = self._decided_from_memory(request)
-            if decided is not None:
-                attempt, record, position, outcome = decided
-                sent, recorded = self.calls.queue_unless_changed(record, position, self._decided_on(request, attempt))
-                result: T | Granted | None = None
-                if isinstance(outcome, Admitted):
-                    result = granted = Granted(outcome.license, outcome.product)
-                    if answer is not None:
-                        await sent  # the statement is on its way: the answer is built during its round trip
-                        result = await _answered_while(recorded, answer, granted)
-                appended, head = await recorded
-                self.view.follow(head)
-                if appended and isinstance(outcome, ClientRefusedError):
-                    raise outcome
-                if appended and result is not None:
-                    return result
-        try:
-            if head is None:
-                head = await self.view.fresh()
-            else:
-                await self.view.reach(head)
-            if self._answerable_from_memory(request):
-                attempt = self._attempt(request, read_only=True, head=head)
-            else:
-                attempt = await asyncio.to_thread(self._attempt, request, read_only=True, head=head)
-            admitted = check_attempt(attempt)
-        except ClientRefusedError as refusal:
-            await self.calls.append_async(self.refusal_record("validation", request, refusal))
-            raise
-        recorded = self.calls.append_soon(self._validated(request, admitted))
-        granted = Granted(admitted.license, admitted.product)
-        if answer is None:
-            await recorded
-            return granted
-        answered = await _answered_while(recorded, answer, granted)
-        await recorded
-        return answered
-
-    def _decided_from_memory(self, request: ClientRequest
-                             ) -> tuple[Attempt, CallRecord, int, Admitted | ClientRefusedError] | None:
-        """The call decided from memory alone, with the position memory is current as of; None when
-        something it needs is not in memory."""
-        position = self.view.position  # read first: what memory holds below is at least this current
-        if not self._answerable_from_memory(request):
-            return None
-        try:
-            attempt = self._attempt(request, read_only=True, head=position, load=_not_in_memory)
-        except _NotInMemory:
-            return None
-        try:
-            admitted = check_attempt(attempt)
-        except ClientRefusedError as refusal:
-            return attempt, self.refusal_record("validation", request, refusal), position, refusal
-        return attempt, self._validated(request, admitted), position, admitted
-
-    def _decided_on(self, request: ClientRequest, attempt: Attempt) -> list[UUID]:
+    def decided_on(self, request: ClientRequest, attempt: Attempt) -> list[UUID]:
         """What a validation's outcome depends on, one entry of DECIDED_ON per aggregate type it reads
         (domain/validation.py's DECIDED_FROM): ids whether or not the aggregates exist yet."""
         return [known for ids_of in DECIDED_ON.values() for known in ids_of(self, request, attempt)
                 if known is not None]
 
-    def _validated(self, request: ClientRequest, admitted: Admitted) -> CallRecord:
+    def validated(self, request: ClientRequest, admitted: Admitted) -> CallRecord:
+        """The record of a validation the rules allowed."""
         return record_call("validation", request, admitted.license.id, security_event=admitted.detected)
 
-    def _answerable_from_memory(self, request: ClientRequest) -> bool:
+    def answerable_from_memory(self, request: ClientRequest) -> bool:
+        """Whether the view holds the license and product a validation reads, as current as its position."""
         license_id = self._license_id(request.license_key)
         if not self.view.is_current(license_id):
             return False
         license = self.view.cached(license_id)
-        return self.view.is_current(request.product_id or getattr(license, "product_id", None))
+        return self.view.is_current(request.product_id or (license.product_id if isinstance(license, License)
+                                                            else None))
 
     @records_refusals("activation")
     @retry_on_conflict
@@ -349,24 +290,6 @@ if set(DECIDED_ON) != set(DECIDED_FROM):
 
 memoised_license_id = lru_cache(maxsize=16384)(license_id_if_well_formed)
 """A call asks for its license id three times: a memo spares two regex matches and SHA-1s."""
-
-
-class _NotInMemory(Exception):
-    """Raised by `_not_in_memory`: deciding this call would mean a read of the event store."""
-
-
-def _not_in_memory(aggregate_id: UUID) -> Any:
-    raise _NotInMemory(aggregate_id)
-
-
-async def _answered_while(recorded: asyncio.Future[Any], answer: Callable[[Granted], Awaitable[T]],
-                          granted: Granted) -> T:
-    """`answer(granted)`, built while the call's record commits; the caller gives it out once `recorded` is done."""
-    try:
-        return await answer(granted)
-    except BaseException:
-        recorded.add_done_callback(retrieved)  # the record stands; its outcome is no longer awaited
-        raise
 
 
 __all__ = ["ClientCommands", "Granted"]

@@ -13,16 +13,15 @@ Client calls only append to the call log (adapters/call_log.py), never to the ev
 so under a flood of validations the head stays put and a call costs one head query.
 
 On an event loop, `fresh()` gives the same guarantee without blocking it, and the calls that
-arrive together share one head read: on SQLite it runs inline (microseconds, over a
-connection of its own), on PostgreSQL through the client link (adapters/client_link.py); the
-log since is read in a thread, only when the head moved. A read is only shared by calls that
-arrived before it started, so each call still sees a head read after it arrived.
+arrive together share one head read (adapters/heads.py: on SQLite inline, microseconds over a
+connection of its own; on PostgreSQL through the client link); the log since is read in a
+thread, only when the head moved. A read is only shared by calls that arrived before it
+started, so each call still sees a head read after it arrived.
 
 On PostgreSQL a validation usually needs no head read before it decides: it decides from
-memory as of `position`, and the call log appends its record only if nothing it was decided
-from changed past that position, in the statement that also reads the head; `follow` then
-brings the view up to that head in the background. Only a call whose license, product or
-blacklist entries did change waits for the view to catch up, and decides again.
+memory as of `position` and its record is appended unless something it was decided from
+changed (commands/client_gate.py); `follow` then brings the view up to the head that statement
+read, in the background.
 """
 
 from __future__ import annotations
@@ -84,9 +83,6 @@ class ClientView:
         self._cached_bytes = 0
         self._position = 0
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiting: list[asyncio.Future[int]] = []  # calls waiting for a head read not yet started
-        self._reading = False  # a head read is under way
         self._reaching: asyncio.Future[int] | None = None  # a catch-up to a head read through the link
         self._following: asyncio.Future[None] | None = None  # a catch-up that no call waits for
 
@@ -156,50 +152,12 @@ class ClientView:
         return self._cached.get(aggregate_id.int, (-1, None))[1] if aggregate_id is not None else None
 
     async def fresh(self) -> int:
-        """`catch_up` for an event loop: a head read after this call arrived, shared, the loop never blocked.
-
-        Through the client link (PostgreSQL), each call asks the link, which already shares one
-        statement among the calls that asked while the last one ran. Otherwise calls that arrive
-        while no read has started yet join the next one, which starts once the loop has run every
-        callback already due (so every call that arrived together shares one query). A read
-        already under way may predate a call, so that call waits for the next.
-        """
-        if self._head.read_async is not None:
-            head = await self._head.read_async() or 0
-            if head > self._position:
-                await self.reach(head)
-            return head
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            if self._waiting or self._reading:  # another loop's read (tests run several loops)
-                return await asyncio.to_thread(self.catch_up)
-            self._loop = loop
-        if not self._waiting and not self._reading:
-            loop.call_soon(self._start_read)
-        waiter = loop.create_future()  # one each: a caller going away cancels only its own
-        self._waiting.append(waiter)
-        return await waiter
-
-    def _start_read(self) -> None:
-        waiters, self._waiting = self._waiting, []
-        if not waiters:
-            return
-        self._reading = True
-        if self._head.inline:
-            try:
-                head = self._head()
-            except Exception as error:
-                self._read_done(waiters, error=error)
-                return
-            if head <= self._position:
-                self._read_done(waiters, head)
-                return
-        reading = asyncio.ensure_future(self._read_then_catch_up())
-        reading.add_done_callback(lambda done: self._read_done(waiters, *_outcome(done)))
-
-    async def _read_then_catch_up(self) -> int:
-        """The head and the log since, in a thread (inline heads were read in `_start_read`)."""
-        return await asyncio.to_thread(self.catch_up)
+        """`catch_up` for an event loop: a head read after this call arrived (shared with the calls that
+        arrived with it, adapters/heads.py), then the log up to it in a thread, only when the head moved."""
+        head = await self._head.read_async()
+        if head > self._position:
+            await self.reach(head)
+        return head
 
     async def reach(self, head: int) -> None:
         """Read the log up to `head` in a thread, one catch-up shared by the calls of a loop that need it."""
@@ -214,19 +172,6 @@ class ClientView:
     def _reached(self, reading: asyncio.Future[int]) -> None:
         if self._reaching is reading:
             self._reaching = None
-
-    def _read_done(self, waiters: list[asyncio.Future[int]], head: int = 0, error: BaseException | None = None
-                   ) -> None:
-        self._reading = False
-        for waiter in waiters:
-            if waiter.done():  # cancelled: the caller went away
-                continue
-            if error is None:
-                waiter.set_result(head)
-            else:
-                waiter.set_exception(error)
-        if self._waiting:  # calls that arrived during this read
-            self._start_read()
 
     def catch_up(self, head: int | None = None) -> int:
         """Read what changed since the last call (up to `head` when it was just read); returns the head the
@@ -260,10 +205,3 @@ def retrieved(done: asyncio.Future[Any]) -> None:
     """A done-callback for a future nobody awaits any more: its exception counts as seen, not warned about."""
     if not done.cancelled():
         done.exception()
-
-
-def _outcome(done: asyncio.Future[int]) -> tuple[int, BaseException | None]:
-    if done.cancelled():
-        return 0, asyncio.CancelledError()
-    error = done.exception()
-    return (0, error) if error is not None else (done.result(), None)

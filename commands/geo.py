@@ -18,8 +18,8 @@ def moved_event(session: Session, ip: str | None, countries: CountryLookup | Non
     addresses' countries are known and differ; `ip_mismatch` otherwise (always so without a GeoIP file)."""
     if not session.moved_to(ip):
         return None
-    if countries is not None:
-        started, now = countries.country_of(session.ip), countries.country_of(ip)  # type: ignore[arg-type]
+    if countries is not None and session.ip and ip:  # both known once the call has moved
+        started, now = countries.country_of(session.ip), countries.country_of(ip)
         if started and now and started != now:
             return "geo_anomaly"
     return "ip_mismatch"

@@ -10,7 +10,7 @@ import can be run again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -71,22 +71,26 @@ class _Refused(Exception):
 class ImportCommands(CommandsBase):
     """The import part of the Ledger."""
 
+    # AccountCommands', which the Ledger mixes in beside this.
+    get_account: Callable[[UUID], Account]
+    _account_for_email: Callable[[str], Account | None]
+
     def import_owner(self, owner: str) -> Account:
         """The account named by id or email, which the imported products will belong to."""
         try:
-            return self.get_account(UUID(owner))  # type: ignore[attr-defined]
+            return self.get_account(UUID(owner))
         except ValueError:
-            account = self._account_for_email(owner.strip().lower())  # type: ignore[attr-defined]
+            account = self._account_for_email(owner.strip().lower())
         if account is None:
             raise AccountNotFoundError(owner)
-        return account  # type: ignore[no-any-return]
+        return account
 
     def import_records(self, owner_id: UUID, products: Iterable[ProductImport], licenses: Iterable[LicenseImport],
                        at: datetime) -> tuple[list[LineOutcome], int]:
         """Import products, then licenses (which may name them); the outcome of every line, by line, and the
         position to wait for."""
         outcomes = [*self._import_products(owner_id, products, at), *self._import_licenses(owner_id, licenses, at)]
-        return sorted(outcomes), self.position()  # type: ignore[attr-defined]
+        return sorted(outcomes), self.position()
 
     # --- products ---
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -30,13 +30,11 @@ class CallStore(Protocol):
 
 
 class HeadSource(Protocol):
-    """The event store's head: `inline` when a read costs microseconds and never waits on a network;
-    `read_async`, when set, reads it on the event loop itself."""
-
-    inline: bool
-    read_async: Callable[[], Awaitable[int | None]] | None
+    """The event store's head: read blocking, or on an event loop without blocking it (a read that starts
+    after the call arrived, possibly shared with the calls that arrived with it)."""
 
     def __call__(self) -> int: ...
+    async def read_async(self) -> int: ...
 
 
 class ClientPlumbing(Protocol):

@@ -79,7 +79,7 @@ class WebhookCommands(CommandsBase):
         webhook = self.get_webhook(actor, webhook_id)
         if after < 0:
             raise InvalidValueError("after must be a position, 0 or more")
-        replay_id, upto = uuid4(), self.position()  # type: ignore[attr-defined]
+        replay_id, upto = uuid4(), self.position()
         webhook.request_replay(replay_id, after, upto, since, at)
         return Receipt(replay_id, self.record(webhook)), upto
 

@@ -15,8 +15,6 @@ _T = TypeVar("_T")
 
 
 class SigningAlgorithm(Enum):
-    __hash__ = object.__hash__  # members are singletons; Enum's own hash runs Python code (each answer looks one up)
-
     RSA = "rsa-4096"
     ED25519 = "ed25519"
 
@@ -24,8 +22,6 @@ class SigningAlgorithm(Enum):
 class ClientCompatibility(Enum):
     """Whose client protocol a product's client answers follow: KeyLedger's documented one, or the one the
     published LicenseCM SDKs expect (docs/migrating-from-licensecm.md)."""
-
-    __hash__ = object.__hash__  # as SigningAlgorithm: each answer looks one up
 
     KEYLEDGER = "keyledger"
     LICENSECM_SDK = "licensecm-sdk"

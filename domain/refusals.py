@@ -12,7 +12,8 @@ class ClientRefusedError(DomainError):
     """Raised when the licensing rules refuse a client call; `code` is the spec's error code."""
 
     code: ClassVar[str] = "SECURITY_VIOLATION"
-    security_event: ClassVar[str | None] = None
+    security_event: str | None = None
+    """The security event the refusal records: the class's, unless one was given."""
     message: ClassVar[str] = "Security check failed"
     product_id: UUID | None = None
     """The product the refused call named, once the call is recorded: its refusal is answered in that
@@ -22,7 +23,7 @@ class ClientRefusedError(DomainError):
         super().__init__(detail or self.message)
         self.detail = detail or self.message
         if security_event is not None:
-            self.security_event = security_event  # type: ignore[misc]
+            self.security_event = security_event
 
 
 class BlacklistedError(ClientRefusedError):

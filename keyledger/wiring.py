@@ -29,6 +29,7 @@ from adapters.signer import AnswerSigner
 from adapters.wakeups import StoreNotifications
 from adapters.webhook_http import UrlGuard, WebhookPoster
 from api.ports import EphemeralStore
+from commands.client_gate import ClientGate
 from commands.client_view import SizedCache
 from commands.ledger import Ledger
 from commands.ports import CallStore, ClientPlumbing, HeadSource
@@ -70,6 +71,7 @@ class Runtime:
                  ephemeral: EphemeralStore, clock: Clock = system_clock, counters: Counters | None = None) -> None:
         self.settings = settings
         self.ledger = ledger
+        self.gate = ClientGate(ledger)  # the validate route's decisions (commands/client_gate.py)
         self.store = store
         self.calls = _call_table(ledger)
         self.projector = projector

@@ -59,13 +59,16 @@ async def _validation(scope: HTTPScope, body: LicenseCheck) -> bytes:
     await check_client_async(runtime, scope, body.product_id, body.license_key, body.hwid)
     call = client_request(runtime, scope, body.license_key, body.product_id, body.hwid, body.client_data,
                           limited=False)
-
-    async def signed(granted: Granted) -> bytes:  # made while the call's record commits
-        payload = {"valid": True, **_licensed(runtime, granted, body.hwid)}
-        # Stamped with the instant the call was decided at, the one its record carries (formatted once).
-        return await signed_answer_async(runtime, scope, granted.product, payload, body, at=call.at)
-
-    return await runtime.ledger.validate_license_async(call, signed)  # type: ignore[return-value]
+    decision = await runtime.gate.admit(call)  # a refusal raises here, recorded
+    while True:
+        # Signed while the call's record commits, stamped with the instant the call was decided at, the one
+        # its record carries (formatted once); given out only once the record stands (commands/client_gate.py).
+        payload = {"valid": True, **_licensed(runtime, decision.granted, body.hwid)}
+        answer = await signed_answer_async(runtime, scope, decision.granted.product, payload, body, at=call.at)
+        again = await runtime.gate.record(decision)
+        if again is None:
+            return answer
+        decision = again  # what it was decided from had changed: answer the new decision
 
 
 class ClientController(Controller):

@@ -144,7 +144,7 @@ def test_an_unexpected_failure_on_the_direct_way_is_the_applications_500_envelop
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(runtime.ledger, "validate_license_async", broken)
+    monkeypatch.setattr(runtime.gate, "admit", broken)
     body = b'{"license_key": "K", "hwid": "h", "product_id": "3f2a6c1e-0000-4000-8000-000000000000"}'
 
     status, headers, answer = post_raw(client, "/api/client/validate", [body])

@@ -16,6 +16,13 @@ from domain.refusals import BlacklistedError
 from keyledger.wiring import build_ledger, eventsourcing_env
 
 
+def test_the_gate_decides_first_from_memory_only_where_the_call_log_checks_what_changed(runtime):
+    from commands.client_gate import Strategy
+
+    checks = Strategy.DECIDE_THEN_CHECK if runtime.settings.is_postgres else Strategy.READ_THEN_DECIDE
+    assert runtime.gate.strategy is checks
+
+
 def test_an_entry_added_by_another_process_blocks_the_very_next_call(runtime, settings, licensed, clock):
     runtime.ledger.validate_license(licensed())  # the index is warm
     other_process = build_ledger(eventsourcing_env(settings), runtime.ledger.master_key)
@@ -54,7 +61,7 @@ def test_async_validations_share_commits_and_each_is_recorded(runtime, licensed)
     calls_before = runtime.ledger.calls.head()
 
     async def validate_many():
-        return await asyncio.gather(*(runtime.ledger.validate_license_async(licensed(hwid=f"pc-{n}"))
+        return await asyncio.gather(*(runtime.gate.validate(licensed(hwid=f"pc-{n}"))
                                       for n in range(40)))
 
     granted = asyncio.run(validate_many())
@@ -72,10 +79,10 @@ def test_async_validation_sees_a_change_made_by_another_process_on_the_very_next
     other_process = build_ledger(eventsourcing_env(settings), runtime.ledger.master_key)
 
     async def scenario():
-        granted = await asyncio.gather(*(runtime.ledger.validate_license_async(licensed()) for _ in range(20)))
+        granted = await asyncio.gather(*(runtime.gate.validate(licensed()) for _ in range(20)))
         owner = Actor(granted[0].license.owner_id, is_admin=True)
         other_process.update_license(owner, granted[0].license.id, clock(), status=LicenseStatus.SUSPENDED)
-        outcomes = await asyncio.gather(*(runtime.ledger.validate_license_async(licensed()) for _ in range(20)),
+        outcomes = await asyncio.gather(*(runtime.gate.validate(licensed()) for _ in range(20)),
                                         return_exceptions=True)
         assert all(isinstance(outcome, LicenseSuspendedError) for outcome in outcomes)
 

@@ -13,13 +13,15 @@ from domain.validation import DECIDED_FROM, Admitted, Attempt
 
 
 def aggregates_read(*inputs: type) -> set[type]:
-    """The aggregate types the guards' inputs carry (a guard can only read what it is handed)."""
-    found = set()
-    for kind in inputs:
-        for hint in typing.get_type_hints(kind).values():
-            found |= {arg for arg in (*typing.get_args(hint), hint)
-                      if isinstance(arg, type) and issubclass(arg, BaseAggregate)}
-    return found
+    """The aggregate types the guards' inputs carry (a guard can only read what it is handed), however nested
+    in their fields' types (`X | None`, `tuple[X, ...]`, ...)."""
+    return {found for kind in inputs for hint in typing.get_type_hints(kind).values() for found in _aggregates(hint)}
+
+
+def _aggregates(hint: object) -> set[type]:
+    if isinstance(hint, type) and issubclass(hint, BaseAggregate):
+        return {hint}
+    return {found for arg in typing.get_args(hint) for found in _aggregates(arg)}
 
 
 def test_every_aggregate_the_guards_read_is_declared():
@@ -32,8 +34,13 @@ def test_an_aggregate_added_to_what_the_guards_read_is_caught():
         account: Account | None
         now: datetime
 
-    # Check the check notices a fourth aggregate type, which DECIDED_FROM does not declare.
+    @dataclasses.dataclass(frozen=True)
+    class WithAccounts:
+        accounts: dict[str, tuple[Account, ...]]
+
+    # Check the check notices a fourth aggregate type, which DECIDED_FROM does not declare, even nested.
     assert aggregates_read(WithAccount) - set(DECIDED_FROM) == {Account}
+    assert aggregates_read(WithAccounts) - set(DECIDED_FROM) == {Account}
 
 
 def test_the_views_invalidation_and_the_conditional_append_derive_from_the_declaration():
