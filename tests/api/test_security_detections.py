@@ -64,3 +64,42 @@ def test_refusals_are_listed_with_their_own_types(client, admin_token, vendor_to
 def test_only_placeholders_and_repeated_characters_count_as_spoofed():
     assert spoofed_hwid("0000-0000-0000") and spoofed_hwid(" unknown ")
     assert not spoofed_hwid("a1b2c3d4e5") and not spoofed_hwid("0000") and not spoofed_hwid(None)
+
+
+DEFAULT_POLICY = {"hwid_spoof_attempt": "record", "ip_mismatch": "record", "geo_anomaly": "record",
+                  "vm_detected": "record", "debug_detected": "record"}
+
+
+def set_policy(client, vendor_token, product, **body):
+    return client.put(f"/api/products/{product['id']}", json=body, headers=auth(vendor_token))
+
+
+def test_a_products_policy_blocks_a_spoofed_hwid_when_it_says_so(client, admin_token, vendor_token, product,
+                                                                 license, runtime):
+    # Check the product shows every detection at its default, then the one set to block.
+    assert product["security_policy"] == DEFAULT_POLICY
+    changed = set_policy(client, vendor_token, product, security_policy={"hwid_spoof_attempt": "block"})
+    assert changed.json()["data"]["security_policy"] == {**DEFAULT_POLICY, "hwid_spoof_attempt": "block"}
+
+    refused = call(client, "activate", license, "00000000-0000-0000-0000-000000000000")
+    assert (refused.status_code, refused.json()["error_code"]) == (403, "SECURITY_VIOLATION")
+    assert listed_types(client, admin_token, runtime) == [("hwid_spoof_attempt", "high", True)]
+
+
+def test_a_products_policy_can_refuse_a_heartbeat_from_another_address(client, vendor_token, product, license):
+    set_policy(client, vendor_token, product, security_policy={"ip_mismatch": "block"})
+    with calling_from(client, "203.0.113.1"):
+        token = call(client, "activate", license).json()["data"]["session"]["token"]
+    with calling_from(client, "198.51.100.2"):
+        moved = call(client, "heartbeat", license, session_token=token)
+    assert (moved.status_code, moved.json()["error_code"]) == (403, "SECURITY_VIOLATION")
+
+
+@pytest.mark.parametrize("body", [{"security_policy": {"tamper_detected": "record"}},
+                                  {"security_policy": {"vm_detected": "allow"}},
+                                  {"block_vm": True, "security_policy": {"vm_detected": "record"}}])
+def test_a_policy_that_names_no_detection_or_contradicts_itself_is_refused(client, vendor_token, product, body):
+    response = set_policy(client, vendor_token, product, **body)
+    assert (response.status_code, response.json()["error_code"]) == (400, "VALIDATION_ERROR")
+    shown = client.get(f"/api/products/{product['id']}", headers=auth(vendor_token)).json()["data"]
+    assert shown["security_policy"] == DEFAULT_POLICY and shown["block_vm"] is False
