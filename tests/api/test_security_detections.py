@@ -1,5 +1,7 @@
 """The detection rules, as a vendor's admin sees them in `/security/events` (docs/licensing-rules.md)."""
 
+import threading
+
 import pytest
 
 from domain.validation import spoofed_hwid
@@ -131,7 +133,15 @@ def test_detections_in_calls_raise_alerts_once_and_webhooks_deliver_them(client,
         call(client, "activate", spoofer, "0000-0000-0000")  # blocked by the policy
         call(client, "validate", license, "pc-1")  # info: no alert
         feed = security_events_projection(runtime.projector.projections)
-        feed_security_events(feed, runtime.ledger.calls.store, runtime.clock(), runtime.ledger.raise_call_alerts)
+
+        def follow():
+            feed_security_events(feed, runtime.ledger.calls.store, runtime.clock(), runtime.ledger.raise_call_alerts)
+
+        followers = [threading.Thread(target=follow) for _ in range(2)]  # two followers of one call log, racing
+        for follower in followers:
+            follower.start()
+        for follower in followers:
+            follower.join()
 
         # Check one alert each, and none again when the calls are read again (a rebuild of the read model).
         raised = alerts_of(runtime)
@@ -139,7 +149,12 @@ def test_detections_in_calls_raise_alerts_once_and_webhooks_deliver_them(client,
         with runtime.store.transaction() as cursor:
             cursor.execute("DELETE FROM projection_tracking WHERE projection = 'security_events'"
                            " AND application_name = 'client_calls'")
-        feed_security_events(feed, runtime.ledger.calls.store, runtime.clock(), runtime.ledger.raise_call_alerts)
+        follow()
+        assert alerts_of(runtime) == raised
+        # Check the ids alone keep them single when the alerts' own position is lost too.
+        with runtime.store.transaction() as cursor:
+            cursor.execute("DELETE FROM projection_tracking WHERE application_name = 'client_calls'")
+        follow()
         assert alerts_of(runtime) == raised
 
         # Check the read model lists each call once, and the receiver got both kinds of alert.
