@@ -9,7 +9,9 @@ correctly by construction:
   refused) say exactly what the server does;
 - every refusal a route may send, in the error envelope (api/errors.py), from what its handler asks for: a
   token (401), the admin role (403), an id (404), a body (413, 415), a write (409), a client request or
-  Lockence's exception handler (their refusal codes); 400 and 503 on every route;
+  Lockence's exception handler (their refusal codes); 400 and 503 on every route; 429 with `Retry-After` and
+  the RateLimit-* headers on every route the rate limiter counts (api/ratelimit.py: every vendor route, and
+  every client request), whether or not the limits are on, since they are by default;
 - the bearer token on routes that need an account, and the `Idempotency-Key` header on vendor writes.
 
 A handler's own `responses=` win over the derived ones (login's 401 and 403, for instance).
@@ -44,6 +46,7 @@ from api.errors import CLIENT_STATUS, LOCKENCE_ANSWERS, lockence_error_response
 from api.idempotency import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
 from api.idempotency import MAX_KEY as MAX_IDEMPOTENCY_KEY
 from api.idempotency import WRITES, takes_idempotency_key
+from api.ratelimit import is_client_path
 from api.requests import MAX_BODY_BYTES, body_struct
 from api.schemas.client import EncryptedEnvelope
 from api.schemas.openapi import COMPONENT, ClientOperation
@@ -62,16 +65,33 @@ REFUSALS = {
          "CONFLICT), or lost the race for a resource too often (CONFLICT: retry).",
     413: f"The body is over {MAX_BODY_BYTES // 1024} KiB (PAYLOAD_TOO_LARGE). Nothing was written.",
     415: "The body was not sent as `Content-Type: application/json` (UNSUPPORTED_MEDIA_TYPE).",
+    429: "RATE_LIMIT_EXCEEDED: more requests in the window than the account may make (before login: the "
+         "address), `KEYLEDGER_RATE_LIMIT_API` a minute (100 by default). Nothing was done; retry after "
+         "`Retry-After` seconds.",
     503: "READ_MODELS_BEHIND: the change was recorded but the read models have not caught up with it; read it "
          "again later and do not repeat it. SERVICE_UNAVAILABLE: the database cannot be reached; nothing was "
          "written. Retry after `Retry-After` seconds.",
 }
+CLIENT_RATE_LIMITED = (
+    "RATE_LIMIT_EXCEEDED: more calls in the window than this client (product, license key and device) may make, "
+    "`KEYLEDGER_RATE_LIMIT_VALIDATION` a minute (10 by default), or than its address may make for every key "
+    "(`KEYLEDGER_RATE_LIMIT_CLIENT_IP`, 600). Nothing was done; retry after `Retry-After` seconds.")
 IDEMPOTENCY_REFUSALS = {
     409: "IDEMPOTENCY_KEY_IN_USE: a request with this `Idempotency-Key` is still being answered.",
     422: "IDEMPOTENCY_KEY_REUSED: this `Idempotency-Key` came with a different request before.",
 }
 RETRY_AFTER = {"Retry-After": OpenAPIHeader(schema=Schema(type=OpenAPIType.INTEGER, minimum=0), required=True,
                                             description="Seconds to wait before trying again.")}
+RATE_LIMIT_HEADERS = {
+    name: OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING if name == "RateLimit-Policy" else OpenAPIType.INTEGER),
+                        description=description)
+    for name, description in (
+        ("RateLimit-Limit", "Requests the tightest limit counted against allows in its window."),
+        ("RateLimit-Remaining", "Requests left in that window."),
+        ("RateLimit-Reset", "Seconds until that window ends."),
+        ("RateLimit-Policy", "The limit and its window in seconds, as `100;w=60`."))}
+"""Sent on every answer while a limit is on (draft-ietf-httpapi-ratelimit-headers); documented on the 429."""
+HEADERS = {503: RETRY_AFTER, 429: RETRY_AFTER | RATE_LIMIT_HEADERS}
 IDEMPOTENCY_KEY = Parameter(
     name="Idempotency-Key", param_in="header", required=False,
     schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_IDEMPOTENCY_KEY,
@@ -130,10 +150,14 @@ def refusals(route: Route) -> dict[int, str]:
     if takes_idempotency_key(route.method, route.path):
         found[409] += " " + IDEMPOTENCY_REFUSALS[409]
         found[422] = IDEMPOTENCY_REFUSALS[422]
+    if not is_client_path(route.path):
+        found[429] = REFUSALS[429]
     if route.client:
         found |= _coded(CLIENT_STATUS)
     if route.lockence:
         found |= _coded({code: status for code, (status, _) in LOCKENCE_ANSWERS.items()})
+    if route.client or route.lockence:
+        found[429] = CLIENT_RATE_LIMITED
     return dict(sorted(found.items()))
 
 
@@ -227,7 +251,7 @@ def _describe(route: Route, schema_of: dict[Any, Any]) -> None:
     for status, description in refusals(route).items():
         if status not in (route.handler.responses or {}):  # Litestar's own 400 shows a shape never sent
             responses[str(status)] = OpenAPIResponse(
-                description=description, headers=RETRY_AFTER if status == 503 else None,
+                description=description, headers=HEADERS.get(status),
                 content={"application/json": OpenAPIMediaType(schema=schema_of[ErrorEnvelope])})
     operation.responses = dict(sorted(responses.items()))
     if SIGNED_IN & route.asks:

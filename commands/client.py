@@ -26,7 +26,7 @@ from domain.license import License
 from domain.product import ClientCompatibility, Product
 from domain.refusals import ClientRefusedError, SecurityViolationError, SessionExpiredError, UnknownLicenseError
 from domain.session import SESSION_TTL, EndReason, Session
-from domain.validation import DECIDED_FROM, Admitted, Attempt, check_attempt, check_identity
+from domain.validation import DECIDED_FROM, Admitted, Attempt, check_attempt, check_identity, refuse_if_blocked
 from keys.tokens import new_session_token, session_id_of, token_hash
 
 log = logging.getLogger(__name__)
@@ -132,10 +132,11 @@ class ClientCommands(CommandsBase):
     def keep_session_alive(self, request: ClientRequest, session_token: str, rotate: bool = True) -> Granted:
         """A heartbeat: the license must still be valid and the session live; the token rotates (LicenseCM)."""
         live, session = self._live_session(request, session_token)
+        moved = moved_event(session, request.ip, self.countries)  # recorded; refused if the product's policy says
+        refuse_if_blocked(live.product, moved)
         token = new_session_token(session.id) if rotate else session_token
         session.keep_alive(token_hash(token), request.at)
         self.record(session)
-        moved = moved_event(session, request.ip, self.countries)  # recorded; the session lives on
         self._log_change(record_call("heartbeat", request, live.license.id, security_event=moved))
         return live._replace(session_token=token)
 

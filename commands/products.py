@@ -8,7 +8,14 @@ from uuid import UUID
 from commands.base import CommandsBase, Receipt
 from commands.retry import retry_on_conflict
 from domain.account import Actor
-from domain.product import ClientCompatibility, Product, ProductNotFoundError, ProductSecretIndex, SigningAlgorithm
+from domain.product import (
+    ClientCompatibility,
+    Product,
+    ProductNotFoundError,
+    ProductSecretIndex,
+    SigningAlgorithm,
+    requested_security_policy,
+)
 from keys.secrets import lookup_id, new_product_secret, seal, unseal
 
 SECRET_PURPOSE = "product-secret"
@@ -19,13 +26,15 @@ class ProductCommands(CommandsBase):
 
     def create_product(
         self, actor: Actor, name: str, description: str, signing_algorithm: SigningAlgorithm, at: datetime, *,
-        block_vm: bool = False, block_debugger: bool = False,
+        block_vm: bool | None = None, block_debugger: bool | None = None,
+        security_policy: dict[str, str] | None = None,
         client_compatibility: ClientCompatibility = ClientCompatibility.KEYLEDGER,
     ) -> Receipt:
         """Create a product with a fresh `sk_live_…` secret, stored sealed."""
+        wanted = requested_security_policy(block_vm, block_debugger, security_policy)
         sealed, lookup = self._new_secret()
         product = Product(actor.id, name, description, sealed, lookup, signing_algorithm, at)
-        product.set_security_policy(block_vm, block_debugger, at)
+        product.set_security_policy(wanted, at)
         product.set_client_compatibility(client_compatibility, at)
         index = ProductSecretIndex(id=lookup, product_id=product.id)
         return Receipt(product.id, self.record(product, index))
@@ -48,11 +57,13 @@ class ProductCommands(CommandsBase):
         signing_algorithm: SigningAlgorithm | None = None,
         block_vm: bool | None = None,
         block_debugger: bool | None = None,
+        security_policy: dict[str, str] | None = None,
         client_compatibility: ClientCompatibility | None = None,
     ) -> Receipt:
+        wanted = requested_security_policy(block_vm, block_debugger, security_policy)
         product = self.get_product(actor, product_id)
         product.update(name, description, is_active, signing_algorithm, at)
-        product.set_security_policy(block_vm, block_debugger, at)
+        product.set_security_policy(wanted, at)
         product.set_client_compatibility(client_compatibility, at)
         return Receipt(product.id, self.record(product))
 

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import NotFoundError
+from domain.errors import InvalidValueError, NotFoundError
 
 _T = TypeVar("_T")
 
@@ -27,6 +27,21 @@ class ClientCompatibility(Enum):
     LICENSECM_SDK = "licensecm-sdk"
 
 
+BLOCK, RECORD = "block", "record"
+
+SECURITY_POLICY_DEFAULTS: dict[str, str] = {
+    "hwid_spoof_attempt": RECORD, "ip_mismatch": RECORD, "geo_anomaly": RECORD,
+    "vm_detected": RECORD, "debug_detected": RECORD,
+}
+"""The detections a product's security policy decides (`block`: the call is refused `SECURITY_VIOLATION`;
+`record`: it is only recorded), and what a product that chose nothing does. Every other rule always refuses
+(docs/licensing-rules.md says why)."""
+
+
+def _action(blocks: bool) -> str:
+    return BLOCK if blocks else RECORD
+
+
 class ProductNotFoundError(NotFoundError):
     """Raised when a product does not exist, was deleted, or belongs to another vendor."""
 
@@ -34,12 +49,18 @@ class ProductNotFoundError(NotFoundError):
 class Product(Aggregate):
     """Owner, description and the secret key (stored sealed, never in clear)."""
 
-    class_version = 2  # v2 keeps the client protocol its answers follow (`client_compatibility`)
+    class_version = 3  # v2 keeps the client protocol (`client_compatibility`); v3 the whole security policy
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         """A v1 snapshot predates the setting: its product answered in KeyLedger's own protocol."""
         state["client_compatibility"] = ClientCompatibility.KEYLEDGER
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A v2 snapshot kept two flags of the policy; the other detections were left at their defaults."""
+        state["security_policy"] = {"vm_detected": _action(state.pop("block_vm", False)),
+                                    "debug_detected": _action(state.pop("block_debugger", False))}
 
     @event("Created")
     def __init__(
@@ -59,8 +80,7 @@ class Product(Aggregate):
         self.signing_algorithm = signing_algorithm
         self.is_active = True
         self.is_deleted = False
-        self.block_vm = False
-        self.block_debugger = False
+        self.security_policy: dict[str, str] = {}  # explicit choices only: SECURITY_POLICY_DEFAULTS for the rest
         self.client_compatibility = ClientCompatibility.KEYLEDGER
 
     @classmethod
@@ -132,16 +152,40 @@ class Product(Aggregate):
             aggregate.is_active = _given(self.is_active, aggregate.is_active)
             aggregate.signing_algorithm = _given(self.signing_algorithm, aggregate.signing_algorithm)
 
-    def set_security_policy(self, block_vm: bool | None, block_debugger: bool | None, at: datetime) -> None:
-        """Whether clients reporting VM or debugger indicators are refused (they are always recorded)."""
-        wanted = (_given(block_vm, self.block_vm), _given(block_debugger, self.block_debugger))
-        if wanted != (self.block_vm, self.block_debugger):
-            self._set_security_policy(block_vm=wanted[0], block_debugger=wanted[1], at=at)
+    def blocks(self, detection: str) -> bool:
+        """Whether the product's policy refuses a call in which `detection` was found."""
+        return self.security_policy.get(detection, SECURITY_POLICY_DEFAULTS.get(detection, BLOCK)) == BLOCK
 
-    @event("SecurityPolicyChanged")
-    def _set_security_policy(self, block_vm: bool, block_debugger: bool, at: datetime) -> None:
-        self.block_vm = block_vm
-        self.block_debugger = block_debugger
+    @property
+    def full_security_policy(self) -> dict[str, str]:
+        return {**SECURITY_POLICY_DEFAULTS, **self.security_policy}
+
+    def set_security_policy(self, wanted: dict[str, str], at: datetime) -> None:
+        """Set the action of each detection named in `wanted` (`block` or `record`); records the ones that change."""
+        for detection, action in wanted.items():
+            if detection not in SECURITY_POLICY_DEFAULTS or action not in (BLOCK, RECORD):
+                raise InvalidValueError(f"security_policy: {detection!r} cannot be {action!r}")
+        changed = {detection: action for detection, action in wanted.items()
+                   if self.full_security_policy[detection] != action}
+        if changed:
+            self._change_security_policy(actions=dict(sorted(changed.items())), at=at)
+
+    class SecurityPolicyChanged(Aggregate.Event):
+        """Some detections' actions changed (the others kept theirs). Version 1 carried only the two environment
+        flags, `block_vm` and `block_debugger`, both each time."""
+
+        actions: dict[str, str]
+        at: datetime
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["actions"] = {"debug_detected": _action(state.pop("block_debugger")),
+                                "vm_detected": _action(state.pop("block_vm"))}
+
+    @event(SecurityPolicyChanged)
+    def _change_security_policy(self, actions: dict[str, str], at: datetime) -> None:
+        self.security_policy = {**self.security_policy, **actions}
 
     def set_client_compatibility(self, client_compatibility: ClientCompatibility | None, at: datetime) -> None:
         """Which client protocol the product's client answers follow (None: leave it)."""
@@ -176,6 +220,17 @@ class ProductSecretIndex(Aggregate):
     @event("Retired")
     def retire(self, at: datetime) -> None:
         self.is_retired = True
+
+
+def requested_security_policy(block_vm: bool | None, block_debugger: bool | None,
+                              security_policy: dict[str, str] | None) -> dict[str, str]:
+    """The policy a vendor asked for: `security_policy`'s entries, and the older flags `block_vm` and
+    `block_debugger` as `vm_detected` and `debug_detected` (None: not given); the two must agree."""
+    wanted = dict(security_policy or {})
+    for detection, flag in (("vm_detected", block_vm), ("debug_detected", block_debugger)):
+        if flag is not None and wanted.setdefault(detection, _action(flag)) != _action(flag):
+            raise InvalidValueError(f"security_policy.{detection} contradicts the flag given beside it")
+    return wanted
 
 
 def _given(value: _T | None, current: _T) -> _T:

@@ -153,13 +153,30 @@ def device_slot_free(attempt: Admitted) -> None:
         raise MaxUsesExceededError()
 
 
-def environment_allowed(attempt: Admitted) -> None:
-    """The product's policy on debuggers and virtual machines, last: the most specific refusal."""
-    product = attempt.product
-    if attempt.debug_indicators and product.block_debugger:
-        raise SecurityViolationError("Debugger detected", security_event="debug_detected")
-    if attempt.vm_indicators and product.block_vm:
-        raise SecurityViolationError("Virtual machine detected", security_event="vm_detected")
+DETECTION_REFUSALS = {
+    "debug_detected": "Debugger detected", "vm_detected": "Virtual machine detected",
+    "hwid_spoof_attempt": "Hardware ID not accepted", "geo_anomaly": "Session used from another country",
+    "ip_mismatch": "Session used from another address",
+}
+"""The refusal's message for each detection a product's security policy may block (domain/product.py)."""
+
+
+def detections_allowed(attempt: Admitted) -> None:
+    """The product's security policy on what the call shows (debugger, VM, spoofed HWID), last: the most
+    specific refusal. Most calls show nothing, and pass at the first line."""
+    if attempt.detected is None:
+        return
+    for detection, found in (("debug_detected", attempt.debug_indicators), ("vm_detected", attempt.vm_indicators),
+                             ("hwid_spoof_attempt", spoofed_hwid(attempt.hwid))):
+        if found:
+            refuse_if_blocked(attempt.product, detection)
+
+
+def refuse_if_blocked(product: Product, detection: str | None) -> None:
+    """Refuse the call (`SECURITY_VIOLATION`, recorded as `detection`) when the product's policy blocks
+    `detection`; also for a heartbeat's move (`ip_mismatch`, `geo_anomaly`), found once its session is known."""
+    if detection is not None and product.blocks(detection):
+        raise SecurityViolationError(DETECTION_REFUSALS[detection], security_event=detection)
 
 
 IDENTITY_GUARDS: tuple[Callable[[Attempt], None], ...] = (
@@ -174,7 +191,7 @@ LICENSE_GUARDS: tuple[Callable[[Admitted], None], ...] = (
     not_expired,
     device_matches,
     device_slot_free,
-    environment_allowed,
+    detections_allowed,
 )
 """The rules after the identity guards, in order."""
 

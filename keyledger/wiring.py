@@ -113,7 +113,7 @@ class Runtime:
         thread.start()
         self._threads.append(thread)
         feed = (security_events_projection(self.projector.projections), self.ledger.calls.store, self.clock,
-                self._stop)
+                self._stop, self.ledger.raise_call_alerts)
         thread = threading.Thread(target=run_security_feed, args=feed, name="security-feed", daemon=True)
         thread.start()
         self._threads.append(thread)

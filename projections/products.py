@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.product import Product
+from domain.product import BLOCK, RECORD, SECURITY_POLICY_DEFAULTS, Product
 from projections.base import ReadModelProjection, iso
 from projections.db import Cursor, ReadStore, Row
 
@@ -14,10 +14,12 @@ class ProductListProjection(ReadModelProjection):
 
     A product's client protocol is kept in a table of its own, a row only for a product that chose
     one: read models built before the setting existed then need no new column, and every product
-    without a row answers in KeyLedger's own protocol."""
+    without a row answers in KeyLedger's own protocol. The security policy likewise: `block_vm` and
+    `block_debugger` columns for the two detections it first covered, a row of `product_security_policies`
+    for each other detection a product set (domain/product.py SECURITY_POLICY_DEFAULTS for the rest)."""
 
     name = "products"
-    tables = ("products", "product_client_protocols")
+    tables = ("products", "product_client_protocols", "product_security_policies")
     ddl = (
         "CREATE TABLE IF NOT EXISTS products ("
         " id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,"
@@ -26,6 +28,8 @@ class ProductListProjection(ReadModelProjection):
         " block_vm INTEGER NOT NULL DEFAULT 0, block_debugger INTEGER NOT NULL DEFAULT 0)",
         "CREATE INDEX IF NOT EXISTS products_owner ON products (owner_id, seq)",
         "CREATE TABLE IF NOT EXISTS product_client_protocols (id TEXT PRIMARY KEY, client_compatibility TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS product_security_policies ("
+        " id TEXT NOT NULL, detection TEXT NOT NULL, action TEXT NOT NULL, PRIMARY KEY (id, detection))",
     )
 
     def apply(self, cursor: Cursor, event: Any) -> None:
@@ -45,7 +49,7 @@ class ProductListProjection(ReadModelProjection):
             case Product.Updated():
                 self.product_updated(cursor, event)
             case Product.SecurityPolicyChanged():
-                self.set_columns(cursor, event, block_vm=int(event.block_vm), block_debugger=int(event.block_debugger))
+                self.security_policy_changed(cursor, event)
             case Product.ClientCompatibilityChanged():
                 self.client_compatibility_changed(cursor, event)
             case Product.SecretRotated():
@@ -53,6 +57,7 @@ class ProductListProjection(ReadModelProjection):
             case Product.Deleted():
                 cursor.execute("DELETE FROM products WHERE id = ?", (str(event.originator_id),))
                 cursor.execute("DELETE FROM product_client_protocols WHERE id = ?", (str(event.originator_id),))
+                cursor.execute("DELETE FROM product_security_policies WHERE id = ?", (str(event.originator_id),))
             case _:
                 pass
 
@@ -81,6 +86,17 @@ class ProductListProjection(ReadModelProjection):
         )
         self.set_columns(cursor, event)
 
+    def security_policy_changed(self, cursor: Cursor, event: Any) -> None:
+        actions = dict(event.actions)
+        flags = {column: int(actions.pop(detection) == BLOCK) for column, detection in FLAG_COLUMNS.items()
+                 if detection in actions}
+        for detection, action in actions.items():
+            cursor.execute(
+                "INSERT INTO product_security_policies VALUES (?, ?, ?)"
+                " ON CONFLICT (id, detection) DO UPDATE SET action = excluded.action",
+                (str(event.originator_id), detection, action))
+        self.set_columns(cursor, event, **flags)
+
     def set_columns(self, cursor: Cursor, event: Any, **columns: Any) -> None:
         assignments = "".join(f"{column} = ?, " for column in columns)
         cursor.execute(
@@ -89,9 +105,32 @@ class ProductListProjection(ReadModelProjection):
         )
 
 
-def _shape(row: Row) -> Row:
+FLAG_COLUMNS = {"block_vm": "vm_detected", "block_debugger": "debug_detected"}
+"""The detections whose action the products table keeps in a column of its own."""
+
+
+def _shape(row: Row, policies: dict[str, str]) -> Row:
     flags = ("is_active", "block_vm", "block_debugger")
-    return {**row, **{flag: bool(row[flag]) for flag in flags}}
+    policy = {**SECURITY_POLICY_DEFAULTS, **policies,
+              **{detection: BLOCK if row[column] else RECORD for column, detection in FLAG_COLUMNS.items()}}
+    return {**row, **{flag: bool(row[flag]) for flag in flags}, "security_policy": policy}
+
+
+def _policies(store: ReadStore, rows: list[Row]) -> dict[str, dict[str, str]]:
+    """The detections each of `rows`' products set, beyond its flag columns."""
+    if not rows:
+        return {}
+    marks = ", ".join("?" for _ in rows)
+    found: dict[str, dict[str, str]] = {}
+    for row in store.query(f"SELECT id, detection, action FROM product_security_policies WHERE id IN ({marks})",
+                           [row["id"] for row in rows]):
+        found.setdefault(row["id"], {})[row["detection"]] = row["action"]
+    return found
+
+
+def _shaped(store: ReadStore, rows: list[Row]) -> list[Row]:
+    policies = _policies(store, rows)
+    return [_shape(row, policies.get(row["id"], {})) for row in rows]
 
 
 SELECT = ("SELECT products.*, COALESCE(protocols.client_compatibility, 'keyledger') AS client_compatibility"
@@ -104,7 +143,7 @@ def list_products(store: ReadStore, owner_id: str | None) -> list[Row]:
         rows = store.query(f"{SELECT} ORDER BY seq")
     else:
         rows = store.query(f"{SELECT} WHERE owner_id = ? ORDER BY seq", (owner_id,))
-    return [_shape(row) for row in rows]
+    return _shaped(store, rows)
 
 
 def get_product(store: ReadStore, product_id: str, owner_id: str | None) -> Row | None:
@@ -112,4 +151,4 @@ def get_product(store: ReadStore, product_id: str, owner_id: str | None) -> Row 
     rows = store.query(f"{SELECT} WHERE products.id = ?", (product_id,))
     if not rows or (owner_id is not None and rows[0]["owner_id"] != owner_id):
         return None
-    return _shape(rows[0])
+    return _shaped(store, rows[:1])[0]

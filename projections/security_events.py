@@ -6,17 +6,23 @@ projection's. Client calls never touch the event store: they are appended to the
 licensing calls, and any call that raised a security event) into the same table, tracking its
 own position in the call log under the same read model name, in the same transaction as its
 rows. A rebuild drops both positions, so both logs are read again (decision 0045).
+
+The calls whose detections deserve an alert (domain/security.py `alerts_for_call`) are handed, in the
+same transaction, to the feed's `RaiseAlerts` (workers/security_feed.py raises them in the event store),
+with a position of their own (`ALERTS`) that a rebuild keeps: a rebuild reads the calls again, but raises
+no alert again.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from eventsourcing.persistence import Tracking
 
 from domain.client_call import CallRecord
-from domain.security import SecurityAlert
+from domain.security import SecurityAlert, alerts_for_call
 from domain.security_events import call_event_types, severity_of
 from projections.base import ProjectionView, ReadModelProjection, from_json, iso, page_bounds, pagination, to_json
 from projections.db import Cursor, ReadStore, Row
@@ -27,6 +33,11 @@ GAP_WAIT = timedelta(seconds=10)
 """How long the feed waits at a gap in the call log's positions before passing it. On PostgreSQL positions come
 from a sequence, and concurrent appends commit out of order: a gap is usually a record still committing, but
 one rolled back leaves a gap for ever."""
+ALERTS = "security_alerts"
+"""The name under which the alerts raised for calls track their position in the call log: not this read model's
+name, so a rebuild, which drops that one's positions, raises no alert twice."""
+RaiseAlerts = Callable[[list[tuple[int, str, CallRecord]]], Any]
+"""Raises the alerts of (call-log position, event type, call record), each once (commands/security_alerts.py)."""
 INSERT = "INSERT INTO security_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
 
 
@@ -59,27 +70,46 @@ class SecurityEventsProjection(ReadModelProjection):
                 pass
 
     def alert_raised(self, cursor: Cursor, event: Any) -> None:
+        """An alert's row; none for a call's alert, whose call is listed already (from the call log)."""
+        if "call_position" in event.details:
+            return
         cursor.execute(INSERT, (
             f"alert:{event.originator_id}", event.event_type, event.severity, _text(event.license_id),
             _text(event.product_id), event.ip, event.hwid, int(event.blocked), to_json(event.details),
             iso(event.at), "alert"))
 
 
-def follow_calls(projection: SecurityEventsProjection, calls: CallSource, now: datetime, limit: int = 5000) -> int:
+def follow_calls(projection: SecurityEventsProjection, calls: CallSource, now: datetime, limit: int = 5000,
+                 raise_alerts: RaiseAlerts | None = None) -> int:
     """Copy the security events among the call log's next `limit` records, with the position reached, in one
-    transaction; returns how many records were read (0: caught up, or waiting at a gap)."""
+    transaction, and hand those that deserve an alert to `raise_alerts`; returns how many records were read (0:
+    caught up, or waiting at a gap)."""
     view: ProjectionView = projection.view
     with view.store.transaction(durable=False) as cursor:
         position = view.claim_position(cursor, CALL_LOG)
         records = _up_to_a_fresh_gap(position, calls.select(position, limit), now)
+        detections = []
         for call_position, record in records:
             for n, event_type in enumerate(call_event_types(record.action, record.security_event, record.details)):
                 row_id = f"call:{call_position}:{n}" if n else f"call:{call_position}"  # a second detection: `:1`
                 cursor.execute(INSERT, _call_row(row_id, event_type, record))
+                detections.append((call_position, event_type, record))
         if records:
             view.record_tracking(cursor, Tracking(CALL_LOG, records[-1][0]))
+            if raise_alerts is not None:
+                _alert(cursor, ProjectionView(view.store, ALERTS), position, records[-1][0], detections, raise_alerts)
     view.notify_advanced()
     return len(records)
+
+
+def _alert(cursor: Cursor, alerts: ProjectionView, position: int, reached: int,
+           detections: list[tuple[int, str, CallRecord]], raise_alerts: RaiseAlerts) -> None:
+    """Raise the alerts of the detections past the alerts' own position, and move it to `reached`. Where it was
+    never kept, it starts where this read model stood: calls recorded before alerts existed raise none."""
+    alerted = alerts.claim_position(cursor, CALL_LOG) or position
+    raise_alerts([detection for detection in detections
+                  if detection[0] > alerted and alerts_for_call(detection[1])])
+    alerts.record_tracking(cursor, Tracking(CALL_LOG, reached))
 
 
 def _up_to_a_fresh_gap(position: int, records: list[tuple[int, CallRecord]], now: datetime

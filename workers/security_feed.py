@@ -2,7 +2,9 @@
 
 Client calls are recorded in the call log, not the event store, so the projector never sees
 them; this loop follows the call log instead, in batches, every `interval` seconds, with its
-position kept beside the rows it writes (projections/security_events.py).
+position kept beside the rows it writes (projections/security_events.py). The calls whose detections
+deserve an alert raise a `SecurityAlert` in the event store as they are copied (commands/security_alerts.py),
+once each, so webhooks deliver them as `security.alert` or `security.blocked`.
 """
 
 from __future__ import annotations
@@ -13,15 +15,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from projections.security_events import CallSource, SecurityEventsProjection, follow_calls
+from projections.security_events import CallSource, RaiseAlerts, SecurityEventsProjection, follow_calls
 
 log = logging.getLogger(__name__)
 
 
-def feed_security_events(projection: SecurityEventsProjection, calls: CallSource, now: datetime) -> int:
-    """Copy everything the call log holds past the read model's position; returns how many records were read."""
+def feed_security_events(projection: SecurityEventsProjection, calls: CallSource, now: datetime,
+                         raise_alerts: RaiseAlerts | None = None) -> int:
+    """Copy everything the call log holds past the read model's position, raising the alerts due (the Ledger's
+    `raise_call_alerts`; None: none); returns how many records were read."""
     total = 0
-    while read := follow_calls(projection, calls, now):
+    while read := follow_calls(projection, calls, now, raise_alerts=raise_alerts):
         total += read
     return total
 
@@ -31,10 +35,10 @@ def security_events_projection(projections: list[Any]) -> SecurityEventsProjecti
 
 
 def run_security_feed(projection: SecurityEventsProjection, calls: CallSource, clock: Callable[[], datetime],
-                      stop: threading.Event, interval: float = 1.0) -> None:
+                      stop: threading.Event, raise_alerts: RaiseAlerts | None = None, interval: float = 1.0) -> None:
     """Feed every `interval` seconds until `stop` is set; a failed round is retried the next."""
     while not stop.wait(interval):
         try:
-            feed_security_events(projection, calls, clock())
+            feed_security_events(projection, calls, clock(), raise_alerts)
         except Exception:
             log.exception("the security-event feed failed; retrying next round")

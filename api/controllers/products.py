@@ -53,7 +53,7 @@ class ProductController(Controller):
     def create_product(self, data: JSONBody[ProductCreate], actor: ActorDep, runtime: RuntimeDep) -> Ok[Product]:
         receipt = runtime.ledger.create_product(
             actor, data.name, data.description, data.signing_algorithm, runtime.clock(), block_vm=data.block_vm,
-            block_debugger=data.block_debugger,
+            block_debugger=data.block_debugger, security_policy=data.security_policy,
             client_compatibility=data.client_compatibility or runtime.settings.client_compatibility)
         runtime.wait_for(receipt.position, CREATED_IN)
         return Ok(data=_read(runtime, actor, receipt.id))
@@ -68,7 +68,8 @@ class ProductController(Controller):
         receipt = runtime.ledger.update_product(
             actor, product_id, runtime.clock(), name=data.name, description=data.description,
             is_active=data.is_active, signing_algorithm=data.signing_algorithm, block_vm=data.block_vm,
-            block_debugger=data.block_debugger, client_compatibility=data.client_compatibility,
+            block_debugger=data.block_debugger, security_policy=data.security_policy,
+            client_compatibility=data.client_compatibility,
         )
         runtime.wait_for(receipt.position, SHOWN_IN)
         return Ok(data=_read(runtime, actor, product_id))

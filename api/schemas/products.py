@@ -1,6 +1,6 @@
 """Product requests and answers."""
 
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -9,12 +9,22 @@ from api.schemas.common import Description, Instant, Name
 from domain.product import ClientCompatibility, SigningAlgorithm
 
 
+Detection = Literal["hwid_spoof_attempt", "ip_mismatch", "geo_anomaly", "vm_detected", "debug_detected"]
+"""The detections a product's security policy decides (domain/product.py SECURITY_POLICY_DEFAULTS)."""
+SecurityPolicy = dict[Detection, Literal["block", "record"]]
+"""What each detection does: `block` refuses the call (`SECURITY_VIOLATION`), `record` only records it."""
+
+
 class ProductCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     description: Description = ""
     signing_algorithm: SigningAlgorithm = SigningAlgorithm.RSA
-    block_vm: bool = False
-    block_debugger: bool = False
+    block_vm: bool | None = None
+    """Shorthand for `security_policy.vm_detected` (true: `block`); the two must agree."""
+    block_debugger: bool | None = None
+    """Shorthand for `security_policy.debug_detected`."""
+    security_policy: SecurityPolicy | None = None
+    """The detections to block or only record; those not named keep their defaults (all `record`)."""
     client_compatibility: ClientCompatibility | None = None
     """None: the server's KEYLEDGER_CLIENT_COMPATIBILITY."""
 
@@ -26,6 +36,8 @@ class ProductUpdate(msgspec.Struct, forbid_unknown_fields=True):
     signing_algorithm: SigningAlgorithm | None = None
     block_vm: bool | None = None
     block_debugger: bool | None = None
+    security_policy: SecurityPolicy | None = None
+    """The detections whose action changes; those not named keep theirs."""
     client_compatibility: ClientCompatibility | None = None
 
 
@@ -39,6 +51,8 @@ class Product(msgspec.Struct, forbid_unknown_fields=True):
     signing_algorithm: SigningAlgorithm
     block_vm: bool
     block_debugger: bool
+    security_policy: SecurityPolicy
+    """Every detection's action (`block_vm` and `block_debugger` repeat two of them)."""
     client_compatibility: ClientCompatibility
     created_at: Instant
     updated_at: Instant

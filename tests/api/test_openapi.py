@@ -41,6 +41,14 @@ def test_every_route_documents_its_refusals_in_the_error_envelope_they_are_sent_
         for answer in refusals.values():
             assert answer["content"]["application/json"]["schema"] == ref_named("ErrorEnvelope"), (path, method)
         assert refusals["503"]["headers"]["Retry-After"]["required"] is True
+        # Check every route the rate limiter counts (all but the public key) documents 429 and its headers.
+        if (path, method) != ("/api/client/public-key", "get"):
+            assert "RATE_LIMIT_EXCEEDED" in refusals["429"]["description"], (path, method)
+            assert set(refusals["429"]["headers"]) == {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
+                                                       "RateLimit-Reset", "RateLimit-Policy"}, (path, method)
+    assert "429" not in operations[("/api/client/public-key", "get")]["responses"]
+    assert "(product, license key and device)" in operations[("/api/client/validate", "post")]["responses"][
+        "429"]["description"]
     assert sorted(schema["components"]["schemas"]["ErrorEnvelope"]["required"]) == ["error_code", "message", "success"]
 
 

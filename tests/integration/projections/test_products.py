@@ -61,3 +61,31 @@ def test_a_product_change_that_changes_nothing_records_nothing(ledger, vendor, p
                           signing_algorithm=SigningAlgorithm.ED25519)
 
     assert ledger.position() == position
+
+
+POLICY_AS_STORED = (  # Product.SecurityPolicyChanged as version 1 stored it: the two environment flags only
+    b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-06-01T12:00:00.000001+00:00"},"block_vm":true,'
+    b'"block_debugger":false,"at":{"_type_":"datetime_iso","_data_":"2026-06-01T12:00:00+00:00"}}'
+)
+
+
+def test_a_stored_v1_security_policy_still_replays_and_the_policy_grows_from_it(runtime, ledger, vendor,
+                                                                              product_id, clock):
+    runtime.ledger.recorder.insert_events(
+        [StoredEvent(product_id, 2, "domain.product:Product.SecurityPolicyChanged", POLICY_AS_STORED)])
+
+    # Check the aggregate reads the old flags as the policy's two entries, the rest at their defaults.
+    product = ledger.get_product(vendor, product_id)
+    assert product.blocks("vm_detected") and not product.blocks("debug_detected")
+    assert not product.blocks("hwid_spoof_attempt")
+
+    # Check a later change records only what changed, and the read model shows the whole policy.
+    ledger.update_product(vendor, product_id, clock(), security_policy={"vm_detected": "block",
+                                                                       "geo_anomaly": "block"})
+    last = ledger.recorder.select_events(product_id)[-1]
+    assert last.topic.endswith("SecurityPolicyChanged") and b'"actions":{"geo_anomaly":"block"}' in last.state
+    settle(runtime)
+    row = products.get_product(runtime.store, str(product_id), str(vendor.id))
+    assert row is not None and row["block_vm"] is True and row["block_debugger"] is False
+    assert row["security_policy"] == {"hwid_spoof_attempt": "record", "ip_mismatch": "record",
+                                      "geo_anomaly": "block", "vm_detected": "block", "debug_detected": "record"}
