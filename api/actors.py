@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from api.ratelimit import CLIENT_PATHS
-from domain.actor import Channel, EventActor, acting, current_source
+from domain.actor import Channel, EventActor, act_as, current_source, stop_acting
 from domain.client_call import ClientRequest
 
 HEADER = b"x-request-id"
@@ -96,13 +96,14 @@ class ActorMiddleware:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
-        elif scope["path"].startswith(CLIENT_PATHS):
-            with acting(RequestActor(scope, "client_api")):
-                await self.app(scope, receive, send)
-        else:
-            request = RequestActor(scope, "vendor_api")
-            with acting(request):
-                await self.app(scope, receive, _with_request_id(send, request))
+            return
+        client = scope["path"].startswith(CLIENT_PATHS)
+        request = RequestActor(scope, "client_api" if client else "vendor_api")
+        token = act_as(request)  # not `with acting(...)`: a context manager costs more than a validation can spare
+        try:
+            await self.app(scope, receive, send if client else _with_request_id(send, request))
+        finally:
+            stop_acting(token)
 
 
 def _with_request_id(send: Any, request: RequestActor) -> Any:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 from uuid import UUID
@@ -81,9 +81,14 @@ def current_source() -> EventActor | ActorSource:
     return _CURRENT.get()
 
 
-def act_as(actor: EventActor | ActorSource) -> None:
-    """Make `actor` the current one for the rest of this context (a thread, a request's task or thread)."""
-    _CURRENT.set(actor)
+def act_as(actor: EventActor | ActorSource) -> Token[EventActor | ActorSource]:
+    """Make `actor` the current one for the rest of this context (a thread, a request's task or thread), or until
+    `stop_acting` with the token returned."""
+    return _CURRENT.set(actor)
+
+
+def stop_acting(token: Token[EventActor | ActorSource]) -> None:
+    _CURRENT.reset(token)
 
 
 @contextmanager
