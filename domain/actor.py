@@ -22,8 +22,6 @@ ActorKind = Literal["account", "anonymous", "client", "system", "unknown"]
 """`anonymous`: a vendor API request nobody signed in to (registering, signing in)."""
 Channel = Literal["vendor_api", "client_api", "cli", "worker"]
 
-MAX_REQUEST_ID = 64
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventActor:
