@@ -21,6 +21,7 @@ from api.controllers.products import ProductController
 from api.controllers.security import SecurityController
 from api.controllers.stats import StatsController
 from api.controllers.webhooks import WebhookController
+from api.actors import ActorMiddleware
 from api.auth import account_id_of
 from api.deps import DEPENDENCIES
 from api.direct import DirectApp
@@ -74,7 +75,7 @@ def create_app(runtime: Services, middleware: Sequence[Middleware] = ()) -> Lite
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         request_class=LedgerRequest,
-        middleware=[IdempotencyMiddleware(), *middleware],
+        middleware=[ActorMiddleware, IdempotencyMiddleware(), *middleware],
         openapi_config=OpenAPIConfig(title="KeyLedger", version="0.1.0", path="/api/schema"),
         on_shutdown=[runtime.close],
         debug=False,

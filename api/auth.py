@@ -8,6 +8,7 @@ import jwt
 from litestar import Request
 from litestar.datastructures import State
 
+from api.actors import signed_in
 from api.errors import Forbidden, Unauthorized
 from api.ports import Services
 from domain.account import Actor
@@ -65,6 +66,7 @@ def current_account(request: Request[Any, Any, Any], state: State) -> dict[str, 
         raise Unauthorized("Token was refreshed; use the new one")
     if claims.get("ep", 0) != account["token_epoch"]:  # tokens made before "ep" existed are of epoch 0
         raise Unauthorized("Token was ended by a password change; sign in again")
+    signed_in(account)  # the events this request records name the account (api/actors.py)
     return account
 
 

@@ -19,6 +19,7 @@ from litestar.serialization import encode_json
 from litestar.types import HTTPScope
 
 from api import licensecm
+from api.actors import client_call
 from api.ports import Services
 from api.text import has_nul
 from api.ratelimit import check_client
@@ -154,8 +155,8 @@ def client_request(runtime: Services, scope: HTTPScope, license_key: str, produc
     if limited:
         check_client(runtime, scope, product_id, license_key, hwid)
     client = scope.get("client")
-    return ClientRequest(license_key, product_id, hwid, client[0] if client else None, _user_agent(scope),
-                         runtime.clock(), bounded(client_data) if client_data else None)
+    return client_call(ClientRequest(license_key, product_id, hwid, client[0] if client else None,
+                                     _user_agent(scope), runtime.clock(), bounded(client_data) if client_data else None))
 
 
 def bounded(client_data: Any) -> Any:

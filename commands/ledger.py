@@ -31,6 +31,7 @@ from commands.security_alerts import SecurityAlertCommands
 from commands.sessions import SessionCommands
 from commands.webhooks import WebhookCommands
 from domain.account import Role
+from domain.actor import EventActor
 from domain.blacklist import BlacklistType, NetworkIndex, Severity
 from domain.idempotency import IdempotencyKey
 from domain.license import LicenseType
@@ -52,6 +53,19 @@ class EnumAsValue(Transcoding):
 
     def decode(self, data: Any) -> Enum:
         return self.type(data)
+
+
+class ActorAsDict(Transcoding):
+    """Store an event's actor as a flat JSON object of its non-empty fields (docs/audit.md)."""
+
+    type = EventActor
+    name = "actor"
+
+    def encode(self, obj: EventActor) -> dict[str, Any]:
+        return obj.as_dict()
+
+    def decode(self, data: dict[str, Any]) -> EventActor:
+        return EventActor.from_dict(data)
 
 
 class _RecordedAlready(Exception):
@@ -90,6 +104,7 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
         for enum_type in (Role, LicenseType, SigningAlgorithm, BlacklistType, Severity, EndReason,
                           ClientCompatibility):
             transcoder.register(EnumAsValue(enum_type))
+        transcoder.register(ActorAsDict())
 
     def record(self, *aggregates: Any) -> int:
         """Save every changed aggregate atomically and return the last notification id.

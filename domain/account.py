@@ -7,8 +7,9 @@ from datetime import datetime
 from enum import Enum
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate
 from domain.errors import ConflictError, DomainError, NotFoundError
 from domain.ids import admin_roster_id, email_index_id, first_account_seat_id
 

@@ -7,8 +7,9 @@ from datetime import datetime
 from enum import Enum
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate
 from domain.errors import InvalidValueError
 from domain.ids import NAMESPACE
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate
 from domain.errors import ConflictError
 from domain.ids import NAMESPACE
 

@@ -8,8 +8,9 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate
 from domain.errors import ConflictError, InvalidValueError, NotFoundError
 from domain.ids import LicenseKey, license_id_for_key
 from domain.refusals import HwidMismatchError, MaxUsesExceededError

@@ -7,8 +7,9 @@ from enum import Enum
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate
 from domain.errors import InvalidValueError, NotFoundError
 
 _T = TypeVar("_T")

@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from domain.aggregate import Aggregate
 
 from domain.security_events import SEVERITY_LEVELS, severity_of
 

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from enum import Enum
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate
 from domain.license import License
 from domain.refusals import SecurityViolationError, SessionExpiredError
 

@@ -12,8 +12,9 @@ from datetime import datetime
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate
 from domain.errors import InvalidValueError, NotFoundError
 
 EVENT_TYPES = (

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 
 from domain.account import AccountNotFoundError, LastAdminError, Role
+from domain.actor import acting, system
 from domain.errors import InvalidValueError
 from keyledger import audit_cli
 from keyledger.preflight import StartupError, reach_database, redis_warning
@@ -179,7 +180,8 @@ def _import(args: argparse.Namespace) -> int:
     runtime = _started(Settings.from_env())
     try:
         owner = runtime.ledger.import_owner(args.owner)
-        outcomes, _ = runtime.ledger.import_records(owner.id, found.products, found.licenses, system_clock())
+        with acting(system("import", channel="cli")):
+            outcomes, _ = runtime.ledger.import_records(owner.id, found.products, found.licenses, system_clock())
         runtime.projector.catch_up()
     except AccountNotFoundError:
         print(f"keyledger import: no account has the email or id {args.owner}", file=sys.stderr)
@@ -198,7 +200,8 @@ def _admin(args: argparse.Namespace) -> int:
     role, is_active, _, done = ADMIN_ACTIONS[args.action]
     runtime = _started(Settings.from_env())
     try:
-        runtime.ledger.change_account_by_email(args.email, role, is_active, system_clock())
+        with acting(system(f"admin {args.action}", channel="cli")):
+            runtime.ledger.change_account_by_email(args.email, role, is_active, system_clock())
         runtime.projector.catch_up()
     except AccountNotFoundError:
         print(f"keyledger admin {args.action}: no account has the email {args.email}", file=sys.stderr)

@@ -9,11 +9,12 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
+from domain.actor import UNKNOWN
 from domain.audit import CALLS, EVENTS
 from domain.instants import utc_text
 from projections.db import ReadStore, Row
 
-BOOKKEEPING = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic", "at"})
+BOOKKEEPING = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic", "at", "actor"})
 SECRET = re.compile(r"secret|token|password|hash|nonce|sealed", re.IGNORECASE)
 """Fields never shown in a history, whatever the event: a secret, or something derived from one."""
 
@@ -41,6 +42,11 @@ def linked_calls(store: ReadStore, license_id: str, page: int, limit: int) -> tu
     rows = store.query(f"SELECT position, hash FROM audit_links {where} ORDER BY position LIMIT ? OFFSET ?",
                        (CALLS, license_id, limit, (page - 1) * limit))
     return rows, int(total)
+
+
+def actor_of(event: Any) -> dict[str, Any]:
+    """Who caused the event and how (domain/actor.py), as JSON values; `unknown` for one stored without."""
+    return getattr(event, "actor", UNKNOWN).as_dict()
 
 
 def changes(event: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from commands.ledger import Ledger
+from domain.actor import acting, system
 from domain.instants import utc_text
 from keys.webhook_signature import webhook_headers
 from projections.db import ReadStore
@@ -35,6 +36,8 @@ BACKOFF = (30, 60, 120, 240, 480, 960, 1920, 3840, 7680, 15360, 28800, 28800)
 """Seconds before each retry (±20 % jitter): 12 retries over about 24 hours; the 13th failure is final."""
 MAX_ATTEMPTS = len(BACKOFF) + 1
 JITTER = 0.2
+DELIVERY = system("webhook-delivery")
+"""The actor that disables an endpoint after its failures."""
 
 
 class PostResult(Protocol):
@@ -121,7 +124,8 @@ class Deliverer:
             failures = self._count_failure(cursor, claimed["webhook_id"], succeeded)
         if failures >= self.disable_after:
             log.warning("webhook %s: %s attempts failed in a row; disabling it", claimed["webhook_id"], failures)
-            self.ledger.disable_webhook(UUID(claimed["webhook_id"]), failures, now)
+            with acting(DELIVERY):  # the system disables it, whichever request made the attempt
+                self.ledger.disable_webhook(UUID(claimed["webhook_id"]), failures, now)
         return Due(delivery_id, attempt) if retry_at else None
 
     def _count_failure(self, cursor: Any, webhook_id: str, succeeded: bool) -> int:

@@ -17,6 +17,7 @@ from datetime import datetime
 from uuid import UUID
 
 from commands.ledger import Ledger
+from domain.actor import acting, system
 from projections.blacklist import lapsed_entry_ids
 from projections.db import ReadStore
 from projections.licenses import lapsed_license_ids
@@ -24,13 +25,17 @@ from projections.sessions import sessions_to_close
 
 log = logging.getLogger(__name__)
 
+SWEEPER = system("expiry-sweeper")
+"""The actor of every event a sweep records, whoever runs it."""
+
 
 def sweep_expired(ledger: Ledger, store: ReadStore, now: datetime) -> int:
     """Record each lapse the read model shows; returns how many were recorded (the command is idempotent)."""
     recorded = 0
-    for license_id in lapsed_license_ids(store, now):
-        if ledger.expire_license(UUID(license_id), now) is not None:
-            recorded += 1
+    with acting(SWEEPER):
+        for license_id in lapsed_license_ids(store, now):
+            if ledger.expire_license(UUID(license_id), now) is not None:
+                recorded += 1
     return recorded
 
 
@@ -40,18 +45,20 @@ def sweep_sessions(ledger: Ledger, store: ReadStore, now: datetime) -> int:
     The read model may be stale (a heartbeat since), so the command decides from the aggregates.
     """
     ended = 0
-    for session_id in sessions_to_close(store, now):
-        if ledger.close_session(UUID(session_id), now) is not None:
-            ended += 1
+    with acting(SWEEPER):
+        for session_id in sessions_to_close(store, now):
+            if ledger.close_session(UUID(session_id), now) is not None:
+                ended += 1
     return ended
 
 
 def sweep_blacklist(ledger: Ledger, store: ReadStore, now: datetime) -> int:
     """Record `Expired` for each blacklist entry whose expiry has passed; returns how many were recorded."""
     recorded = 0
-    for entry_id in lapsed_entry_ids(store, now):
-        if ledger.expire_blacklist_entry(UUID(entry_id), now) is not None:
-            recorded += 1
+    with acting(SWEEPER):
+        for entry_id in lapsed_entry_ids(store, now):
+            if ledger.expire_blacklist_entry(UUID(entry_id), now) is not None:
+                recorded += 1
     return recorded
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from domain.actor import act_as, system
 from projections.security_events import CallSource, RaiseAlerts, SecurityEventsProjection, follow_calls
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def security_events_projection(projections: list[Any]) -> SecurityEventsProjecti
 def run_security_feed(projection: SecurityEventsProjection, calls: CallSource, clock: Callable[[], datetime],
                       stop: threading.Event, raise_alerts: RaiseAlerts | None = None, interval: float = 1.0) -> None:
     """Feed every `interval` seconds until `stop` is set; a failed round is retried the next."""
+    act_as(system("security-feed"))  # the actor of any event this thread records
     while not stop.wait(interval):
         try:
             feed_security_events(projection, calls, clock(), raise_alerts)

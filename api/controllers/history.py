@@ -87,7 +87,8 @@ def _history_events(runtime: Services, rows: list[Any]) -> list[dict[str, Any]]:
         for event in events_between(runtime.ledger, UUID(record_id), min(versions) - 1, max(versions)):
             found[record_id, event.originator_version] = event
     return [{"position": row["position"], "aggregate_id": row["record_id"], "version": row["version"],
-             "type": type(event).__qualname__, "at": utc_text(event_time(event)), "changes": history.changes(event),
+             "type": type(event).__qualname__, "at": utc_text(event_time(event)), "actor": history.actor_of(event),
+             "changes": history.changes(event),
              "hash": row["hash"]}
             for row in rows if (event := found.get((row["record_id"], row["version"]))) is not None]
 

@@ -23,6 +23,22 @@ class ProductState(Product, forbid_unknown_fields=True, kw_only=True):
     at: str
 
 
+class HistoryActor(msgspec.Struct, forbid_unknown_fields=True):
+    """Who caused an event and how (docs/audit.md): `kind` is account, anonymous, client, system or unknown (an
+    event stored before events recorded one); `channel` vendor_api, client_api, cli or worker."""
+
+    kind: str
+    channel: str | None = None
+    account_id: str | None = None
+    email: str | None = None
+    role: str | None = None
+    product_id: str | None = None
+    device: str | None = None
+    name: str | None = None
+    request_id: str | None = None
+    ip: str | None = None
+
+
 class HistoryEvent(msgspec.Struct, forbid_unknown_fields=True):
     """One event of the license (or of one of its sessions): where it lies, what it is, when, what changed."""
 
@@ -31,6 +47,7 @@ class HistoryEvent(msgspec.Struct, forbid_unknown_fields=True):
     version: int
     type: str
     at: str
+    actor: HistoryActor
     changes: dict[str, Any]
     hash: str
 
