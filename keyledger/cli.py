@@ -157,12 +157,13 @@ def _rebuild(args: argparse.Namespace) -> int:
     runtime = _started(Settings.from_env())
     try:
         count = runtime.projector.rebuild(args.names or None)
+        calls = runtime.follow_call_log()
     except RebuildRefusedError as refused:
         print(f"keyledger rebuild: {refused}", file=sys.stderr)
         return 1
     finally:
         runtime.close()
-    print(f"rebuilt from {count} events")
+    print(f"rebuilt from {count} events and {calls} client calls")
     return 0
 
 

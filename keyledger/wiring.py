@@ -100,6 +100,17 @@ class Runtime:
     def _enqueue(self, delivery_ids: list[str]) -> None:
         self.enqueue_deliveries(delivery_ids)
 
+    def follow_call_log(self) -> int:
+        """Bring the read models the client call log feeds (security events, time series) up to its head, as
+        their worker threads do each second; `keyledger rebuild` runs it after replaying the event store."""
+        from workers.security_feed import feed_security_events, security_events_projection
+        from workers.timeseries_feed import feed_timeseries, timeseries_projection
+
+        now, calls = self.clock(), self.ledger.calls.store
+        return (feed_security_events(security_events_projection(self.projector.projections), calls, now,
+                                     self.ledger.raise_call_alerts)
+                + feed_timeseries(timeseries_projection(self.projector.projections), calls, now))
+
     def start_workers(self, deliver_in_process: bool = True) -> None:
         """The in-process workers: the expiry sweeper, the security-event and time-series feeds, the webhook
         dispatcher, and (unless arq delivers them, `run_arq_delivery`) webhook delivery on an in-process queue."""

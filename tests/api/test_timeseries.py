@@ -124,3 +124,35 @@ def test_a_year_of_hours_is_answered_and_anything_beyond_refused_in_the_envelope
 
         assert response.status_code == 400, (query, response.text)
         assert (response.json()["success"], response.json()["error_code"]) == (False, "VALIDATION_ERROR"), query
+
+
+def test_keyledger_rebuild_builds_the_series_from_events_and_calls_already_stored(history, runtime, settings,
+                                                                                     monkeypatch, capsys):
+    from keyledger import cli
+    from keyledger.wiring import build_runtime
+
+    tables = ("timeseries", "timeseries_errors", "timeseries_devices")
+
+    def rows(store):
+        return {table: sorted(tuple(dict(row).values()) for row in store.query(f"SELECT * FROM {table}"))
+                for table in tables}
+
+    before = rows(runtime.store)
+    runtime.close()  # `keyledger rebuild` runs with every projecting process stopped
+    environ = {key: value for key, value in cli.os.environ.items() if not key.startswith("KEYLEDGER_")}
+    environ |= {"KEYLEDGER_DATA_DIR": settings.data_dir, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST"}
+    if settings.database_url:
+        environ["KEYLEDGER_DATABASE_URL"] = settings.database_url
+    monkeypatch.setattr(cli.os, "environ", environ)
+
+    assert cli.main(["rebuild"]) == 0
+    assert "client calls" in capsys.readouterr().out
+
+    # Check the call log's half came back too, not only the event store's: devices, validations, errors.
+    rebuilt = build_runtime(settings, start_projector=False, start_workers=False)
+    try:
+        after = rows(rebuilt.store)
+    finally:
+        rebuilt.close()
+    assert before["timeseries_devices"] and before["timeseries_errors"]
+    assert after == before
