@@ -302,8 +302,8 @@ KEPT_OPEN = 2
 """Connections the event store's pool keeps open while idle; it opens more, up to `database_pool`, as needed."""
 CONNECTIONS_BESIDE_POOLS = call_log.READ_CONNECTIONS + 1 + client_link.IN_FLIGHT + 1 + 1
 """What a process opens on PostgreSQL beside its two pools (7): the call log's reads and its writer thread's one,
-the client link's lanes, the projection lock's one (projections/feeding.py), and where a projector or the webhook
-dispatcher runs, the one listening for appends (adapters/wakeups.py)."""
+the client link's lanes, the projection lock's one (projections/feeding.py), and where a projector, the webhook
+dispatcher or an event stream runs, the one listening for appends (adapters/wakeups.py)."""
 
 
 def _store_env(settings: Settings) -> dict[str, str]:
