@@ -78,7 +78,7 @@ def _scope(runtime: Services, is_admin: bool, account_id: str, types: str | None
 def _resume(header: str | None, query: int | None, head: int) -> int | None:
     """Where to resume from (the header wins over the query): a position in the store, at most its head."""
     if header is not None:
-        if not header.strip().isdigit() or int(header) > MAX_POSITION:
+        if not (header.strip().isascii() and header.strip().isdigit()) or int(header) > MAX_POSITION:
             raise InvalidValueError("Last-Event-ID must be an event's position (a whole number)")
         query = int(header)
     if query is not None and query > head:
@@ -87,9 +87,12 @@ def _resume(header: str | None, query: int | None, head: int) -> int | None:
 
 
 async def _messages(runtime: Services, scope: StreamScope, after: int, until: int | None) -> AsyncIterator[bytes]:
-    """The stream: each page of events in scope as they arrive, keep-alives between; ends at `until` (if given),
-    on shutdown, or when the client goes (Litestar cancels it)."""
-    feed, keepalive, quiet_since, behind = runtime.events, runtime.settings.stream_keepalive_seconds, time.monotonic(), 0
+    """The stream: each page of events in scope as they arrive, keep-alives between; ends at `until` (if given,
+    or once the read models have kept it waiting the consistency timeout), on shutdown, or when the client goes
+    (Litestar cancels it)."""
+    feed, keepalive = runtime.events, runtime.settings.stream_keepalive_seconds
+    quiet_since, behind = time.monotonic(), 0
+    give_up = quiet_since + runtime.settings.consistency_timeout
     while not feed.closed:
         rings = feed.rings  # before reading, so a ring while reading is not lost
         reached, head = await anyio.to_thread.run_sync(_reach, runtime)
@@ -99,7 +102,7 @@ async def _messages(runtime: Services, scope: StreamScope, after: int, until: in
             if text:
                 yield text
                 quiet_since = time.monotonic()
-        if until is not None and after >= until:
+        if until is not None and (after >= until or time.monotonic() > give_up):
             return
         behind = behind + 1 if head > reached else 0
         pause = keepalive - (time.monotonic() - quiet_since)

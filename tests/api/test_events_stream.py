@@ -174,6 +174,7 @@ BAD_INPUT = [
     ({"last_event_id": 10_000}, {}, 400),  # past the head
     ({}, {"Last-Event-ID": "10000"}, 400),
     ({}, {"Last-Event-ID": "abc"}, 400),
+    ({}, {"Last-Event-ID": "\u00b2".encode("latin-1")}, 400),  # a digit, not an ASCII one
     ({"last_event_id": -1}, {}, 400),
     ({"type": "License.Nonsense"}, {}, 400),
     ({"type": ","}, {}, 400),

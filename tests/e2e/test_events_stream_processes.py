@@ -69,7 +69,8 @@ def test_a_write_on_one_process_reaches_a_stream_on_another_within_a_second(data
             assert time.monotonic() < deadline, server.log_tail()
             time.sleep(0.2)
         setup = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-        token = call(setup, "POST", "/api/auth/register", body={"email": "v@example.com", "password": "secret123"})["token"]
+        account = {"email": "v@example.com", "password": "secret123"}
+        token = call(setup, "POST", "/api/auth/register", body=account)["token"]
         product = call(setup, "POST", "/api/products", token, {"name": "App"})
         # Open the stream, and find a connection the other process holds.
         stream = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
