@@ -32,11 +32,3 @@ def map_body(context: Any, body: Any) -> Any:
         return body
     return {field: SEEDED[field] if field in SEEDED and _valid(field, value) else value
             for field, value in body.items()}
-
-
-@schemathesis.hook
-def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
-    """The live event stream ends only when its client goes: ask it for what is stored up to now instead
-    (`follow=false`), unless the case sends a `follow` the route refuses."""
-    if case.operation.path.endswith("/events/stream") and (case.query or {}).get("follow", True) in (True, "true"):
-        case.query = {**(case.query or {}), "follow": False}
