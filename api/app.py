@@ -13,6 +13,7 @@ from api.controllers.audit import AuditController
 from api.controllers.auth import AuthController
 from api.controllers.history import LicenseHistoryController, LicenseStateController, ProductStateController
 from api.controllers.client import ClientController
+from api.controllers.events import EventStreamController
 from api.controllers.imports import ImportController
 from api.controllers.licenses import LicenseController
 from api.controllers.lockence import LockenceController
@@ -35,7 +36,7 @@ from api.requests import MAX_BODY_BYTES, LedgerRequest
 CONTROLLERS = [AuthController, ProductController, LicenseController, StatsController, NotificationController,
                WebhookController, AdminController, ImportController, ClientController, LockenceController,
                AuditController, LicenseStateController, ProductStateController, LicenseHistoryController,
-               SecurityController]
+               SecurityController, EventStreamController]
 
 
 class LimitedApp(DirectApp):

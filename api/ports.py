@@ -60,6 +60,19 @@ class AuditTrail(Protocol):
     keeper: ChainFollower
 
 
+class EventFeed(Protocol):
+    """The event store in position order, and a bell rung whenever it (or a read model here) may have moved."""
+
+    @property
+    def rings(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    def head(self) -> int: ...
+    def read(self, after: int, upto: int, limit: int) -> list[tuple[int, Any]]: ...
+    async def wait(self, rings: int, timeout: float) -> int:
+        """Wait until rung after `rings`, closed (the server stops), or `timeout` s passed; the rings now."""
+
+
 class ApiSettings(Protocol):
     """The settings a request reads."""
 
@@ -85,6 +98,8 @@ class ApiSettings(Protocol):
     def brute_force_window_seconds(self) -> float: ...
     @property
     def brute_force_block_seconds(self) -> float: ...
+    @property
+    def stream_keepalive_seconds(self) -> float: ...
 
 
 class Services(Protocol):
@@ -106,6 +121,7 @@ class Services(Protocol):
     webhook_poster: WebhookSender
     audit: AuditTrail | None
     counters: Counters
+    events: EventFeed
 
     def clock(self) -> datetime: ...
 

@@ -10,6 +10,8 @@ from keyledger.wiring import build_runtime
 
 
 def create() -> Litestar:
-    app = create_app(build_runtime(Settings.from_env()))
+    runtime = build_runtime(Settings.from_env())
+    runtime.end_streams_on_exit_signals()  # uvicorn has set its handlers by now: an open stream must not outlast them
+    app = create_app(runtime)
     gc.freeze()  # what startup built lives as long as the process: the collector need not walk it again
     return app

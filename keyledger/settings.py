@@ -82,6 +82,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     brute_force_window_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)] = 900
     brute_force_block_seconds: Annotated[int, msgspec.Meta(ge=1, le=30 * 86400)] = 3600
     """How long a brute-force block lasts: the blacklist entry expires then."""
+    stream_keepalive_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 15.0
+    """Seconds of quiet after which the event stream sends a `: keep-alive` comment (docs/events-stream.md)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import secrets
+import signal
 import stat
 import threading
 import time
@@ -24,6 +25,7 @@ from adapters.answers import AnswerTable
 from adapters.counters import MemoryCounters, RedisCounters
 from adapters.call_log import CallLog, CallTable, PostgresCallStore, call_store_for
 from adapters.ephemeral import MemoryStore, RedisStore
+from adapters.event_feed import Bell, StoreFeed
 from adapters.heads import events_table, head_reader
 from adapters.signer import AnswerSigner
 from adapters.wakeups import StoreNotifications
@@ -46,6 +48,7 @@ from projections.db import PostgresReadStore, ReadStore, SQLiteReadStore, unreac
 from projections.migrations import migrate
 from projections.registry import build_projections
 from projections.base import ProjectionView
+from projections.event_stream import FOLLOWS as STREAM_FOLLOWS
 from workers.deliveries import Deliverer, DeliveryPool
 from workers.projector import Projector
 from workers.webhooks import WebhookDispatcher
@@ -96,6 +99,8 @@ class Runtime:
         self.dispatcher = Projector(ledger, [WebhookDispatcher(ProjectionView(store, WebhookDispatcher.name),
                                                                events_between(ledger), self._enqueue)])
         self.audit: Audit | None = None  # the audit chain (keyledger/audit.py), set by build_runtime
+        self.events = StoreFeed(ledger.recorder, ledger.mapper, Bell(), self._listen)  # the live event stream's
+        _ring_on_advance(projector, STREAM_FOLLOWS, self.events.bell)
 
     def _enqueue(self, delivery_ids: list[str]) -> None:
         self.enqueue_deliveries(delivery_ids)
@@ -164,6 +169,17 @@ class Runtime:
     def _wake(self) -> None:
         self.projector.wake()
         self.dispatcher.wake()
+        self.events.bell.ring()
+
+    def end_streams_on_exit_signals(self) -> None:
+        """uvicorn waits for every open answer to end before it shuts the app down (and calls `close`): on SIGTERM
+        or SIGINT, end the event streams first, then do what uvicorn's own handler does. Main thread only."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for number in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(number)
+            if callable(previous):
+                signal.signal(number, _ending_streams_first(self.events.close, previous))
 
     def wait_for_dispatch(self, position: int) -> None:
         """Wait (bounded) until the webhook dispatcher has taken `position` (a replay or retry request)."""
@@ -206,6 +222,7 @@ class Runtime:
     def close(self) -> None:
         """Stop every background thread, waiting SHUTDOWN_SECONDS for all of them together, then close."""
         self._stop.set()
+        self.events.close()
         keepers = [self.dispatcher, self.projector] + ([self.audit.keeper] if self.audit is not None else [])
         for keeper in keepers:
             keeper.halt()
@@ -224,6 +241,26 @@ class Runtime:
             self.counters.close()
         self.store.close()
         self.ledger.close()
+
+
+def _ring_on_advance(projector: Projector, name: str, bell: Bell) -> None:
+    """Ring `bell` whenever this process's projector moves read model `name` (the event stream follows it)."""
+    for projection in projector.projections:
+        if projection.name == name:
+            advanced = projection.view.notify_advanced
+
+            def ring() -> None:
+                advanced()
+                bell.ring()
+
+            projection.view.notify_advanced = ring  # type: ignore[method-assign]
+
+
+def _ending_streams_first(end_streams: Callable[[], None], handler: Callable[..., Any]) -> Callable[..., Any]:
+    def handle(number: int, frame: Any) -> Any:
+        end_streams()
+        return handler(number, frame)
+    return handle
 
 
 def _call_table(ledger: Ledger) -> CallTable:
@@ -287,8 +324,8 @@ KEPT_OPEN = 2
 """Connections the event store's pool keeps open while idle; it opens more, up to `database_pool`, as needed."""
 CONNECTIONS_BESIDE_POOLS = call_log.READ_CONNECTIONS + 1 + client_link.IN_FLIGHT + 1 + 1
 """What a process opens on PostgreSQL beside its two pools (7): the call log's reads and its writer thread's one,
-the client link's lanes, the projection lock's one (projections/feeding.py), and where a projector or the webhook
-dispatcher runs, the one listening for appends (adapters/wakeups.py)."""
+the client link's lanes, the projection lock's one (projections/feeding.py), and where a projector, the webhook
+dispatcher or an event stream runs, the one listening for appends (adapters/wakeups.py)."""
 
 
 def _store_env(settings: Settings) -> dict[str, str]:

@@ -30,6 +30,12 @@ EXCLUDED_CHECKS = "ensure_resource_availability"
 CONFIG = """
 hooks = "tests.e2e.schemathesis_hooks"
 
+[checks.positive_data_acceptance]
+# A write's Idempotency-Key sent again with another request is refused (422 IDEMPOTENCY_KEY_REUSED,
+# docs/decisions/0002-idempotency-keys.md), and the coverage phase sends one key with several bodies: a rule
+# across requests no schema can state. Whether a run meets it depends on when its token is retired.
+expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "422"]
+
 [generation]
 # The API refuses NUL in any text of a body (api/requests.py: PostgreSQL cannot keep it). The document says so
 # in words, but JSON Schema cannot say it of free-form `metadata`; generate no NUL, as the option exists for.
@@ -39,25 +45,37 @@ allow-x00 = false
 include-name = "PUT /api/licenses/{license_id}"
 # A lifetime license refuses an expiry (400, docs/licensing-rules.md): a rule of the stored license's type,
 # which no schema of this request can state. Every other operation keeps the check's defaults.
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400",
+                                                     "422"]
 
 [[operations]]
 include-name = "POST /api/webhooks"
 # A URL must be https and resolve only to public addresses, and the test server accepts the host 127.0.0.1
 # alone (tests/e2e/conftest.py), so that nothing generated here is looked up or contacted: every URL is a 400.
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400",
+                                                     "422"]
 
 [[operations]]
 include-name = "PUT /api/webhooks/{webhook_id}"
 # As POST /api/webhooks: a URL given is refused (400) by the test server's fence.
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400",
+                                                     "422"]
 
 [[operations]]
 include-name = "POST /api/admin/import"
 # `content` is a file (a JSON array of records, or CSV with a header row): a string whose format no JSON
 # Schema of this body can state; a file that cannot be read at all is a 400 (docs/migrating-from-licensecm.md).
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400",
+                                                     "422"]
+
+[[operations]]
+include-name = "GET /api/events/stream"
+# A live event stream ends only when its client goes, and schemathesis reads an answer to its end, so every
+# case would wait out --request-timeout. Its answers, refusals and document are tested in
+# tests/api/test_events_stream.py and tests/api/test_openapi.py.
+enabled = false
 """
+SKIPPED = 1  # the operations CONFIG turns off
 
 
 def seed(server: Server) -> tuple[str, dict[str, str]]:
@@ -95,4 +113,4 @@ def test_the_running_server_conforms_to_its_openapi_document(server: Server, tmp
     report = run.stdout[-6000:] + run.stderr[-2000:]
     assert run.returncode == 0, report + server.log_tail()
     # Check the run reached every operation and found nothing.
-    assert f"Tested: {operations}" in run.stdout and " passed" in run.stdout, report
+    assert f"Tested: {operations - SKIPPED}" in run.stdout and " passed" in run.stdout, report
