@@ -120,10 +120,13 @@ class Route:
 
     @property
     def names_ids(self) -> bool:
-        """An id in the path, or a body naming a resource (`product_id`): it may name nothing one can see."""
+        """An id in the path, the query (`product_id=`) or a body naming a resource: it may name nothing one can
+        see."""
         fields = msgspec.inspect.type_info(self.body).fields if self.body is not None else ()  # type: ignore[union-attr]
         return "{" in self.path or any(isinstance(kind, msgspec.inspect.UUIDType)
-                                       for field in fields for kind in getattr(field.type, "types", (field.type,)))
+                                       for field in fields for kind in getattr(field.type, "types", (field.type,))) \
+            or any(_is_uuid(parameter.schema) for parameter in self.operation.parameters or ()
+                   if isinstance(parameter, Parameter) and parameter.param_in == "query")
 
     @property
     def client(self) -> bool:
@@ -132,6 +135,13 @@ class Route:
     @property
     def lockence(self) -> bool:
         return lockence_error_response in self.handler.resolve_exception_handlers().values()
+
+
+def _is_uuid(schema: Any) -> bool:
+    """Whether a parameter's schema is a UUID, or a UUID or null."""
+    if not isinstance(schema, Schema):
+        return False
+    return schema.format == "uuid" or any(_is_uuid(member) for member in schema.one_of or ())
 
 
 def refusals(route: Route) -> dict[int, str]:

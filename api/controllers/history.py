@@ -2,12 +2,12 @@
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, get
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from api.deps import ActorDep, LimitQuery, PageQuery, RuntimeDep
 from api.envelope import Ok
@@ -31,9 +31,19 @@ def _owner_filter(actor: Actor) -> str | None:
     return None if actor.is_admin else str(actor.id)
 
 
-def _instant(at: str | None) -> datetime:
-    """ISO-8601, a date or a time (no zone: UTC); anything else, or nothing, is refused (400)."""
-    if at is None or not at.strip():
+AtQuery = Annotated[str | None, QueryParameter(name="at", max_length=64, schema_extra={"format": "date-time"},
+                                               description="ISO-8601 time (a date, or no zone, is taken as UTC); "
+                                                           "default now")]
+IncludeQuery = Annotated[str | None, QueryParameter(
+    name="include", max_length=32, pattern=r"^(sessions|calls)(,(sessions|calls))?$",
+    description="`sessions`, `calls` or both, comma-separated")]
+
+
+def _instant(at: str | None, runtime: Services) -> datetime:
+    """ISO-8601, a date or a time (no zone: UTC), or now when not given; anything else is refused (400)."""
+    if at is None:
+        return runtime.clock()
+    if not at.strip():
         raise InvalidValueError("at must be an ISO-8601 time")
     return parse_instant(at)
 
@@ -53,9 +63,9 @@ class LicenseStateController(Controller):
 
     @get("/{license_id:uuid}/state", sync_to_thread=True)
     def license_state(self, license_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep,
-                      at: FromQuery[str | None] = None) -> Ok[LicenseState]:
+                      at: AtQuery = None) -> Ok[LicenseState]:
         """The license as `GET /licenses/{id}` answered at `at` (ISO-8601; no zone: UTC); 404 before it existed."""
-        when = _instant(at)
+        when = _instant(at, runtime)
         row, last = replay_until(events_of(runtime.ledger, license_id), when, LicenseListProjection,
                                  lambda store: licenses.get_license(store, str(license_id), _owner_filter(actor), when))
         if row is None:
@@ -114,7 +124,7 @@ class LicenseHistoryController(Controller):
 
     @get("/{license_id:uuid}/history", sync_to_thread=True)
     def license_history(self, license_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep,
-                        include: FromQuery[str | None] = None, page: PageQuery = 1,
+                        include: IncludeQuery = None, page: PageQuery = 1,
                         limit: LimitQuery = 20) -> Ok[LicenseHistory]:
         """Every event of the license in store order, with position and hash; `include=sessions,calls` adds its
         sessions' events and its client calls. Answers for a deleted license too (its owner, admins)."""
@@ -146,9 +156,9 @@ class ProductStateController(Controller):
 
     @get("/{product_id:uuid}/state", sync_to_thread=True)
     def product_state(self, product_id: FromPath[UUID], actor: ActorDep, runtime: RuntimeDep,
-                      at: FromQuery[str | None] = None) -> Ok[ProductState]:
+                      at: AtQuery = None) -> Ok[ProductState]:
         """The product as `GET /products/{id}` answered at `at`, without its secret; 404 before it existed."""
-        when = _instant(at)
+        when = _instant(at, runtime)
         row, last = replay_until(events_of(runtime.ledger, product_id), when, ProductListProjection,
                                  lambda store: products.get_product(store, str(product_id), _owner_filter(actor)))
         if row is None:

@@ -17,9 +17,9 @@ from domain.product import ProductNotFoundError
 from projections import products, stats, timeseries
 
 IntervalQuery = Annotated[Literal["hour", "day"], QueryParameter()]
-FromQuery = Annotated[str | None, QueryParameter(name="from", max_length=64,
+FromQuery = Annotated[str | None, QueryParameter(name="from", max_length=64, schema_extra={"format": "date-time"},
                                                   description="ISO-8601 date or time (no zone: UTC)")]
-ToQuery = Annotated[str | None, QueryParameter(name="to", max_length=64,
+ToQuery = Annotated[str | None, QueryParameter(name="to", max_length=64, schema_extra={"format": "date-time"},
                                                 description="ISO-8601 date or time (no zone: UTC); default now")]
 
 

@@ -1,7 +1,7 @@
 """Webhook requests and answers."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 import msgspec
@@ -84,6 +84,10 @@ class DeliveryPage(msgspec.Struct, forbid_unknown_fields=True):
 
 class WebhookReplay(msgspec.Struct, forbid_unknown_fields=True):
     """Re-send the webhook's event types recorded past position `after` and/or at or after `since`, up to now."""
+
+    json_schema_extra: ClassVar[dict[str, Any]] = {"anyOf": [  # one of the two, in the OpenAPI document
+        {"required": ["after"], "properties": {"after": {"type": "integer"}}},
+        {"required": ["since"], "properties": {"since": {"type": "string"}}}]}
 
     after: Annotated[int, msgspec.Meta(ge=0, le=2**62)] | None = None
     since: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
