@@ -13,7 +13,8 @@ from domain.blacklist import MAX_VALUE, BlacklistType, Severity
 Value = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_VALUE)]
 Reason = Annotated[str, msgspec.Meta(max_length=500)]
 Expiry = Annotated[datetime, msgspec.Meta(tz=True)]
-Hours = Annotated[float, msgspec.Meta(gt=0, le=MAX_BLOCK_HOURS)]
+Hours = Annotated[float, msgspec.Meta(ge=0.01, le=MAX_BLOCK_HOURS)]
+"""At least 36 s: a shorter block could lapse before it is recorded, and a block that never blocked is refused."""
 
 
 class BlacklistEntryCreate(msgspec.Struct, forbid_unknown_fields=True):
