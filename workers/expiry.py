@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from commands.ledger import Ledger
@@ -29,14 +30,16 @@ SWEEPER = system("expiry-sweeper")
 """The actor of every event a sweep records, whoever runs it."""
 
 
-def sweep_expired(ledger: Ledger, store: ReadStore, now: datetime) -> int:
-    """Record each lapse the read model shows; returns how many were recorded (the command is idempotent)."""
-    recorded = 0
+def _record_each(ids: Iterable[str], record: Callable[[UUID, datetime], Any], now: datetime) -> int:
+    """Run `record` for each id as the sweeper; how many recorded something (a command answers None when
+    the aggregate had nothing left to record, so repeating a sweep is harmless)."""
     with acting(SWEEPER):
-        for license_id in lapsed_license_ids(store, now):
-            if ledger.expire_license(UUID(license_id), now) is not None:
-                recorded += 1
-    return recorded
+        return sum(record(UUID(item_id), now) is not None for item_id in ids)
+
+
+def sweep_expired(ledger: Ledger, store: ReadStore, now: datetime) -> int:
+    """Record each lapse the read model shows; returns how many were recorded."""
+    return _record_each(lapsed_license_ids(store, now), ledger.expire_license, now)
 
 
 def sweep_sessions(ledger: Ledger, store: ReadStore, now: datetime) -> int:
@@ -44,22 +47,12 @@ def sweep_sessions(ledger: Ledger, store: ReadStore, now: datetime) -> int:
 
     The read model may be stale (a heartbeat since), so the command decides from the aggregates.
     """
-    ended = 0
-    with acting(SWEEPER):
-        for session_id in sessions_to_close(store, now):
-            if ledger.close_session(UUID(session_id), now) is not None:
-                ended += 1
-    return ended
+    return _record_each(sessions_to_close(store, now), ledger.close_session, now)
 
 
 def sweep_blacklist(ledger: Ledger, store: ReadStore, now: datetime) -> int:
     """Record `Expired` for each blacklist entry whose expiry has passed; returns how many were recorded."""
-    recorded = 0
-    with acting(SWEEPER):
-        for entry_id in lapsed_entry_ids(store, now):
-            if ledger.expire_blacklist_entry(UUID(entry_id), now) is not None:
-                recorded += 1
-    return recorded
+    return _record_each(lapsed_entry_ids(store, now), ledger.expire_blacklist_entry, now)
 
 
 SWEEPS = (sweep_expired, sweep_sessions, sweep_blacklist)
