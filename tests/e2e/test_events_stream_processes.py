@@ -6,28 +6,14 @@ from __future__ import annotations
 import http.client
 import json
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from tests.conftest import POSTGRES_URL
 from tests.e2e.test_serving import api_processes
-from tests.faults.conftest import process_env, start_server
+from tests.faults.conftest import postgres_url, process_env, start_server  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
-
-
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    schema = f"kl_sse_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield f"{POSTGRES_URL}?schema={schema}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def owner(server_port: int, client_port: int, pids: set[int]) -> int:
@@ -60,8 +46,8 @@ def call(conn: http.client.HTTPConnection, method: str, path: str, token: str | 
     return payload["data"]
 
 
-def test_a_write_on_one_process_reaches_a_stream_on_another_within_a_second(database_url: str, tmp_path: Path):
-    server = start_server(tmp_path / "var", process_env(database_url), workers=2)
+def test_a_write_on_one_process_reaches_a_stream_on_another_within_a_second(postgres_url: str, tmp_path: Path):
+    server = start_server(tmp_path / "var", process_env(postgres_url), workers=2)
     try:
         assert server.process is not None
         deadline = time.monotonic() + 30
