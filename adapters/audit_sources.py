@@ -39,7 +39,10 @@ class CallLogSource:
         return [call_record(row) for row in self.calls.rows(after, limit)]
 
 
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode  # built once
+
+
 def call_record(row: tuple[Any, ...]) -> ChainRecord:
     fields = dict(zip(CALL_FIELDS, row[1:], strict=True))
-    data = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    data = _ENCODE(fields).encode()
     return ChainRecord(row[0], fields["license_id"] or "", 0, fields["action"], data, fields["at"])

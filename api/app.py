@@ -43,13 +43,17 @@ class LimitedApp(DirectApp):
     """The application, with its rate limits at its entry (api/ratelimit.py): vendor requests are counted here,
     before the direct front door or Litestar's routing, and every answer gets the RateLimit-* headers."""
 
+    def __init__(self, runtime: Services, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.runtime = runtime  # as the state holds it, without the state's lookup on every request
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        settings = self.state.runtime.settings
+        settings = self.runtime.settings
         if scope["type"] == "http" and (settings.rate_limit_api or settings.rate_limit_validation
                                         or settings.rate_limit_client_ip):
             send = with_quota_headers(scope, send)
-            if not is_client_path(scope["path"]) and settings.rate_limit_api:
-                runtime = self.state.runtime
+            if settings.rate_limit_api and not is_client_path(scope["path"]):
+                runtime = self.runtime
                 quota = await check_vendor(runtime, scope, account_id_of(runtime, scope))
                 if quota is not None and quota.refused:
                     body = refused_answer(quota)
@@ -71,6 +75,7 @@ def create_app(runtime: Services, middleware: Sequence[Middleware] = ()) -> Lite
     """Build the app around the services a request may use; closing the app closes them. `middleware` runs
     after our own, on every route, the directly answered validations included (api/direct.py)."""
     app = LimitedApp(
+        runtime,
         route_handlers=[under_api(controller) for controller in CONTROLLERS],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

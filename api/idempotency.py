@@ -39,10 +39,13 @@ KEY_PATTERN = "^[ -~]+$"  # printable ASCII
 _KEY = re.compile(KEY_PATTERN)
 
 
+_UNDER = tuple(root + "/" for root in IDEMPOTENT_PATHS)
+
+
 def takes_idempotency_key(method: str, path: str) -> bool:
     """Whether a request is a vendor write, which accepts an `Idempotency-Key` (the OpenAPI document says so
     from this too, api/openapi.py)."""
-    return method in WRITES and any(path == root or path.startswith(root + "/") for root in IDEMPOTENT_PATHS)
+    return method in WRITES and (path.startswith(_UNDER) or path in IDEMPOTENT_PATHS)
 
 
 @dataclass(frozen=True)

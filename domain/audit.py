@@ -37,18 +37,24 @@ class ChainRecord:
 
 def link_hash(previous: bytes, record: ChainRecord) -> bytes:
     """SHA-256(prev ‖ u64 position ‖ str id ‖ u64 version ‖ str type ‖ bytes data); str/bytes are u32-length-prefixed."""
-    digest = hashlib.sha256(previous)
-    digest.update(struct.pack(">Q", record.position))
-    _field(digest, record.record_id.encode())
-    digest.update(struct.pack(">Q", record.version))
-    _field(digest, record.type.encode())
-    _field(digest, record.data)
-    return digest.digest()
+    return hashlib.sha256(previous + _POSITION.pack(record.position) + _body(record)).digest()
 
 
-def _field(digest: hashlib._Hash, value: bytes) -> None:
-    digest.update(struct.pack(">I", len(value)))
-    digest.update(value)
+def link_and_fingerprint(previous: bytes, record: ChainRecord) -> tuple[bytes, str]:
+    """`link_hash` and `fingerprint` of one record, its fields encoded once."""
+    body = _body(record)
+    return hashlib.sha256(previous + _POSITION.pack(record.position) + body).digest(), hashlib.sha256(body).hexdigest()
+
+
+_POSITION = struct.Struct(">Q")
+_LENGTH = struct.Struct(">I")
+
+
+def _body(record: ChainRecord) -> bytes:
+    """The hashed fields after the position: str id ‖ u64 version ‖ str type ‖ bytes data."""
+    record_id, kind = record.record_id.encode(), record.type.encode()
+    return b"".join((_LENGTH.pack(len(record_id)), record_id, _POSITION.pack(record.version),
+                     _LENGTH.pack(len(kind)), kind, _LENGTH.pack(len(record.data)), record.data))
 
 
 def checkpoint_message(chain: str, position: int, hash_hex: str, key_id: str, at: str) -> bytes:
@@ -72,12 +78,7 @@ class Break:
 
 def fingerprint(record: ChainRecord) -> str:
     """SHA-256 (hex) of a record without its position: the same record found at another position matches."""
-    digest = hashlib.sha256()
-    _field(digest, record.record_id.encode())
-    digest.update(struct.pack(">Q", record.version))
-    _field(digest, record.type.encode())
-    _field(digest, record.data)
-    return digest.hexdigest()
+    return hashlib.sha256(_body(record)).hexdigest()
 
 
 def classify(linked_elsewhere: bool, linked_here_comes_next: bool) -> str:

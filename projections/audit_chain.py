@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import Tracking
 
-from domain.audit import GENESIS, ChainRecord, checkpoint_message, fingerprint, link_hash
+from domain.audit import GENESIS, ChainRecord, checkpoint_message, fingerprint, link_and_fingerprint
 from domain.instants import utc_text
 from projections.base import ProjectionView
 from projections.db import Cursor, ReadStore, Row
@@ -81,14 +81,15 @@ class AuditChain:
             records = self._settled(self.source.records(position, limit), position)
             head = _link_hash_at(cursor, self.chain, position) if position else GENESIS
             signed, signed_at = self._last_checkpoint(cursor)
+            links = []
             for record in records:
-                head = link_hash(head, record)
-                cursor.execute("INSERT INTO audit_links (chain, position, record_id, version, fingerprint, hash)"
-                               " VALUES (?, ?, ?, ?, ?, ?)", (self.chain, record.position, record.record_id,
-                                                              record.version, fingerprint(record), head.hex()))
+                head, record_print = link_and_fingerprint(head, record)
+                links.append((self.chain, record.position, record.record_id, record.version, record_print, head.hex()))
                 if record.position - signed >= self.every:
                     signed, signed_at = record.position, self._sign_checkpoint(cursor, record.position, head)
             if records:
+                cursor.executemany("INSERT INTO audit_links (chain, position, record_id, version, fingerprint, hash)"
+                                   " VALUES (?, ?, ?, ?, ?, ?)", links)
                 position = records[-1].position
                 self.view.record_tracking(cursor, Tracking(self.application_name, position))
             if signed < position and signed_at <= utc_text(self.clock() - self.interval):

@@ -208,8 +208,11 @@ def iso(at: datetime | None) -> str | None:
     return None if at is None else utc_text(at)
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode  # json.dumps builds one per call
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return _ENCODE(value)
 
 
 def from_json(text: str | None) -> Any:

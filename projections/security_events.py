@@ -15,9 +15,10 @@ no alert again.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from collections.abc import Callable
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from eventsourcing.persistence import Tracking
 
@@ -25,26 +26,17 @@ from domain.client_call import CallRecord
 from domain.security import SecurityAlert, alerts_for_call
 from domain.security_events import call_event_types, severity_of
 from projections.base import ProjectionView, ReadModelProjection, from_json, iso, page_bounds, pagination, to_json
+from projections.call_rows import CallSource, StoredCall, settled_calls
 from projections.db import Cursor, ReadStore, Row
 
 CALL_LOG = "client_calls"
 """The application name under which this read model tracks its position in the call log."""
-GAP_WAIT = timedelta(seconds=10)
-"""How long the feed waits at a gap in the call log's positions before passing it. On PostgreSQL positions come
-from a sequence, and concurrent appends commit out of order: a gap is usually a record still committing, but
-one rolled back leaves a gap for ever."""
 ALERTS = "security_alerts"
 """The name under which the alerts raised for calls track their position in the call log: not this read model's
 name, so a rebuild, which drops that one's positions, raises no alert twice."""
 RaiseAlerts = Callable[[list[tuple[int, str, CallRecord]]], Any]
 """Raises the alerts of (call-log position, event type, call record), each once (commands/security_alerts.py)."""
 INSERT = "INSERT INTO security_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
-
-
-class CallSource(Protocol):
-    """The call log, as this read model reads it (adapters/call_log.py: CallStore)."""
-
-    def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]: ...
 
 
 class SecurityEventsProjection(ReadModelProjection):
@@ -87,47 +79,46 @@ def follow_calls(projection: SecurityEventsProjection, calls: CallSource, now: d
     view: ProjectionView = projection.view
     with view.store.transaction(durable=False) as cursor:
         position = view.claim_position(cursor, CALL_LOG)
-        records = _up_to_a_fresh_gap(position, calls.select(position, limit), now)
-        detections = []
-        for call_position, record in records:
-            for n, event_type in enumerate(call_event_types(record.action, record.security_event, record.details)):
-                row_id = f"call:{call_position}:{n}" if n else f"call:{call_position}"  # a second detection: `:1`
-                cursor.execute(INSERT, _call_row(row_id, event_type, record))
-                detections.append((call_position, event_type, record))
-        if records:
-            view.record_tracking(cursor, Tracking(CALL_LOG, records[-1][0]))
+        read = settled_calls(calls, position, limit, now)
+        rows, detections = [], []
+        for call in read:
+            details = call.detail_values()
+            for n, event_type in enumerate(call_event_types(call.action, call.security_event, details)):
+                row_id = f"call:{call.position}:{n}" if n else f"call:{call.position}"  # a second detection: `:1`
+                rows.append(_call_row(row_id, event_type, call, details))
+                detections.append((call, event_type))
+        if rows:
+            cursor.executemany(INSERT, rows)
+        if read:
+            view.record_tracking(cursor, Tracking(CALL_LOG, read[-1].position))
             if raise_alerts is not None:
-                _alert(cursor, ProjectionView(view.store, ALERTS), position, records[-1][0], detections, raise_alerts)
+                _alert(cursor, ProjectionView(view.store, ALERTS), position, read[-1].position, detections,
+                       raise_alerts)
     view.notify_advanced()
-    return len(records)
+    return len(read)
 
 
 def _alert(cursor: Cursor, alerts: ProjectionView, position: int, reached: int,
-           detections: list[tuple[int, str, CallRecord]], raise_alerts: RaiseAlerts) -> None:
+           detections: list[tuple[StoredCall, str]], raise_alerts: RaiseAlerts) -> None:
     """Raise the alerts of the detections past the alerts' own position, and move it to `reached`. Where it was
     never kept, it starts where this read model stood: calls recorded before alerts existed raise none."""
     alerted = alerts.claim_position(cursor, CALL_LOG) or position
-    raise_alerts([detection for detection in detections
-                  if detection[0] > alerted and alerts_for_call(detection[1])])
+    raise_alerts([(call.position, event_type, call.record()) for call, event_type in detections
+                  if call.position > alerted and alerts_for_call(event_type)])
     alerts.record_tracking(cursor, Tracking(CALL_LOG, reached))
 
 
-def _up_to_a_fresh_gap(position: int, records: list[tuple[int, CallRecord]], now: datetime
-                       ) -> list[tuple[int, CallRecord]]:
-    """The records before the first gap in positions that is younger than GAP_WAIT (see there)."""
-    expected = position + 1
-    for index, (call_position, record) in enumerate(records):
-        if call_position != expected and now - record.at < GAP_WAIT:
-            return records[:index]
-        expected = call_position + 1
-    return records
+def _call_row(row_id: str, event_type: str, call: StoredCall, details: dict[str, Any]) -> tuple[Any, ...]:
+    return (row_id, event_type, severity_of(event_type), call.license_id, call.product_id, call.ip, call.hwid,
+            int(call.error_code is not None),
+            to_json({"action": call.action, "error_code": call.error_code, **details}) if details
+            else _plain_details(call.action, call.error_code), call.at, "call")
 
 
-def _call_row(row_id: str, event_type: str, record: CallRecord) -> tuple[Any, ...]:
-    details = {"action": record.action, "error_code": record.error_code, **record.details}
-    return (row_id, event_type, severity_of(event_type), _text(record.license_id),
-            _text(record.product_id), record.ip, record.hwid, int(record.error_code is not None), to_json(details),
-            iso(record.at), "call")
+@lru_cache(maxsize=256)
+def _plain_details(action: str, error_code: str | None) -> str:
+    """The details of a call that reported none: its action and outcome (a handful of combinations)."""
+    return to_json({"action": action, "error_code": error_code})
 
 
 def _text(value: Any) -> str | None:

@@ -18,13 +18,13 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from domain.client_call import CallRecord
 from domain.errors import InvalidValueError
 from domain.license import License
 from domain.session import Session
 from projections.base import ProjectionView, ReadModelProjection, iso
 from projections.db import Cursor, ReadStore, Row
-from projections.security_events import CALL_LOG, CallSource, _up_to_a_fresh_gap
+from projections.call_rows import CallSource, StoredCall, settled_calls
+from projections.security_events import CALL_LOG
 
 INTERVALS: dict[str, timedelta] = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 MAX_BUCKETS = {"hour": 24 * 366, "day": 366 * 10}
@@ -52,6 +52,11 @@ def bucket_of(at: datetime, interval: str) -> datetime:
 def _buckets(at: datetime) -> Iterator[tuple[str, str]]:
     for interval in INTERVALS:
         yield interval, iso(bucket_of(at, interval)) or ""
+
+
+def text_buckets(at: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """`_buckets` of a time already in domain/instants.py's fixed-width UTC text (a call log row's `at`)."""
+    return ("hour", f"{at[:13]}:00:00.000000Z"), ("day", f"{at[:10]}T00:00:00.000000Z")
 
 
 class TimeseriesProjection(ReadModelProjection):
@@ -123,8 +128,8 @@ def follow_calls(projection: TimeseriesProjection, calls: CallSource, now: datet
     view: ProjectionView = projection.view
     with view.store.transaction(durable=False) as cursor:
         position = view.claim_position(cursor, CALL_LOG)
-        records = _up_to_a_fresh_gap(position, calls.select(position, limit), now)
-        counts, errors, devices = _tally([record for _, record in records])
+        read = settled_calls(calls, position, limit, now)
+        counts, errors, devices = _tally(read)
         for key in _new_devices(cursor, devices):
             counts[key]["devices"] += 1
         _add_counts(cursor, counts)
@@ -132,38 +137,40 @@ def follow_calls(projection: TimeseriesProjection, calls: CallSource, now: datet
             cursor.execute("INSERT INTO timeseries_errors VALUES (?, ?, ?, ?, ?) ON CONFLICT"
                            f" ({KEY}, error_code) DO UPDATE SET count = timeseries_errors.count + excluded.count",
                            (product_id, interval, bucket, code, n))
-        if records:
-            view.record_tracking(cursor, Tracking(CALL_LOG, records[-1][0]))
+        if read:
+            view.record_tracking(cursor, Tracking(CALL_LOG, read[-1].position))
     view.notify_advanced()
-    return len(records)
+    return len(read)
 
 
-def _tally(records: list[CallRecord]) -> tuple[dict[Key, Counter[str]], Counter[tuple[str, ...]], set[tuple[str, ...]]]:
+def _tally(calls: list[StoredCall]) -> tuple[dict[Key, Counter[str]], Counter[tuple[str, ...]], set[tuple[str, ...]]]:
     """A batch's counts per bucket, validation refusals per bucket and code, and devices seen per bucket."""
     counts: dict[Key, Counter[str]] = {}
     errors: Counter[tuple[str, ...]] = Counter()
     devices: set[tuple[str, ...]] = set()
-    for record in records:
-        if record.product_id is None:
+    for call in calls:
+        if call.product_id is None:
             continue
-        column = _column_of(record)
-        for interval, bucket in _buckets(record.at):
-            key = (str(record.product_id), interval, bucket)
-            tally = counts.setdefault(key, Counter())
+        column = _column_of(call)
+        for interval, bucket in text_buckets(call.at):
+            key = (call.product_id, interval, bucket)
+            tally = counts.get(key)
+            if tally is None:
+                tally = counts[key] = Counter()
             if column is not None:
                 tally[column] += 1
-            if record.action == "validation" and record.error_code is not None:
-                errors[(*key, record.error_code)] += 1
-            if record.error_code is None and record.hwid:
-                devices.add((*key, record.hwid))
+            if call.action == "validation" and call.error_code is not None:
+                errors[(*key, call.error_code)] += 1
+            if call.error_code is None and call.hwid:
+                devices.add((*key, call.hwid))
     return counts, errors, devices
 
 
-def _column_of(record: CallRecord) -> str | None:
-    if record.action == "validation":
-        return "validations_succeeded" if record.error_code is None else "validations_failed"
-    if record.error_code is None and record.action in ("activation", "deactivation"):
-        return f"{record.action}s"
+def _column_of(call: StoredCall) -> str | None:
+    if call.action == "validation":
+        return "validations_succeeded" if call.error_code is None else "validations_failed"
+    if call.error_code is None and call.action in ("activation", "deactivation"):
+        return f"{call.action}s"
     return None
 
 

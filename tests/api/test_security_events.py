@@ -114,17 +114,20 @@ def test_a_vendor_who_is_not_an_admin_is_forbidden(client, vendor_token, path):
 
 
 def test_the_feed_waits_at_a_fresh_gap_in_the_call_log_and_passes_an_old_one(runtime, clock):
+    from adapters.call_log import to_row
     from domain.client_call import CallRecord
-    from projections.security_events import GAP_WAIT, follow_calls
+    from projections.call_rows import GAP_WAIT
+    from projections.security_events import follow_calls
 
-    def record():
-        return CallRecord("validation", None, None, None, None, "192.0.2.1", "pc", None, {}, clock())
+    def stored(position):
+        return (position, *to_row(CallRecord("validation", None, None, None, None, "192.0.2.1", "pc", None, {},
+                                             clock())))
 
     class CallsWithAGap:  # position 2 still committing (or rolled back)
-        rows = [(1, record()), (3, record())]
+        kept = [stored(1), stored(3)]
 
-        def select(self, after, limit):
-            return [row for row in self.rows if row[0] > after][:limit]
+        def rows(self, after, limit):
+            return [row for row in self.kept if row[0] > after][:limit]
 
     projection = security_events_projection(runtime.projector.projections)
     assert follow_calls(projection, CallsWithAGap(), clock()) == 1  # stops before the gap

@@ -23,3 +23,18 @@ def test_an_instant_reads_the_same_in_every_zone_and_as_iso_8601_utc(at, zone):
 @given(instants, instants)
 def test_texts_sort_as_their_instants(first, second):
     assert (utc_text(first) < utc_text(second)) == (first < second)
+
+
+@given(instants, zones)
+def test_a_call_rows_text_falls_in_the_buckets_of_its_instant(at, zone):
+    from projections.timeseries import _buckets, text_buckets  # the call log's follower reads text, the projector times
+
+    assert text_buckets(utc_text(at.astimezone(zone))) == tuple(_buckets(at.astimezone(zone)))
+
+
+@given(instants, zones)
+def test_a_call_rows_text_reads_back_as_its_instant(at, zone):
+    from projections.call_rows import StoredCall
+
+    call = StoredCall(1, utc_text(at.astimezone(zone)), "validation", None, None, None, None, None, None, None, "{}")
+    assert call.record().at == at
