@@ -104,16 +104,22 @@ def decide(runtime: Any, scope: Any, rules: Sequence[tuple[str, int]], hits: Seq
     """The one limiter decision: keep the tightest quota in the scope for the answer's headers and return it;
     the first refusal of a key in its window raises its alert."""
     window = runtime.settings.rate_limit_window_seconds
-    quotas = [Quota(key, limit, count, reset, window) for (key, limit), (count, reset) in zip(rules, hits)]
-    refused = [quota for quota in quotas if quota.refused]
-    tightest = max(refused, key=lambda quota: quota.reset) if refused else min(quotas, key=lambda q: q.remaining)
+    tightest: Quota | None = None
+    refused = False
+    for (key, limit), (count, reset) in zip(rules, hits):  # a loop, not min/max: this runs on every call
+        if count > limit:
+            quota = Quota(key, limit, count, reset, window)
+            if count == limit + 1:  # the key's first refusal in its window
+                _alert(runtime, scope, quota, product_id, hwid)
+            if not refused or tightest is None or reset > tightest.reset:
+                tightest, refused = quota, True
+        elif not refused and (tightest is None or limit - count < tightest.limit - tightest.count):
+            tightest = Quota(key, limit, count, reset, window)
+    assert tightest is not None  # rules is never empty
     state = scope.setdefault("state", {})
     kept = state.get(QUOTA)
-    if kept is None or tightest.refused or (not kept.refused and tightest.remaining < kept.remaining):
+    if kept is None or refused or (not kept.refused and tightest.remaining < kept.remaining):
         state[QUOTA] = tightest
-    for quota in refused:
-        if quota.count == quota.limit + 1:  # the key's first refusal in its window
-            _alert(runtime, scope, quota, product_id, hwid)
     return tightest
 
 
@@ -140,7 +146,9 @@ def _client_rules(settings: Any, scope: Any, product_id: UUID | None, license_ke
                   hwid: str | None) -> list[tuple[str, int]]:
     if not (settings.rate_limit_validation or settings.rate_limit_client_ip):
         return []
-    client = hashlib.blake2b(f"{product_id}\0{license_key}\0{hwid}".encode(), digest_size=16).hexdigest()
+    product = product_id.bytes if product_id is not None else b""  # str(UUID) is Python code: the bytes are not
+    client = hashlib.blake2b(b"%s\0%s\0%s" % (product, license_key.encode(), (hwid or "").encode()),
+                             digest_size=16).hexdigest()
     return [(f"v:{client}", settings.rate_limit_validation), (f"c:{_ip(scope)}", settings.rate_limit_client_ip)]
 
 
