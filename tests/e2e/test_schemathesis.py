@@ -27,100 +27,60 @@ EXAMPLES = 20
 # chain those (once in about ten runs) and the check then reports the right 404 as a fault. Read-your-writes
 # is tested in tests/api (every create-then-read test, test_read_models_behind.py).
 EXCLUDED_CHECKS = "ensure_resource_availability"
-CONFIG = """
+STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "422"]
+"""What valid input may be answered with. A write's Idempotency-Key sent again with another request is refused
+(422 IDEMPOTENCY_KEY_REUSED, docs/decisions/0002-idempotency-keys.md), and the coverage phase sends one key with
+several bodies: a rule across requests no schema can state."""
+REFUSED_BY_RULES = [  # operations whose valid-looking input may still be a 400, each for a rule no schema states
+    # A lifetime license refuses an expiry (docs/licensing-rules.md): a rule of the stored license's type.
+    "PUT /api/licenses/{license_id}",
+    # A URL must be https and resolve only to public addresses, and the test server accepts the host 127.0.0.1
+    # alone (tests/e2e/conftest.py), so that nothing generated here is looked up or contacted.
+    "POST /api/webhooks",
+    "PUT /api/webhooks/{webhook_id}",
+    # `content` is a file (a JSON array of records, or CSV with a header row): a string whose format no JSON
+    # Schema of this body can state (docs/migrating-from-licensecm.md).
+    "POST /api/admin/import",
+    # `ip` must be an IPv4 or IPv6 address or network; a blacklist value must suit its type.
+    "POST /api/security/block-ip",
+    "POST /api/security/blacklist",
+    # Times must lie in the years 1000-8999 (docs/decisions/0085-time-series-read-model.md).
+    "GET /api/stats/products/{product_id}/timeseries",
+    # `block_vm` and `block_debugger` must agree with `security_policy` given beside them (decision 0070).
+    "POST /api/products",
+    "PUT /api/products/{product_id}",
+    # `since` must not be after `until`.
+    "GET /api/audit/export",
+]
+DISABLED = [
+    # A refresh retires the token it is sent, and the run has one token (--header): the first refresh would leave
+    # every later case a 401. Refresh, rotation and retirement are tested in tests/api/test_auth.py.
+    "POST /api/auth/refresh",
+    # A live event stream ends only when its client goes, and schemathesis reads an answer to its end, so every
+    # case would wait out --request-timeout. Its answers, refusals and document are tested in
+    # tests/api/test_events_stream.py and tests/api/test_openapi.py.
+    "GET /api/events/stream",
+]
+CONFIG = f"""
 hooks = "tests.e2e.schemathesis_hooks"
 
 [checks.positive_data_acceptance]
-# A write's Idempotency-Key sent again with another request is refused (422 IDEMPOTENCY_KEY_REUSED,
-# docs/decisions/0002-idempotency-keys.md), and the coverage phase sends one key with several bodies: a rule
-# across requests no schema can state. Whether a run meets it depends on when its token is retired.
-expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "422"]
+expected-statuses = {json.dumps(STATUSES)}
 
 [generation]
 # The API refuses NUL in any text of a body (api/requests.py: PostgreSQL cannot keep it). The document says so
 # in words, but JSON Schema cannot say it of free-form `metadata`; generate no NUL, as the option exists for.
 allow-x00 = false
-
+""" + "".join(f"""
 [[operations]]
-include-name = "PUT /api/licenses/{license_id}"
-# A lifetime license refuses an expiry (400, docs/licensing-rules.md): a rule of the stored license's type,
-# which no schema of this request can state. Every other operation keeps the check's defaults.
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400",
-                                                     "422"]
-
+include-name = "{operation}"
+checks.positive_data_acceptance.expected-statuses = {json.dumps([*STATUSES, "400"])}
+""" for operation in REFUSED_BY_RULES) + "".join(f"""
 [[operations]]
-include-name = "POST /api/webhooks"
-# A URL must be https and resolve only to public addresses, and the test server accepts the host 127.0.0.1
-# alone (tests/e2e/conftest.py), so that nothing generated here is looked up or contacted: every URL is a 400.
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400",
-                                                     "422"]
-
-[[operations]]
-include-name = "PUT /api/webhooks/{webhook_id}"
-# As POST /api/webhooks: a URL given is refused (400) by the test server's fence.
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400",
-                                                     "422"]
-
-[[operations]]
-include-name = "POST /api/admin/import"
-# `content` is a file (a JSON array of records, or CSV with a header row): a string whose format no JSON
-# Schema of this body can state; a file that cannot be read at all is a 400 (docs/migrating-from-licensecm.md).
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400",
-                                                     "422"]
-
-[[operations]]
-include-name = "POST /api/security/block-ip"
-# `ip` must be an IPv4 or IPv6 address or network, a format no JSON Schema string states: others are a 400.
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400",
-                                                     "422"]
-
-[[operations]]
-include-name = "POST /api/security/blacklist"
-# A value must suit its type (an address or network for `ip`): a rule across two fields, and a format, that
-# no JSON Schema of this body states; a value that does not is a 400.
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400",
-                                                     "422"]
-
-[[operations]]
-include-name = "GET /api/stats/products/{product_id}/timeseries"
-# Times must lie in the years 1000-8999 (docs/decisions/0085-time-series-read-model.md): a bound the
-# date-time format cannot state; others are a 400.
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400",
-                                                     "422"]
-
-[[operations]]
-include-name = "POST /api/products"
-# `block_vm` and `block_debugger` are shorthands for two entries of `security_policy`: given both, they must
-# agree (docs/decisions/0070-product-security-policy.md), a rule across fields no schema of this body states.
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400",
-                                                     "422"]
-
-[[operations]]
-include-name = "PUT /api/products/{product_id}"
-# As POST /api/products: the shorthands must agree with the policy given beside them.
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400",
-                                                     "422"]
-
-[[operations]]
-include-name = "GET /api/audit/export"
-# `since` must not be after `until`: a rule across two parameters no schema states; otherwise a 400.
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "400",
-                                                     "422"]
-
-[[operations]]
-include-name = "POST /api/auth/refresh"
-# A refresh retires the token it is sent, and the run has one token (--header): the first refresh would leave
-# every later case a 401. Refresh, rotation and retirement are tested in tests/api/test_auth.py.
+include-name = "{operation}"
 enabled = false
-
-[[operations]]
-include-name = "GET /api/events/stream"
-# A live event stream ends only when its client goes, and schemathesis reads an answer to its end, so every
-# case would wait out --request-timeout. Its answers, refusals and document are tested in
-# tests/api/test_events_stream.py and tests/api/test_openapi.py.
-enabled = false
-"""
-SKIPPED = 2  # the operations CONFIG turns off
+""" for operation in DISABLED)
+SKIPPED = len(DISABLED)
 
 
 def seed(server: Server) -> tuple[str, dict[str, str], dict[str, str]]:
