@@ -40,7 +40,7 @@ from keyledger.audit import Audit, build_audit
 from keyledger.settings import Settings
 from keys.files import load_or_create
 from keys.passwords import Passwords
-from keys.secrets import decode_master_key, new_master_key
+from keys.secrets import Sealer, decode_master_key, new_master_key
 from keys.signing import SigningKey, load_or_create_signing_key, sign
 from projections.base import ReadModelsBehindError
 from projections.feeding import AdvisoryFeedingLock, FeedingLock, FileFeedingLock
@@ -84,7 +84,7 @@ class Runtime:
         self.ephemeral = ephemeral
         self.counters = counters if counters is not None else MemoryCounters()
         self.clock = clock
-        self.answers = AnswerTable(store, unreachable)
+        self.answers = AnswerTable(store, unreachable, Sealer(master_key))
         self._notifications: StoreNotifications | None = None
         self.signer = AnswerSigner(sign, settings.workers)
         self._stop = threading.Event()
@@ -123,7 +123,8 @@ class Runtime:
         from workers.security_feed import run_security_feed, security_events_projection
         from workers.timeseries_feed import run_timeseries_feed, timeseries_projection
 
-        args = (self.ledger, self.store, self.clock, self._stop, self.settings.sweep_interval)
+        args = (self.ledger, self.store, self.clock, self._stop, self.settings.sweep_interval,
+                self.settings.webhook_log_days)
         thread = threading.Thread(target=run_sweeper, args=args,
                                   name="expiry-sweeper", daemon=True)
         thread.start()

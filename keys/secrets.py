@@ -1,4 +1,4 @@
-"""Secrets at rest: product secret keys sealed with the master key, and their lookup ids."""
+"""Secrets at rest: product secret keys (and other secrets) sealed with the master key, and their lookup ids."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import os
 import secrets as _secrets
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -39,6 +40,19 @@ def seal(master_key: bytes, plaintext: str, purpose: str) -> str:
 def unseal(master_key: bytes, token: str, purpose: str) -> str:
     raw = base64.urlsafe_b64decode(token.encode())
     return AESGCM(master_key).decrypt(raw[:12], raw[12:], purpose.encode()).decode()
+
+
+@dataclass(frozen=True)
+class Sealer:
+    """`seal` and `unseal` under one master key, for whoever must not hold the key itself."""
+
+    master_key: bytes = field(repr=False)
+
+    def seal(self, plaintext: str, purpose: str) -> str:
+        return seal(self.master_key, plaintext, purpose)
+
+    def unseal(self, token: str, purpose: str) -> str:
+        return unseal(self.master_key, token, purpose)
 
 
 def lookup_id(master_key: bytes, namespace: str, secret: str) -> UUID:

@@ -140,3 +140,24 @@ def test_a_key_starts_a_new_write_once_its_day_is_over(client, vendor_token, clo
     assert later.status_code == 201 and "idempotent-replayed" not in later.headers
     settle(runtime)
     assert license_count(client, vendor_token) == 2
+
+
+def test_a_kept_answer_is_sealed_not_stored_in_clear(client, vendor_token, runtime):
+    created = client.post("/api/products", json={"name": "sealed"}, headers=keyed(vendor_token, "seal-1"))
+    secret = created.json()["data"]["secret_key"]
+
+    stored = runtime.store.query("SELECT body FROM idempotent_answers")
+    again = client.post("/api/products", json={"name": "sealed"}, headers=keyed(vendor_token, "seal-1"))
+
+    assert len(stored) == 1 and secret not in stored[0]["body"] and "sealed" not in stored[0]["body"]
+    assert again.status_code == 201 and again.json() == created.json()
+
+
+def test_an_answer_kept_in_clear_before_sealing_still_replays(client, vendor_token, runtime):
+    first = client.post("/api/products", json={"name": "old"}, headers=keyed(vendor_token, "old-row"))
+    with runtime.store.transaction() as cursor:  # as a row written by an older server: the body in clear
+        cursor.execute("UPDATE idempotent_answers SET body = ?", (first.content.decode(),))
+
+    again = client.post("/api/products", json={"name": "old"}, headers=keyed(vendor_token, "old-row"))
+
+    assert again.status_code == 201 and again.json() == first.json()
