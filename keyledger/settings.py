@@ -64,6 +64,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Consecutive failed attempts (no success between) after which an endpoint is disabled (docs/webhooks.md)."""
     webhook_sweep_interval: Annotated[float, msgspec.Meta(gt=0)] = 5.0
     """Seconds between sweeps that queue every delivery due (a retry's time come, or one Redis lost)."""
+    webhook_log_days: Annotated[int, msgspec.Meta(ge=0, le=36500)] = 30
+    """Days a finished delivery (delivered, failed or cancelled) and its attempts stay listed; 0 keeps them all."""
 
     rate_limit_api: Annotated[int, msgspec.Meta(ge=0)] = 100
     """Vendor API requests an account may make a window (before login: an address); 0 turns the limit off."""

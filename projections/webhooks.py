@@ -20,6 +20,7 @@ DELIVERY_DDL = (
     " next_attempt_at TEXT, lease_until TEXT, replay_id TEXT, created_at TEXT NOT NULL, seq BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at)",
     "CREATE INDEX IF NOT EXISTS webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, seq)",
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_created ON webhook_deliveries (created_at)",  # the log's pruning
     "CREATE TABLE IF NOT EXISTS webhook_attempts ("
     " delivery_id TEXT NOT NULL, attempt INTEGER NOT NULL, attempted_at TEXT NOT NULL, status_code INTEGER,"
     " response_time_ms INTEGER NOT NULL, error TEXT, response_excerpt TEXT NOT NULL, next_retry_at TEXT,"

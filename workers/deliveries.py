@@ -156,6 +156,28 @@ class Deliverer:
         return [Due(row["id"], row["attempts"]) for row in rows]
 
 
+PRUNE_BATCH = 500
+"""Finished deliveries removed per statement (their ids are parameters: well inside SQLite's limit)."""
+
+
+def prune_delivery_log(store: ReadStore, before: datetime) -> int:
+    """Remove finished deliveries (delivered, failed, cancelled) made before `before`, with their attempts, a
+    batch per transaction; how many were removed. Pending ones stay, however old: they are still owed."""
+    removed = 0
+    while True:
+        with store.transaction(durable=False) as cursor:
+            cursor.execute("SELECT id FROM webhook_deliveries WHERE created_at < ? AND state <> 'pending'"
+                           " ORDER BY created_at LIMIT ?", (utc_text(before), PRUNE_BATCH))
+            ids = [row["id"] for row in cursor.fetchall()]
+            if ids:
+                marks = ", ".join("?" * len(ids))
+                cursor.execute(f"DELETE FROM webhook_attempts WHERE delivery_id IN ({marks})", ids)
+                cursor.execute(f"DELETE FROM webhook_deliveries WHERE id IN ({marks})", ids)
+        removed += len(ids)
+        if len(ids) < PRUNE_BATCH:
+            return removed
+
+
 class DeliveryPool:
     """The embedded default's queue: threads running `Deliverer.deliver`, and a sweep every `interval` seconds."""
 

@@ -3,7 +3,8 @@
 Each round it records `License.Expired` once for every license whose expiry has passed, then
 `Session.Ended` for every session that can no longer run: lapsed (no heartbeat for SESSION_TTL),
 its device released, its license's sessions revoked, or its license or product deleted, and
-`BlacklistEntry.Expired` (at the entry's own expiry) for every entry whose expiry has passed.
+`BlacklistEntry.Expired` (at the entry's own expiry) for every entry whose expiry has passed. It also
+keeps the webhook delivery log to its retention (KEYLEDGER_WEBHOOK_LOG_DAYS).
 Clients meet all of these on their very next call; the sweeper only writes them down, within
 one interval.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +24,7 @@ from projections.blacklist import lapsed_entry_ids
 from projections.db import ReadStore
 from projections.licenses import lapsed_license_ids
 from projections.sessions import sessions_to_close
+from workers.deliveries import prune_delivery_log
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +61,17 @@ SWEEPS = (sweep_expired, sweep_sessions, sweep_blacklist)
 
 
 def run_sweeper(ledger: Ledger, store: ReadStore, clock: Callable[[], datetime], stop: threading.Event,
-                interval: float = 60.0) -> None:
-    """Run every sweep each `interval` seconds until `stop` is set; a failed sweep is retried next round."""
+                interval: float = 60.0, webhook_log_days: int = 0) -> None:
+    """Run every sweep each `interval` seconds until `stop` is set, and prune the webhook delivery log to its
+    last `webhook_log_days` days (0: keep it all); a failed sweep is retried next round."""
     while not stop.wait(interval):
         for sweep in SWEEPS:
             try:
                 sweep(ledger, store, clock())
             except Exception:
                 log.exception("%s failed; retrying next round", sweep.__name__)
+        if webhook_log_days:
+            try:
+                prune_delivery_log(store, clock() - timedelta(days=webhook_log_days))
+            except Exception:
+                log.exception("pruning the webhook delivery log failed; retrying next round")

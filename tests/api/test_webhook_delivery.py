@@ -230,3 +230,29 @@ def test_deleting_a_product_tells_of_each_license_it_deleted(client, vendor_toke
     quiet(runtime)
     deleted = sorted((item.json["data"]["license_id"], item.json["data"]["reason"]) for item in receiver.received)
     assert deleted == sorted([(kept["id"], "product_deleted"), (gone_before["id"], "deleted")])
+
+
+def test_finished_deliveries_leave_the_log_after_its_retention_and_pending_ones_stay(client, vendor_token, runtime,
+                                                                                   clock):
+    from datetime import timedelta
+
+    from workers.deliveries import prune_delivery_log
+
+    with Receiver(statuses=[200, 500]) as receiver:
+        webhook = hook(client, vendor_token, receiver.url, ["license.created"])
+        product = create_product(client, vendor_token)
+        create_license(client, vendor_token, product["id"])
+        receiver.wait_for(lambda r: len(r.received) == 1)
+        (delivered,) = wait_delivered(client, vendor_token, webhook["id"])
+        create_license(client, vendor_token, product["id"])  # answered 500: pending, its retry due later
+        receiver.wait_for(lambda r: len(r.received) == 2)
+        quiet(runtime)
+
+        kept = prune_delivery_log(runtime.store, clock() - timedelta(days=30))  # both younger than 30 days
+        removed = prune_delivery_log(runtime.store, clock() + timedelta(seconds=1))
+
+    listed = client.get(f"/api/webhooks/{webhook['id']}/deliveries", headers=auth(vendor_token)).json()["data"]
+    assert (kept, removed) == (0, 1)
+    assert [d["state"] for d in listed["deliveries"]] == ["pending"]
+    assert runtime.store.query("SELECT COUNT(*) AS n FROM webhook_attempts WHERE delivery_id = ?",
+                               (delivered["id"],))[0]["n"] == 0
