@@ -19,6 +19,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from domain.errors import InvalidValueError
+from domain.instants import utc_text
 from domain.license import License
 from domain.session import Session
 from projections.base import ProjectionView, ReadModelProjection, iso
@@ -77,6 +78,7 @@ class TimeseriesProjection(ReadModelProjection):
         " PRIMARY KEY (product_id, granularity, bucket, error_code))",
         "CREATE TABLE IF NOT EXISTS timeseries_devices (product_id TEXT NOT NULL, granularity TEXT NOT NULL,"
         " bucket TEXT NOT NULL, hwid TEXT NOT NULL, PRIMARY KEY (product_id, granularity, bucket, hwid))",
+        "CREATE INDEX IF NOT EXISTS timeseries_devices_bucket ON timeseries_devices (granularity, bucket)",
         "CREATE TABLE IF NOT EXISTS timeseries_licenses (license_id TEXT PRIMARY KEY, product_id TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS timeseries_sessions (session_id TEXT PRIMARY KEY, product_id TEXT NOT NULL,"
         " started_at TEXT NOT NULL, ended_at TEXT)",
@@ -139,8 +141,19 @@ def follow_calls(projection: TimeseriesProjection, calls: CallSource, now: datet
                            (product_id, interval, bucket, code, n))
         if read:
             view.record_tracking(cursor, Tracking(CALL_LOG, read[-1].position))
+            _forget_old_devices(cursor, read[-1].at)
     view.notify_advanced()
     return len(read)
+
+
+def _forget_old_devices(cursor: Cursor, at: str) -> None:
+    """Drop the devices of buckets the log has left a whole bucket behind (its calls come in position order,
+    out of time order by a commit's latency at most): their counts are final, and the rows only served to
+    count each device once. The rows dropped depend on `at` alone: a rebuild drops the same ones."""
+    before = datetime.fromisoformat(at)
+    for interval, bucket in (("hour", text_buckets(utc_text(before - INTERVALS["hour"]))[0][1]),
+                             ("day", text_buckets(utc_text(before - INTERVALS["day"]))[1][1])):
+        cursor.execute("DELETE FROM timeseries_devices WHERE granularity = ? AND bucket < ?", (interval, bucket))
 
 
 def _tally(calls: list[StoredCall]) -> tuple[dict[Key, Counter[str]], Counter[tuple[str, ...]], set[tuple[str, ...]]]:

@@ -83,6 +83,17 @@ def test_a_rebuild_counts_the_whole_history_again_row_for_row(runtime, clock, hi
     assert [day["validation_errors"] for day in days] == [{"LICENSE_SUSPENDED": 1}, {"LICENSE_EXPIRED": 1}]
 
 
+def test_devices_of_buckets_left_behind_are_dropped_and_their_counts_kept(runtime, clock, history):
+    hours = product_timeseries(runtime.store, history, clock() - timedelta(days=2), clock(), "hour")["buckets"]
+    kept = runtime.store.query("SELECT granularity, bucket FROM timeseries_devices")
+    last_call = runtime.store.query("SELECT MAX(bucket) AS b FROM timeseries_devices WHERE granularity = 'hour'")
+
+    # The last call (pc-2, refused) counted no device; the first day's calls did, 25 hours before it.
+    assert sum(hour["devices"] for hour in hours) == 4  # pc-1, pc-2, pc-3 at the start; pc-1's deactivation
+    assert all(row["granularity"] == "day" for row in kept) and last_call[0]["b"] is None
+    assert sorted({row["bucket"][:10] for row in kept}) == [(clock() - timedelta(days=1)).date().isoformat()]
+
+
 def test_a_new_read_model_is_built_over_the_history_already_stored(runtime, history):
     before = rows(runtime)
     projection = timeseries_projection(runtime.projector.projections)
