@@ -123,24 +123,31 @@ class RedisCounters:
             return self._fallback.hit(keys, windows)
         slices = slices or [1] * len(keys)
         found = self._leased(keys, slices)
-        asking = [index for index, hit in enumerate(found) if hit is None]
+        asking: dict[str, list[int]] = {}  # each key still without a number -> the hits of it (a batch repeats keys)
+        for index, hit in enumerate(found):
+            if hit is None:
+                asking.setdefault(keys[index], []).append(index)
         if not asking:
             return found  # type: ignore[return-value]
+        # One INCRBY a key: its slice, or as many numbers as it has hits here if that is more.
+        taken = {key: max(slices[hits[0]], len(hits)) for key, hits in asking.items()}
         try:
-            counted = self._script(keys=[self._prefix + keys[i] for i in asking],
-                                   args=[arg for i in asking for arg in (max(1, int(windows[i] * 1000)), slices[i])])
+            counted = self._script(keys=[self._prefix + key for key in asking],
+                                   args=[arg for key, hits in asking.items()
+                                         for arg in (max(1, int(windows[hits[0]] * 1000)), taken[key])])
         except self._errors as error:
             log.warning("counting in memory for %ss: Redis is unreachable: %s", self.RETRY_AFTER, error)
             self._down_until = time.monotonic() + self.RETRY_AFTER
             return self._fallback.hit(keys, windows)
         now = time.monotonic()
         with self._leases_lock:
-            for n, index in enumerate(asking):
+            for n, (key, hits) in enumerate(asking.items()):
                 last, left = int(counted[2 * n]), int(counted[2 * n + 1]) / 1000
-                first = last - slices[index] + 1
-                if slices[index] > 1:
-                    self._leases[keys[index]] = [first + 1, last, now + left]
-                found[index] = (first, left)
+                first = last - taken[key] + 1
+                for offset, index in enumerate(hits):
+                    found[index] = (first + offset, left)
+                if slices[hits[0]] > 1:
+                    self._leases[key] = [first + len(hits), last, now + left]
         return found  # type: ignore[return-value]
 
     def _leased(self, keys: Sequence[str], slices: Sequence[int]) -> list[Hit | None]:

@@ -44,3 +44,24 @@ def test_hits_from_the_event_loop_are_numbered_alike(two_processes):
     first, second = asyncio.run(both())
 
     assert sorted(first + second) == list(range(1, 61))
+
+
+@pytest.mark.parametrize("slice_size", [1, 6])
+def test_hits_of_one_key_counted_together_take_one_number_each(two_processes, slice_size):
+    first, _ = two_processes
+
+    counts = [count for count, _ in first.hit(["c:ip"] * 40, [60] * 40, [slice_size] * 40)]
+
+    assert counts == list(range(1, 41))
+    assert first.peek("c:ip") == 40  # a slice per hit would have counted 240: refusals long before the limit
+
+
+def test_requests_waiting_together_on_the_event_loop_count_once_each(two_processes):
+    first, _ = two_processes
+
+    async def many():
+        return await asyncio.gather(*(first.hit_async(["c:ip"], [60], [6]) for _ in range(50)))
+
+    counts = sorted(hits[0][0] for hits in asyncio.run(many()))
+
+    assert counts == list(range(1, 51)) and first.peek("c:ip") <= 50 + 6
