@@ -671,7 +671,7 @@ class Measured:
     endpoint: str
     connections: int
     run: Run
-    kind: str  # "bare", "ed25519", "ed25519-unlimited" (the rate limiter off) or "rsa-4096"
+    kind: str  # "bare", "ed25519", "rsa-4096", or the limiter's twins "ed25519-limited" and "ed25519-unlimited"
     rounds: list[Run] = field(default_factory=list)  # every round, in the order run
 
 
@@ -680,9 +680,10 @@ def run_config(name: str, workers: int, database_url: str | None, redis_url: str
     """One configuration. Embedded: `keyledger serve` alone (projections in process). PostgreSQL: as
     docker-compose.yml runs it, API processes with KEYLEDGER_RUN_PROJECTIONS=false beside `keyledger project`.
 
-    The server measured runs with the rate limiter on; beside it, a second `keyledger serve` with the limiter
-    off answers the Ed25519 row again (on PostgreSQL it shares the database and projector; embedded, it has
-    a data dir of its own), so that the limiter's cost is measured round by round."""
+    The server measured runs with the rate limiter on. Beside it two twins answer Ed25519 validations only, one
+    with the limiter on and one with it off (on PostgreSQL they share the database and projector; embedded,
+    each has a data dir of its own), measured round by round in alternating order: the limiter's cost is
+    theirs, so neither side is the server that also answers the RSA rows."""
     rows: list[Measured] = []
     groups: list[Group] = []
     separate_projector = database_url is not None
@@ -701,19 +702,24 @@ def run_config(name: str, workers: int, database_url: str | None, redis_url: str
                 groups.append(projector)
             wait_until_up(f"http://127.0.0.1:{bare_port}/health", bare, workers)
             bodies = prepare(f"http://127.0.0.1:{port}/api")
-            unlimited_port = free_port()
-            unlimited = keyledger_server(unlimited_port, data_dir if separate_projector else Path(tmp) / "unlimited",
-                                         {**env, **{name: "0" for name in LIMITS}})
-            groups.append(unlimited)
-            wait_until_up(f"http://127.0.0.1:{unlimited_port}/api/client/public-key", unlimited, workers)
-            unlimited_body = bodies["ed25519"] if separate_projector else prepare(
-                f"http://127.0.0.1:{unlimited_port}/api")["ed25519"]
+            twins: dict[str, tuple[Group, int, dict[str, str]]] = {}
+            for kind, limits in (("ed25519-limited", {}), ("ed25519-unlimited", {name: "0" for name in LIMITS})):
+                twin_port = free_port()
+                twin = keyledger_server(twin_port, data_dir if separate_projector else Path(tmp) / kind,
+                                        {**env, **limits})
+                groups.append(twin)
+                wait_until_up(f"http://127.0.0.1:{twin_port}/api/client/public-key", twin, workers)
+                twin_body = bodies["ed25519"] if separate_projector else prepare(
+                    f"http://127.0.0.1:{twin_port}/api")["ed25519"]
+                twins[kind] = twin, twin_port, twin_body
             urls = {"bare": f"http://127.0.0.1:{bare_port}/api/client/validate",
                     "ed25519": f"http://127.0.0.1:{port}/api/client/validate",
-                    "ed25519-unlimited": f"http://127.0.0.1:{unlimited_port}/api/client/validate",
+                    **{kind: f"http://127.0.0.1:{twin_port}/api/client/validate"
+                       for kind, (_, twin_port, _) in twins.items()},
                     "rsa-4096": f"http://127.0.0.1:{port}/api/client/validate"}
-            targets = {"bare": bare, "ed25519": server, "ed25519-unlimited": unlimited, "rsa-4096": server}
-            body_of = {"bare": bodies["ed25519"], **bodies, "ed25519-unlimited": unlimited_body}
+            targets = {"bare": bare, "ed25519": server, **{kind: twin for kind, (twin, _, _) in twins.items()},
+                       "rsa-4096": server}
+            body_of = {"bare": bodies["ed25519"], **bodies, **{kind: body for kind, (_, _, body) in twins.items()}}
             sizes = ", ".join(f"{kind} {answer_size(urls[kind], body_of[kind])} B" for kind in urls)
             print(f"{name}: answer sizes {sizes}; API processes {len(server.workers())}"
                   f"{'; projections in `keyledger project`' if projector else '; projections in process'}", flush=True)
@@ -724,7 +730,7 @@ def run_config(name: str, workers: int, database_url: str | None, redis_url: str
                 rounds_of: dict[str, list[Run]] = {kind: [] for kind in urls}
                 for index in range(rounds):  # interleaved: a drift in the machine's speed touches every kind alike
                     for kind in in_round(list(urls), index):
-                        settle([server, unlimited, *([projector] if projector else [])])
+                        settle([server, *(twin for twin, _, _ in twins.values()), *([projector] if projector else [])])
                         before = rsa_sign_rate(SIGN_RATE_SECONDS) if kind == "rsa-4096" else None
                         run = measure(urls[kind], body_of[kind], connections, seconds, groups, targets[kind],
                                       projector, script_dir)
@@ -733,8 +739,8 @@ def run_config(name: str, workers: int, database_url: str | None, redis_url: str
                         rounds_of[kind].append(replace(run, sign_rate=sign_rate))
                 for kind in urls:
                     run = median_run(rounds_of[kind])
-                    endpoint = {"bare": "bare litestar", "ed25519-unlimited": "validate ed25519, limiter off"}.get(
-                        kind, f"validate {kind}")
+                    endpoint = {"bare": "bare litestar", "ed25519-limited": "ed25519 twin, limiter on",
+                                "ed25519-unlimited": "ed25519 twin, limiter off"}.get(kind, f"validate {kind}")
                     rows.append(Measured(name, endpoint, connections, run, kind, rounds_of[kind]))
                     print(f"  {endpoint:29} c={connections:<4} {run.rps:8,.0f} req/s  p50 {run.p50_ms:7.1f} ms  "
                           f"p99 {run.p99_ms:7.1f} ms  errors {run.errors}  other load {run.other_cores:.2f} cores  "
@@ -754,10 +760,10 @@ def run_config(name: str, workers: int, database_url: str | None, redis_url: str
 
 
 def in_round(kinds: list[str], index: int) -> list[str]:
-    """The kinds in the order round `index` runs them: the limiter's pair (Ed25519 on, then off) swaps every
-    other round, so neither side always runs straight after the bare endpoint."""
+    """The kinds in the order round `index` runs them: the limiter's twins (on, then off) swap every other
+    round, so neither always runs straight after the same row."""
     if index % 2 and "ed25519-unlimited" in kinds:
-        on, off = kinds.index("ed25519"), kinds.index("ed25519-unlimited")
+        on, off = kinds.index("ed25519-limited"), kinds.index("ed25519-unlimited")
         kinds[on], kinds[off] = kinds[off], kinds[on]
     return kinds
 
@@ -830,7 +836,7 @@ def limiter_costs(rows: list[Measured]) -> tuple[list[str], list[str]]:
     unlimited = {(row.config, row.connections): row for row in rows if row.kind == "ed25519-unlimited"}
     lines, misses = [], []
     for row in rows:
-        if row.kind == "ed25519" and (row.config, row.connections) in unlimited:
+        if row.kind == "ed25519-limited" and (row.config, row.connections) in unlimited:
             off = unlimited[(row.config, row.connections)]
             rate_cost = 1 - paired_share(row.rounds, [run.rps for run in off.rounds])
             shares = [cpu_per_request(run_off) / cpu_per_request(run_on)
