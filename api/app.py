@@ -45,7 +45,8 @@ class LimitedApp(DirectApp):
 
     def __init__(self, runtime: Services, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.runtime = runtime  # as the state holds it, without the state's lookup on every request
+        self.state.runtime = runtime  # what handlers and dependencies read
+        self.runtime = runtime  # the same, without the state's lookup on every request
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         settings = self.runtime.settings
@@ -86,7 +87,6 @@ def create_app(runtime: Services, middleware: Sequence[Middleware] = ()) -> Lite
         on_shutdown=[runtime.close],
         debug=False,
     )
-    app.state.runtime = runtime
     _allow_every_method(app)
     document(app)
     return app
