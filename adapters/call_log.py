@@ -33,7 +33,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -67,8 +66,8 @@ class CallTable(Protocol):
     """Where call records are kept: appended in batches, read back in position order."""
 
     def append(self, rows: Sequence[CallRow]) -> None: ...
-    def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]:
-        """Records past `after` in position order, as committed so far (see the module docstring on order)."""
+    def rows(self, after: int, limit: int) -> list[CallRow]:
+        """Rows past `after` in position order, as committed so far (see the module docstring on order)."""
     def head(self) -> int: ...
     def history(self, license_id: str, limit: int) -> list[CallRow]:
         """A license's newest `limit` calls, newest first: (position, at, action, ip, hwid, user_agent,
@@ -83,12 +82,6 @@ def to_row(record: CallRecord) -> CallRow:
             json.dumps(record.details, separators=(",", ":"), sort_keys=True) if record.details else "{}")
 
 
-def from_row(row: Sequence[Any]) -> tuple[int, CallRecord]:
-    position, at, action, license_id, product_id, error_code, security_event, ip, hwid, user_agent, details = row
-    return position, CallRecord(action, _uuid(license_id), _uuid(product_id), error_code, security_event, ip, hwid,
-                                user_agent, json.loads(details) if details != "{}" else {}, datetime.fromisoformat(at))
-
-
 def _text(value: UUID | None) -> str | None:
     return None if value is None else _id_text(value)
 
@@ -98,24 +91,18 @@ def _id_text(value: UUID) -> str:
     return str(value)
 
 
-def _uuid(value: str | None) -> UUID | None:
-    return None if value is None else UUID(value)
-
-
 class _Reads:
     """The queries both stores answer, each through the store's own `_read`."""
 
     def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[CallRow]:
         raise NotImplementedError
 
-    def select(self, after: int, limit: int) -> list[tuple[int, CallRecord]]:
-        return [from_row(row) for row in self._read(SELECT, (after, limit))]
-
     def head(self) -> int:
         return self._read(HEAD, ())[0][0]  # type: ignore[no-any-return]
 
     def rows(self, after: int, limit: int) -> list[CallRow]:
-        """Rows past `after` as stored (position, then COLUMNS), for the audit chain."""
+        """Rows past `after` as stored (position, then COLUMNS): what the log's followers read
+        (projections/call_rows.py)."""
         return self._read(SELECT, (after, limit))
 
     def history(self, license_id: str, limit: int) -> list[CallRow]:

@@ -237,6 +237,13 @@ def vendor_token(client: TestClient[Any], admin_token: str) -> str:
     return register(client, "vendor@example.com")
 
 
+def call_records(store: Any, after: int = 0, limit: int = 10_000) -> list[tuple[int, Any]]:
+    """The call log's records past `after`, as (position, CallRecord), read as its followers read them."""
+    from projections.call_rows import StoredCall
+
+    return [(call.position, call.record()) for call in map(StoredCall._make, store.rows(after, limit))]
+
+
 def settle(runtime: Runtime) -> None:
     """Wait until the read models have seen everything written so far."""
     runtime.projector.wait(runtime.ledger.position(), timeout=10)

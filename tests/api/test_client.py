@@ -4,7 +4,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from keys.canonical import canonical_json
 from keys.signing import verify
-from tests.conftest import auth, create_license, create_product, settle
+from tests.conftest import auth, call_records, create_license, create_product, settle
 
 
 def call(client, action, license, hwid="device-1", **extra):
@@ -199,7 +199,7 @@ def test_a_session_token_used_from_another_device_is_refused_and_ends_the_sessio
     # ...while the other device's own session runs on, and pc-1 can start a new one.
     assert call(client, "heartbeat", license, hwid="pc-2", session_token=theirs).status_code == 200
     assert call(client, "activate", license, hwid="pc-1").status_code == 200
-    events = [record.security_event for _, record in runtime.ledger.calls.store.select(0, 100)]
+    events = [record.security_event for _, record in call_records(runtime.ledger.calls.store, 0, 100)]
     assert events.count("session_hijack") == 1
 
 

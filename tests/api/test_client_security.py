@@ -5,7 +5,7 @@ import pytest
 from domain.blacklist import BlacklistType, Severity
 from keys.challenge import challenge_response
 from keys.envelope import open_envelope, seal_envelope
-from tests.conftest import calling_from, create_license, create_product
+from tests.conftest import call_records, calling_from, create_license, create_product
 
 
 def now_ms(clock):
@@ -18,7 +18,7 @@ def body_for(license, hwid="device-1", **extra):
 
 def security_events(runtime):
     """The security event types recorded by client calls so far, in order."""
-    records = runtime.ledger.calls.store.select(0, 10_000)
+    records = call_records(runtime.ledger.calls.store, 0, 10_000)
     return [record.security_event for _, record in records if record.security_event]
 
 

@@ -13,7 +13,7 @@ import pytest
 from adapters.call_log import to_row
 from domain.account import Actor
 from domain.client_call import ClientRequest, record_call
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, call_records
 
 pytestmark = pytest.mark.postgres
 
@@ -246,7 +246,7 @@ def test_a_call_decided_from_memory_is_decided_again_when_a_blacklist_entry_appe
     assert all(isinstance(outcome, BlacklistedError) for outcome in refused) and allowed == "signed answer"
     assert len(built) == 6
     # ...and each call left exactly one record: the refusal it was answered with, never the stale "allowed".
-    records = [record for _, record in runtime.ledger.calls.store.select(0, 100)]
+    records = [record for _, record in call_records(runtime.ledger.calls.store, 0, 100)]
     assert [record.error_code for record in records] == [None] + ["BLACKLISTED"] * 5 + [None]
 
 

@@ -14,6 +14,7 @@ from domain.blacklist import BlacklistType, Severity, blacklist_entry_id
 from domain.client_call import ClientRequest, record_call
 from domain.refusals import BlacklistedError
 from keyledger.wiring import build_ledger, eventsourcing_env
+from tests.conftest import call_records
 
 
 def test_the_gate_decides_first_from_memory_only_where_the_call_log_checks_what_changed(runtime):
@@ -66,7 +67,7 @@ def test_async_validations_share_commits_and_each_is_recorded(runtime, licensed)
 
     granted = asyncio.run(validate_many())
     assert len(granted) == 40 and all(g.license.id == granted[0].license.id for g in granted)
-    records = runtime.ledger.calls.store.select(calls_before, 100)
+    records = call_records(runtime.ledger.calls.store, calls_before, 100)
     assert sorted(record.hwid for _, record in records) == sorted(f"pc-{n}" for n in range(40))
     assert all(record.action == "validation" and record.error_code is None for _, record in records)
 
@@ -134,7 +135,7 @@ def test_group_commit_batches_what_arrives_during_a_commit():
         thread.join()
     # Check the three that queued behind the first commit shared one transaction, and all four are kept.
     assert store.batches[0] == ["a"] and sorted(store.batches[1]) == ["b", "c", "d"]
-    assert sorted(record.hwid for _, record in store.select(0, 10)) == ["a", "b", "c", "d"]
+    assert sorted(record.hwid for _, record in call_records(store, 0, 10)) == ["a", "b", "c", "d"]
 
 
 def test_a_suspension_by_another_process_reaches_the_cached_license_at_once(runtime, settings, licensed, clock):
@@ -174,7 +175,7 @@ def test_the_postgres_call_log_reconnects_after_the_server_dropped_its_connectio
         log.append(a_call("after"))
 
         # Check the record after the drop was kept, on a new connection, without a failed call in between.
-        assert [record.hwid for _, record in store.select(0, 10)] == ["before", "after"]
+        assert [record.hwid for _, record in call_records(store, 0, 10)] == ["before", "after"]
     finally:
         log.close()
         with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
@@ -198,7 +199,7 @@ def test_a_postgres_batch_keeps_its_rows_in_order_with_their_empty_fields():
         store.append([call_log.to_row(a_call(name)) for name in "xyz"] + [call_log.to_row(refused)])
         asyncio.run(store.link.append([call_log.to_row(a_call("w"))]))
 
-        records = [record for _, record in store.select(0, 10)]
+        records = [record for _, record in call_records(store, 0, 10)]
         # Check one statement per batch kept the batch's order, the NULLs and the details.
         assert [record.hwid for record in records] == ["x", "y", "z", None, "w"]
         assert records[3].error_code == "LICENSE_NOT_FOUND" and records[3].details == {"message": "no such key"}
