@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -38,6 +39,23 @@ class ReadStore(Protocol):
     def close(self) -> None: ...
 
 
+def use_wal(conn: sqlite3.Connection, timeout: float = 30) -> None:
+    """Puts a SQLite file in WAL mode (the mode is kept in the file).
+
+    SQLite answers "database is locked" at once, without waiting on the busy timeout, when another
+    connection holds the file while the mode changes: processes opening a new file together take turns
+    here until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+
+
 class SQLiteReadStore:
     """Read models in a SQLite file, WAL mode: one writer (the projector), many readers."""
 
@@ -55,7 +73,7 @@ class SQLiteReadStore:
         if conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
+            use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: rebuilds touch every table at random keys
             self._local.conn = conn
