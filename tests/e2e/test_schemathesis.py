@@ -49,8 +49,9 @@ REFUSED_BY_RULES = [  # operations whose valid-looking input may still be a 400,
     # `block_vm` and `block_debugger` must agree with `security_policy` given beside them (decision 0070).
     "POST /api/products",
     "PUT /api/products/{product_id}",
-    # `since` must not be after `until`.
+    # A window's start must not be after its end (`since`/`until`, `start_date`/`end_date`).
     "GET /api/audit/export",
+    "GET /api/security/events",
 ]
 DISABLED = [
     # A refresh retires the token it is sent, and the run has one token (--header): the first refresh would leave
