@@ -22,6 +22,7 @@ import hashlib
 import logging
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
@@ -104,23 +105,23 @@ def decide(runtime: Any, scope: Any, rules: Sequence[tuple[str, int]], hits: Seq
     """The one limiter decision: keep the tightest quota in the scope for the answer's headers and return it;
     the first refusal of a key in its window raises its alert."""
     window = runtime.settings.rate_limit_window_seconds
-    tightest: Quota | None = None
-    refused = False
-    for (key, limit), (count, reset) in zip(rules, hits):  # a loop, not min/max: this runs on every call
+    tightest, refused = -1, False
+    for index, ((key, limit), (count, reset)) in enumerate(zip(rules, hits)):  # a loop: this runs on every call
         if count > limit:
-            quota = Quota(key, limit, count, reset, window)
             if count == limit + 1:  # the key's first refusal in its window
-                _alert(runtime, scope, quota, product_id, hwid)
-            if not refused or tightest is None or reset > tightest.reset:
-                tightest, refused = quota, True
-        elif not refused and (tightest is None or limit - count < tightest.limit - tightest.count):
-            tightest = Quota(key, limit, count, reset, window)
-    assert tightest is not None  # rules is never empty
+                _alert(runtime, scope, Quota(key, limit, count, reset, window), product_id, hwid)
+            if not refused or reset > hits[tightest][1]:
+                tightest, refused = index, True
+        elif not refused and (tightest < 0 or limit - count < rules[tightest][1] - hits[tightest][0]):
+            tightest = index
+    assert tightest >= 0  # rules is never empty
+    (key, limit), (count, reset) = rules[tightest], hits[tightest]
+    quota = Quota(key, limit, count, reset, window)
     state = scope.setdefault("state", {})
     kept = state.get(QUOTA)
-    if kept is None or refused or (not kept.refused and tightest.remaining < kept.remaining):
-        state[QUOTA] = tightest
-    return tightest
+    if kept is None or refused or (not kept.refused and quota.remaining < kept.remaining):
+        state[QUOTA] = quota
+    return quota
 
 
 async def check_vendor(runtime: Any, scope: Any, account_id: UUID | None) -> Quota | None:
@@ -131,25 +132,57 @@ async def check_vendor(runtime: Any, scope: Any, account_id: UUID | None) -> Quo
 
 def check_client(runtime: Any, scope: Any, product_id: UUID | None, license_key: str, hwid: str | None) -> None:
     """A client call's limits: per client (product + key + device), and per address; over either, refused."""
-    if rules := _client_rules(runtime.settings, scope, product_id, license_key, hwid):
-        _refuse_over(check(runtime, scope, rules, product_id, hwid))
+    settings = runtime.settings
+    plan = _client_plan(settings.rate_limit_validation, settings.rate_limit_client_ip,
+                        settings.rate_limit_window_seconds)
+    if plan is not None:
+        keys = _client_keys(plan, scope, product_id, license_key, hwid)
+        hits = runtime.counters.hit(keys, plan.windows, plan.slices)
+        _refuse_over(decide(runtime, scope, list(zip(keys, plan.limits)), hits, product_id, hwid))
 
 
 async def check_client_async(runtime: Any, scope: Any, product_id: UUID | None, license_key: str,
                              hwid: str | None) -> None:
     """`check_client` on the event loop (the validation's hot path)."""
-    if rules := _client_rules(runtime.settings, scope, product_id, license_key, hwid):
-        _refuse_over(await check_async(runtime, scope, rules, product_id, hwid))
+    settings = runtime.settings
+    plan = _client_plan(settings.rate_limit_validation, settings.rate_limit_client_ip,
+                        settings.rate_limit_window_seconds)
+    if plan is not None:
+        keys = _client_keys(plan, scope, product_id, license_key, hwid)
+        hits = await runtime.counters.hit_async(keys, plan.windows, plan.slices)
+        _refuse_over(decide(runtime, scope, list(zip(keys, plan.limits)), hits, product_id, hwid))
 
 
-def _client_rules(settings: Any, scope: Any, product_id: UUID | None, license_key: str,
-                  hwid: str | None) -> list[tuple[str, int]]:
-    if not (settings.rate_limit_validation or settings.rate_limit_client_ip):
-        return []
-    product = product_id.bytes if product_id is not None else b""  # str(UUID) is Python code: the bytes are not
-    client = hashlib.blake2b(b"%s\0%s\0%s" % (product, license_key.encode(), (hwid or "").encode()),
-                             digest_size=16).hexdigest()
-    return [(f"v:{client}", settings.rate_limit_validation), (f"c:{_ip(scope)}", settings.rate_limit_client_ip)]
+class _ClientPlan(NamedTuple):
+    """What a client call is counted against under given settings: which keys ("v" the client, "c" its
+    address), with their limits, windows and slices; built once, as the call path runs on every validation."""
+
+    kinds: tuple[str, ...]
+    limits: tuple[int, ...]
+    windows: list[float]
+    slices: list[int]
+
+
+@lru_cache(maxsize=8)
+def _client_plan(validation: int, client_ip: int, window: float) -> _ClientPlan | None:
+    rules = [(kind, limit) for kind, limit in (("v", validation), ("c", client_ip)) if limit > 0]
+    if not rules:
+        return None
+    return _ClientPlan(tuple(kind for kind, _ in rules), tuple(limit for _, limit in rules), [window] * len(rules),
+                       _slices(rules))
+
+
+def _client_keys(plan: _ClientPlan, scope: Any, product_id: UUID | None, license_key: str,
+                 hwid: str | None) -> list[str]:
+    keys = []
+    for kind in plan.kinds:
+        if kind == "v":
+            product = product_id.bytes if product_id is not None else b""  # str(UUID) is Python code: bytes are not
+            keys.append("v:" + hashlib.blake2b(b"%s\0%s\0%s" % (product, license_key.encode(), (hwid or "").encode()),
+                                               digest_size=16).hexdigest())
+        else:
+            keys.append(f"c:{_ip(scope)}")
+    return keys
 
 
 def _refuse_over(quota: Quota | None) -> None:
