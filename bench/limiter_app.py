@@ -4,7 +4,7 @@ Two embedded runtimes in this process, one with limits no run reaches (every cal
 one with the limiter off, each with one activated Ed25519 license; their ASGI apps are called directly (no
 HTTP, no wrk, no second server for the scheduler to favour), 16 validations in flight, in interleaved rounds.
 The figures are CPU per validation, the process's and the event loop thread's alone (the request's own path),
-each as the median and the least of the rounds (bench/README.md, decisions 0072 and 0088).
+each as the median and the least of the rounds (bench/README.md, decisions 0072 and 0087).
 
     .venv/bin/python bench/limiter_app.py [rounds]
 """
