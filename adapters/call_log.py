@@ -42,7 +42,6 @@ from adapters.batches import BatchThread
 from adapters.client_link import CallRow, ClientLink, insert_json, rows_json
 from domain.client_call import CallRecord
 from domain.instants import utc_text
-from projections.db import use_wal
 
 COLUMNS = "at, action, license_id, product_id, error_code, security_event, ip, hwid, user_agent, details"
 INSERT = f"INSERT INTO client_calls ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -125,7 +124,7 @@ class SQLiteCallStore(_Reads):
         self._conn = self._connect(path)
         self._lock = threading.Lock()
         if path != ":memory:":
-            use_wal(self._conn)
+            self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(self.DDL)
         self._conn.execute(INDEX_DDL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import hashlib
 import logging
@@ -433,16 +434,24 @@ SCHEMA_LOCK = 0x4B4C_5343  # "KLSC": the advisory lock key under which a process
 
 @contextmanager
 def schema_lock(settings: Settings) -> Iterator[None]:
-    """On PostgreSQL, hold a session advisory lock while this process creates its tables.
+    """Hold a lock across processes while this one creates its tables: a session advisory lock on PostgreSQL,
+    an `flock` on a file beside the event store on SQLite.
 
-    CREATE TABLE IF NOT EXISTS is not safe against itself: two processes starting together on a
-    fresh database (the API processes of `keyledger serve --workers N`, `keyledger project`) can
-    both pass the check, and one then dies on pg_type's unique index. Under the lock they take
-    turns, and every one after the first finds the tables there. SQLite needs nothing: its
-    writers are serialised by the database file's lock.
+    CREATE TABLE IF NOT EXISTS is not safe against itself on PostgreSQL: two processes starting together on
+    a fresh database (the API processes of `keyledger serve --workers N`, `keyledger project`) can both pass
+    the check, and one then dies on pg_type's unique index. SQLite refuses a new file's switch to WAL at once,
+    without waiting, while another process has the file open. Under the lock they take turns, and every one
+    after the first finds the tables (and the files in WAL mode) there.
     """
     if not settings.is_postgres:
-        yield
+        settings.sqlite_path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        fd = os.open(settings.sqlite_path.with_name(settings.sqlite_path.stem + ".schema.lock"),
+                     os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
         return
     import psycopg
 

@@ -1,32 +1,20 @@
-"""SQLite files opened by several processes at once (projections/db.py, adapters/call_log.py): the first
-opening of a new file switches it to WAL, and SQLite refuses that switch at once, without waiting, while
-another connection holds the file. Processes starting together must all open it."""
+"""SQLite files opened by several processes at once: the first opening of a new file switches it to WAL,
+and SQLite refuses that switch at once, without waiting, while another connection holds the file.
+
+The read store takes turns at the switch itself (projections/db.py); every file a process opens at start,
+the call log's too, is opened under the schema lock (keyledger/wiring.py), which SQLite deployments hold
+with an `flock`."""
 
 import threading
-from collections.abc import Callable
+import time
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from adapters.call_log import SQLiteCallStore
+from keyledger.settings import Settings
+from keyledger.wiring import schema_lock
 from projections.db import SQLiteReadStore
 
 
-def _read_store(path: Path) -> Any:
-    store = SQLiteReadStore(path)
-    with store.transaction() as cursor:
-        cursor.execute("CREATE TABLE IF NOT EXISTS probe (n INTEGER)")
-    return store
-
-
-def _call_store(path: Path) -> Any:
-    return SQLiteCallStore(str(path))
-
-
-@pytest.mark.parametrize("open_file", [_read_store, _call_store], ids=["read store", "call log"])
-def test_four_processes_opening_a_new_file_together_all_open_it(tmp_path: Path,
-                                                                 open_file: Callable[[Path], Any]) -> None:
+def test_four_read_stores_opening_a_new_file_together_all_open_it(tmp_path: Path) -> None:
     errors: list[BaseException] = []
     # One race lost about one time in seven before the switch took turns; thirty make a miss unlikely.
     for attempt in range(30):
@@ -35,7 +23,10 @@ def test_four_processes_opening_a_new_file_together_all_open_it(tmp_path: Path,
         def run() -> None:
             start.wait()
             try:
-                opened.append(open_file(path))
+                store = SQLiteReadStore(path)
+                opened.append(store)
+                with store.transaction() as cursor:
+                    cursor.execute("CREATE TABLE IF NOT EXISTS probe (n INTEGER)")
             except Exception as error:  # noqa: BLE001 - the test reports any failure of a racing opener
                 errors.append(error)
 
@@ -48,3 +39,23 @@ def test_four_processes_opening_a_new_file_together_all_open_it(tmp_path: Path,
             store.close()
 
     assert errors == []
+
+
+def test_processes_starting_on_one_sqlite_data_dir_take_turns_under_the_schema_lock(tmp_path: Path) -> None:
+    settings = Settings(data_dir=str(tmp_path / "data"))
+    inside, overlapped = [], []
+
+    def start() -> None:
+        with schema_lock(settings):
+            inside.append(1)
+            overlapped.append(len(inside) > 1)
+            time.sleep(0.05)
+            inside.pop()
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert overlapped == [False, False, False]
