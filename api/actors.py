@@ -1,9 +1,9 @@
 """Who acts in a request, for the events it records (domain/actor.py): set once per request, filled in as the
 request learns more.
 
-The middleware makes a `RequestActor` the current actor of every HTTP request before anything else runs
-in it: its channel (the client API under /api/client/ and /api/v1/, else the vendor API), request id
-and IP. The vendor API's authentication then names the signed-in account (`signed_in`), and the client
+The application's entry (api/app.py) makes a `RequestActor` the current actor of every HTTP request before
+anything else runs in it, its rate limits included: its channel (the client API under /api/client/ and
+/api/v1/, else the vendor API), request id and IP. The vendor API's authentication then names the signed-in account (`signed_in`), and the client
 path the call's product and device (`client_call`). They may run in other threads than the handler (each
 with a copy of the request's context), so they fill in the one object the copies share rather than set
 the context variable. The actor is built only when an event is created (docs/decisions/0075). A vendor
@@ -16,8 +16,7 @@ import re
 import uuid
 from typing import Any
 
-from api.ratelimit import CLIENT_PATHS
-from domain.actor import Channel, EventActor, act_as, current_source, stop_acting
+from domain.actor import Channel, EventActor, current_source
 from domain.client_call import ClientRequest
 
 HEADER = b"x-request-id"
@@ -87,26 +86,9 @@ def client_call(call: ClientRequest) -> ClientRequest:
     return call
 
 
-class ActorMiddleware:
-    """Makes a `RequestActor` the current actor of every HTTP request; a vendor request's id goes back."""
+def with_request_id(send: Any, request: RequestActor) -> Any:
+    """`send`, adding the vendor request's `X-Request-ID` to its answer."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        client = scope["path"].startswith(CLIENT_PATHS)
-        request = RequestActor(scope, "client_api" if client else "vendor_api")
-        token = act_as(request)  # not `with acting(...)`: a context manager costs more than a validation can spare
-        try:
-            await self.app(scope, receive, send if client else _with_request_id(send, request))
-        finally:
-            stop_acting(token)
-
-
-def _with_request_id(send: Any, request: RequestActor) -> Any:
     async def sending(message: Any) -> None:
         if message["type"] == "http.response.start":
             message = {**message, "headers": [*message.get("headers", ()), (HEADER, request.request_id.encode())]}

@@ -22,7 +22,7 @@ from api.controllers.products import ProductController
 from api.controllers.security import SecurityController
 from api.controllers.stats import StatsController
 from api.controllers.webhooks import WebhookController
-from api.actors import ActorMiddleware
+from api.actors import RequestActor, with_request_id
 from api.auth import account_id_of
 from api.deps import DEPENDENCIES
 from api.direct import DirectApp
@@ -32,6 +32,7 @@ from api.openapi import document
 from api.ports import Services
 from api.ratelimit import check_vendor, is_client_path, refused_answer, with_quota_headers
 from api.requests import MAX_BODY_BYTES, LedgerRequest
+from domain.actor import act_as, stop_acting
 
 CONTROLLERS = [AuthController, ProductController, LicenseController, StatsController, NotificationController,
                WebhookController, AdminController, ImportController, ClientController, LockenceController,
@@ -40,8 +41,10 @@ CONTROLLERS = [AuthController, ProductController, LicenseController, StatsContro
 
 
 class LimitedApp(DirectApp):
-    """The application, with its rate limits at its entry (api/ratelimit.py): vendor requests are counted here,
-    before the direct front door or Litestar's routing, and every answer gets the RateLimit-* headers."""
+    """The application's entry: every HTTP request gets its actor (api/actors.py) and is counted against its rate
+    limits (api/ratelimit.py) here, before the direct front door or Litestar's routing, so that an alert raised
+    at the entry names the request too; every answer gets the RateLimit-* headers, a vendor answer its
+    X-Request-ID."""
 
     def __init__(self, runtime: Services, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -49,19 +52,33 @@ class LimitedApp(DirectApp):
         self.runtime = runtime  # the same, without the state's lookup on every request
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        client = is_client_path(scope["path"])
+        request = RequestActor(scope, "client_api" if client else "vendor_api")
+        token = act_as(request)  # not `with acting(...)`: a context manager costs more than a validation can spare
+        try:
+            await self._limited(scope, receive, send, request, client)
+        finally:
+            stop_acting(token)
+
+    async def _limited(self, scope: Any, receive: Any, send: Any, request: RequestActor, client: bool) -> None:
         settings = self.runtime.settings
-        if scope["type"] == "http" and (settings.rate_limit_api or settings.rate_limit_validation
-                                        or settings.rate_limit_client_ip):
+        limited = settings.rate_limit_api or settings.rate_limit_validation or settings.rate_limit_client_ip
+        if limited:
             send = with_quota_headers(scope, send)
-            if settings.rate_limit_api and not is_client_path(scope["path"]):
-                runtime = self.runtime
-                quota = await check_vendor(runtime, scope, account_id_of(runtime, scope))
-                if quota is not None and quota.refused:
-                    body = refused_answer(quota)
-                    await send({"type": "http.response.start", "status": 429, "headers": [
-                        (b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
-                    await send({"type": "http.response.body", "body": body})
-                    return
+        if not client:
+            send = with_request_id(send, request)
+        if limited and settings.rate_limit_api and not client:
+            runtime = self.runtime
+            quota = await check_vendor(runtime, scope, account_id_of(runtime, scope))
+            if quota is not None and quota.refused:
+                body = refused_answer(quota)
+                await send({"type": "http.response.start", "status": 429, "headers": [
+                    (b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
+                await send({"type": "http.response.body", "body": body})
+                return
         await super().__call__(scope, receive, send)
 
 
@@ -82,7 +99,7 @@ def create_app(runtime: Services, middleware: Sequence[Middleware] = ()) -> Lite
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         request_class=LedgerRequest,
-        middleware=[ActorMiddleware, IdempotencyMiddleware(), *middleware],
+        middleware=[IdempotencyMiddleware(), *middleware],
         openapi_config=OpenAPIConfig(title="KeyLedger", version="0.1.0", path="/api/schema"),
         on_shutdown=[runtime.close],
         debug=False,

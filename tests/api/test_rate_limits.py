@@ -131,3 +131,14 @@ def test_with_redis_unreachable_requests_are_answered_and_limited_per_process(se
     # Check nothing failed for want of Redis, the limit held in memory, and the log says why
     assert answers == [200] * API + [429]
     assert "counting in memory for 5.0s: Redis is unreachable" in capfd.readouterr().err
+
+
+def test_a_refusal_at_the_entry_names_its_request(client, runtime, vendor_token):
+    answers = [client.get("/api/auth/me", headers={**auth(vendor_token), "X-Request-ID": f"req-{n}"})
+               for n in range(API + 1)]
+
+    # Check the 429 answered before routing sends the request's id back, as every vendor answer does
+    assert answers[-1].status_code == 429 and answers[-1].headers["x-request-id"] == f"req-{API}"
+    # Check its alert names the request: the vendor API, the caller's request id and address
+    actor = alerts(runtime)[0].actor
+    assert (actor.channel, actor.request_id, actor.ip) == ("vendor_api", f"req-{API}", "testclient")
