@@ -37,6 +37,8 @@ class EventActor:
     device: str | None = None
     name: str | None = None
     """Which part of the system acted: a worker (`expiry-sweeper`) or a CLI command (`admin promote`)."""
+    os_user: str | None = None
+    """The operating-system account that ran a CLI command."""
     request_id: str | None = None
     ip: str | None = None
 
@@ -55,8 +57,8 @@ UNKNOWN = EventActor(kind="unknown")
 """The actor of an event stored before events recorded one, or created where no way in set one."""
 
 
-def system(name: str, channel: Channel = "worker") -> EventActor:
-    return EventActor(kind="system", channel=channel, name=name)
+def system(name: str, channel: Channel = "worker", os_user: str | None = None) -> EventActor:
+    return EventActor(kind="system", channel=channel, name=name, os_user=os_user)
 
 
 class ActorSource(Protocol):

@@ -4,6 +4,7 @@ audit verify, export."""
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import os
 import signal
@@ -181,7 +182,7 @@ def _import(args: argparse.Namespace) -> int:
     runtime = _started(Settings.from_env())
     try:
         owner = runtime.ledger.import_owner(args.owner)
-        with acting(system("import", channel="cli")):
+        with acting(system("import", channel="cli", os_user=_operator())):
             outcomes, _ = runtime.ledger.import_records(owner.id, found.products, found.licenses, system_clock())
         runtime.projector.catch_up()
     except AccountNotFoundError:
@@ -197,11 +198,19 @@ def _import(args: argparse.Namespace) -> int:
     return 1 if report.refused else 0
 
 
+def _operator() -> str:
+    """Who ran this command on this machine, for the events it records."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry for this uid (some containers)
+        return str(os.getuid())
+
+
 def _admin(args: argparse.Namespace) -> int:
     role, is_active, _, done = ADMIN_ACTIONS[args.action]
     runtime = _started(Settings.from_env())
     try:
-        with acting(system(f"admin {args.action}", channel="cli")):
+        with acting(system(f"admin {args.action}", channel="cli", os_user=_operator())):
             runtime.ledger.change_account_by_email(args.email, role, is_active, system_clock())
         runtime.projector.catch_up()
     except AccountNotFoundError:

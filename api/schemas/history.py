@@ -35,6 +35,7 @@ class HistoryActor(msgspec.Struct, forbid_unknown_fields=True):
     product_id: str | None = None
     device: str | None = None
     name: str | None = None
+    os_user: str | None = None
     request_id: str | None = None
     ip: str | None = None
 

@@ -4,6 +4,7 @@ before events recorded an actor replays as `unknown`."""
 
 from __future__ import annotations
 
+import getpass
 from datetime import timedelta
 from uuid import UUID
 
@@ -42,7 +43,7 @@ def test_a_vendors_changes_name_its_account_email_role_request_and_ip(client, ve
     # Check the account, its email and role, the channel, the caller's request id and the IP.
     assert actor_of(events, "License.Issued") == {
         "kind": "account", "channel": "vendor_api", "account_id": me["id"], "email": "vendor@example.com",
-        "role": "user", "product_id": None, "device": None, "name": None, "request_id": "req-create-1",
+        "role": "user", "product_id": None, "device": None, "name": None, "os_user": None, "request_id": "req-create-1",
         "ip": "203.0.113.7"}
     assert created.headers["x-request-id"] == "req-create-1"
     # Check a request without an id of its own gets one, sent back and recorded.
@@ -79,7 +80,7 @@ def test_the_sweepers_expiry_is_the_systems(client, runtime, clock, vendor_token
 
     assert sweep_expired(runtime.ledger, runtime.store, clock()) == 1
     assert actor_of(history(client, vendor_token, license["id"]), "License.Expired") == {
-        "kind": "system", "channel": "worker", "name": "expiry-sweeper", "account_id": None, "email": None,
+        "kind": "system", "channel": "worker", "name": "expiry-sweeper", "os_user": None, "account_id": None, "email": None,
         "role": None, "product_id": None, "device": None, "request_id": None, "ip": None}
 
 
@@ -94,7 +95,8 @@ def test_a_cli_action_is_the_clis(client, runtime, settings, vendor_token, monke
     assert cli.main(["admin", "promote", "vendor@example.com"]) == 0
     promoted = [event for event in events_of(runtime.ledger, UUID(me["id"]))
                 if isinstance(event, Account.RoleChanged)]
-    assert promoted[-1].actor.as_dict() == {"kind": "system", "channel": "cli", "name": "admin promote"}
+    assert promoted[-1].actor.as_dict() == {"kind": "system", "channel": "cli", "name": "admin promote",
+                                            "os_user": getpass.getuser()}
 
 
 def test_an_event_stored_without_an_actor_replays_as_unknown(client, runtime, vendor_token, license):
