@@ -45,6 +45,8 @@ def use_wal(conn: sqlite3.Connection, timeout: float = 30) -> None:
     SQLite answers "database is locked" at once, without waiting on the busy timeout, when another
     connection holds the file while the mode changes: processes opening a new file together take turns
     here until `timeout`."""
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":  # a reader's lock, which waits its turn
+        return
     deadline = time.monotonic() + timeout
     while True:
         try:
