@@ -1,7 +1,7 @@
 """Rate limits: how often an account, an address or a client may call, counted per window.
 
-One function, `decide`, decides for every request, after `check` (on a worker thread) or
-`check_async` (on the event loop, never blocking it) counted it. The application's entry
+One function, `decide`, decides for every request once its keys were counted: on the event loop,
+never blocking it (`check_async`, `check_client_async`), or on a worker thread (`check_client`). The application's entry
 (api/app.py) counts the vendor API before anything else, keyed on the signed-in account (on the
 address before login), so that requests the direct front door answers and requests Litestar routes
 are counted alike. A client call is counted where its body is read: a validation in its answer
@@ -68,21 +68,10 @@ class Quota(NamedTuple):
         return self.count > self.limit
 
 
-def check(runtime: Any, scope: Any, rules: Sequence[tuple[str, int]], product_id: UUID | None = None,
-          hwid: str | None = None) -> Quota | None:
-    """Count this request against each (key, limit) whose limit is on (not 0), and decide (`decide`); for
-    callers on a worker thread."""
-    rules = [(key, limit) for key, limit in rules if limit > 0]
-    if not rules:
-        return None
-    window = runtime.settings.rate_limit_window_seconds
-    hits = runtime.counters.hit([key for key, _ in rules], [window] * len(rules), _slices(rules))
-    return decide(runtime, scope, rules, hits, product_id, hwid)
-
-
 async def check_async(runtime: Any, scope: Any, rules: Sequence[tuple[str, int]], product_id: UUID | None = None,
                       hwid: str | None = None) -> Quota | None:
-    """`check`, for callers on the event loop: counting never blocks the loop (adapters/counters.py)."""
+    """Count this request against each (key, limit) whose limit is on (not 0), and decide (`decide`); counting
+    never blocks the event loop (adapters/counters.py)."""
     rules = [(key, limit) for key, limit in rules if limit > 0]
     if not rules:
         return None
