@@ -1,8 +1,8 @@
 """Rate limits: how often an account, an address or a client may call, counted per window.
 
 One function, `decide`, decides for every request once its keys were counted: on the event loop,
-never blocking it (`check_async`, `check_client_async`), or on a worker thread (`check_client`). The application's entry
-(api/app.py) counts the vendor API before anything else, keyed on the signed-in account (on the
+never blocking it (`check_async`, `check_client_async`), or on a worker thread (`check_client`). The
+application's entry (api/app.py) counts the vendor API before anything else, keyed on the signed-in account (on the
 address before login), so that requests the direct front door answers and requests Litestar routes
 are counted alike. A client call is counted where its body is read: a validation in its answer
 function, which the direct front door and the route share (api/controllers/client.py
@@ -121,10 +121,7 @@ async def check_vendor(runtime: Any, scope: Any, account_id: UUID | None) -> Quo
 
 def check_client(runtime: Any, scope: Any, product_id: UUID | None, license_key: str, hwid: str | None) -> None:
     """A client call's limits: per client (product + key + device), and per address; over either, refused."""
-    settings = runtime.settings
-    plan = _client_plan(settings.rate_limit_validation, settings.rate_limit_client_ip,
-                        settings.rate_limit_window_seconds)
-    if plan is not None:
+    if (plan := _plan_of(runtime.settings)) is not None:
         keys = _client_keys(plan, scope, product_id, license_key, hwid)
         hits = runtime.counters.hit(keys, plan.windows, plan.slices)
         _refuse_over(decide(runtime, scope, list(zip(keys, plan.limits)), hits, product_id, hwid))
@@ -133,10 +130,7 @@ def check_client(runtime: Any, scope: Any, product_id: UUID | None, license_key:
 async def check_client_async(runtime: Any, scope: Any, product_id: UUID | None, license_key: str,
                              hwid: str | None) -> None:
     """`check_client` on the event loop (the validation's hot path)."""
-    settings = runtime.settings
-    plan = _client_plan(settings.rate_limit_validation, settings.rate_limit_client_ip,
-                        settings.rate_limit_window_seconds)
-    if plan is not None:
+    if (plan := _plan_of(runtime.settings)) is not None:
         keys = _client_keys(plan, scope, product_id, license_key, hwid)
         hits = await runtime.counters.hit_async(keys, plan.windows, plan.slices)
         _refuse_over(decide(runtime, scope, list(zip(keys, plan.limits)), hits, product_id, hwid))
@@ -150,6 +144,11 @@ class _ClientPlan(NamedTuple):
     limits: tuple[int, ...]
     windows: list[float]
     slices: list[int]
+
+
+def _plan_of(settings: Any) -> _ClientPlan | None:
+    return _client_plan(settings.rate_limit_validation, settings.rate_limit_client_ip,
+                        settings.rate_limit_window_seconds)
 
 
 @lru_cache(maxsize=8)

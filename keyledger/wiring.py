@@ -362,7 +362,7 @@ def feeding_lock(settings: Settings) -> FeedingLock:
     if settings.is_postgres:
         schema = postgres_parts(settings.database_url or "")["schema"]
         return AdvisoryFeedingLock(postgres_conninfo(settings), schema or None)
-    return FileFeedingLock(settings.sqlite_path.with_name(settings.sqlite_path.stem + ".projecting.lock"))
+    return FileFeedingLock(beside_store(settings, ".projecting.lock"))
 
 
 def build_read_store(settings: Settings) -> ReadStore:
@@ -372,15 +372,21 @@ def build_read_store(settings: Settings) -> ReadStore:
     return SQLiteReadStore(read_models_path(settings))
 
 
+def beside_store(settings: Settings, suffix: str) -> Path:
+    """A file named after the embedded event store (`events` + suffix), beside it; `_private_paths` keeps
+    every such file owner-only."""
+    return settings.sqlite_path.with_name(settings.sqlite_path.stem + suffix)
+
+
 def read_models_path(settings: Settings) -> Path:
-    return settings.sqlite_path.with_name(settings.sqlite_path.stem + ".read.sqlite3")
+    return beside_store(settings, ".read.sqlite3")
 
 
 def sqlite_files(settings: Settings) -> list[Path]:
     """The SQLite databases of the embedded default: the event store, the read models, and the call log
     (which adapters/call_log.py's call_store_for names after the event store)."""
     store = settings.sqlite_path
-    return [store, read_models_path(settings), store.with_name(store.stem + ".calls" + store.suffix)]
+    return [store, read_models_path(settings), beside_store(settings, ".calls" + store.suffix)]
 
 
 PRIVATE_DIR = 0o700
@@ -445,8 +451,7 @@ def schema_lock(settings: Settings) -> Iterator[None]:
     """
     if not settings.is_postgres:
         settings.sqlite_path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-        fd = os.open(settings.sqlite_path.with_name(settings.sqlite_path.stem + ".schema.lock"),
-                     os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+        fd = os.open(beside_store(settings, ".schema.lock"), os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
