@@ -13,7 +13,6 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
-from typing import Any
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path

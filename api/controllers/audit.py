@@ -1,7 +1,6 @@
 """Audit: the audit chain's signed checkpoints, and the NDJSON export of every linked record."""
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from typing import Any, Literal
 from uuid import UUID
 
@@ -10,11 +9,10 @@ from litestar import Controller, get
 from litestar.params import FromQuery
 from litestar.response import Stream
 
-from api.deps import ActorDep, AdminDep, LimitQuery, PageQuery, RuntimeDep
+from api.deps import ActorDep, AdminDep, InstantQuery, LimitQuery, PageQuery, RuntimeDep, window
 from api.envelope import Ok
 from api.ports import Services
 from api.schemas.audit import CheckpointPage
-from domain.errors import InvalidValueError
 from domain.product import ProductNotFoundError
 from projections import products
 from projections.audit_chain import list_checkpoints
@@ -40,18 +38,17 @@ class AuditController(Controller):
                                         "pagination": pagination(page, limit, total)}, CheckpointPage))
 
     @get("/export", sync_to_thread=True, media_type=NDJSON)
-    def export(self, actor: ActorDep, runtime: RuntimeDep, since: FromQuery[datetime | None] = None,
-               until: FromQuery[datetime | None] = None, product_id: FromQuery[UUID | None] = None,
+    def export(self, actor: ActorDep, runtime: RuntimeDep, since: InstantQuery = None, until: InstantQuery = None,
+               product_id: FromQuery[UUID | None] = None,
                tenant_id: FromQuery[UUID | None] = None) -> Stream:
         """Every linked record as NDJSON with its hash (docs/audit.md): admins everything, vendors their
         products' records."""
-        if since and until and _utc(since) > _utc(until):
-            raise InvalidValueError("since must not be after until")
+        first, last = window(since, until, ("since", "until"))
         owner = None if actor.is_admin else str(actor.id)
         if product_id is not None and products.get_product(runtime.store, str(product_id), owner) is None:
             raise ProductNotFoundError(product_id)
         tenant = str(tenant_id) if tenant_id is not None and actor.is_admin else owner
-        scope = ExportScope(_utc(since), _utc(until), str(product_id) if product_id else None, tenant)
+        scope = ExportScope(first, last, str(product_id) if product_id else None, tenant)
         audit = _audit(runtime)
         lines = export_lines(runtime.store, audit.sources, scope, audit.key.key_id, audit.key.public_pem)
         return Stream(_chunked(lines), media_type=NDJSON)
@@ -75,9 +72,3 @@ def _chunked(lines: Iterator[bytes], size: int = CHUNK) -> Iterator[bytes]:
 def _audit(runtime: Services) -> Any:
     assert runtime.audit is not None
     return runtime.audit
-
-
-def _utc(at: datetime | None) -> datetime | None:
-    if at is None:
-        return None
-    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)

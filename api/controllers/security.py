@@ -1,6 +1,5 @@
 """Security (admin only): the blacklist, quick blocks, client sessions, security events and their stats."""
 
-from datetime import datetime, timezone
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -8,7 +7,7 @@ import msgspec
 from litestar import Controller, delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from api.deps import AdminDep, LimitQuery, PageQuery, RuntimeDep
+from api.deps import AdminDep, InstantQuery, LimitQuery, PageQuery, RuntimeDep, window
 from api.envelope import Ok
 from api.ports import Services
 from api.schemas.common import Deleted
@@ -28,7 +27,6 @@ from api.schemas.security import (
 from commands.blacklist import BlacklistEntryNotFoundError
 from commands.sessions import SessionNotFoundError
 from domain.blacklist import BlacklistType
-from domain.errors import InvalidValueError
 from domain.security_events import SEVERITIES, SEVERITY_LEVELS
 from projections import blacklist, security_events, sessions
 
@@ -39,19 +37,8 @@ EventTypeQuery = Annotated[Literal[tuple(SEVERITIES)] | None, QueryParameter()] 
 EventSeverityQuery = Annotated[Literal[SEVERITY_LEVELS] | None, QueryParameter()]  # type: ignore[valid-type]
 IpQuery = Annotated[str | None, QueryParameter(max_length=64, pattern=r"^[^\x00]*$")]  # PostgreSQL text holds no NUL
 HwidQuery = Annotated[str | None, QueryParameter(max_length=256, pattern=r"^[^\x00]*$")]
-DateQuery = Annotated[datetime | None, QueryParameter()]
 
 
-def _utc(at: datetime | None) -> datetime | None:
-    """A filter's instant; one without a zone is read as UTC."""
-    return at if at is None or at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
-
-
-def _window(start_date: datetime | None, end_date: datetime | None) -> tuple[datetime | None, datetime | None]:
-    start, end = _utc(start_date), _utc(end_date)
-    if start is not None and end is not None and start > end:
-        raise InvalidValueError("start_date must not be after end_date")
-    return start, end
 
 
 def _entry(runtime: Services, entry_id: UUID) -> BlacklistEntry:
@@ -134,10 +121,10 @@ class SecurityController(Controller):
     def list_security_events(
         self, admin: AdminDep, runtime: RuntimeDep, event_type: EventTypeQuery = None,
         severity: EventSeverityQuery = None, license_id: FromQuery[UUID | None] = None, ip_address: IpQuery = None,
-        hwid: HwidQuery = None, is_blocked: ActiveQuery = None, start_date: DateQuery = None,
-        end_date: DateQuery = None, page: PageQuery = 1, limit: LimitQuery = 20,
+        hwid: HwidQuery = None, is_blocked: ActiveQuery = None, start_date: InstantQuery = None,
+        end_date: InstantQuery = None, page: PageQuery = 1, limit: LimitQuery = 20,
     ) -> Ok[SecurityEventPage]:
-        start, end = _window(start_date, end_date)
+        start, end = window(start_date, end_date, ("start_date", "end_date"))
         rows, pages = security_events.list_security_events(
             runtime.store, event_type=event_type, severity=severity, license_id=license_id and str(license_id),
             ip_address=ip_address, hwid=hwid, is_blocked=is_blocked, start_date=start, end_date=end, page=page,

@@ -50,7 +50,7 @@ class StatsController(Controller):
     ) -> Ok[ProductTimeseries]:
         """Counts per UTC hour or day, oldest first, empty buckets as zeros (docs/read-models.md, `timeseries`)."""
         _visible_product(runtime, actor, product_id)
-        first = parse_instant(start) if start else None
-        last = parse_instant(end) if end else runtime.clock()
+        first = parse_instant(start) if start is not None else None  # an empty value is refused, not "absent"
+        last = parse_instant(end) if end is not None else runtime.clock()
         answer = timeseries.product_timeseries(runtime.store, str(product_id), first, last, interval)
         return Ok(data=msgspec.convert({"product_id": product_id, **answer}, ProductTimeseries))

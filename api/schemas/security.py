@@ -10,7 +10,9 @@ from api.schemas.common import Instant, Pagination
 from commands.blacklist import MAX_BLOCK_HOURS
 from domain.blacklist import MAX_VALUE, BlacklistType, Severity
 
-Value = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_VALUE)]
+Value = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_VALUE, pattern=r"\S")]
+"""Holds a character that is not blank: an entry keeps its value trimmed, and `\\s` matches what
+`str.strip` trims (the separators U+001C–U+001F among them)."""
 Reason = Annotated[str, msgspec.Meta(max_length=500)]
 Expiry = Annotated[datetime, msgspec.Meta(tz=True)]
 Hours = Annotated[float, msgspec.Meta(ge=0.01, le=MAX_BLOCK_HOURS)]

@@ -102,7 +102,7 @@ def test_export_of_another_vendors_product_is_not_found(client, history):
     assert response.json()["error_code"] == "PRODUCT_NOT_FOUND"
 
 
-@pytest.mark.parametrize("query", ["since=yesterday", "until=2026-13-01", "product_id=nope",
+@pytest.mark.parametrize("query", ["since=yesterday", "until=2026-13-01", "product_id=nope", "since=0", "until=0.5", "until=",
                                    "since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z"])
 def test_export_refuses_bad_filters(client, history, query):
     response = client.get(f"/api/audit/export?{query}", headers=auth(history["vendor"]["token"]))

@@ -301,6 +301,21 @@ def test_request_bodies_say_they_refuse_unknown_fields(client, vendor_token):
     assert (refused.status_code, refused.json()["error_code"]) == (400, "VALIDATION_ERROR")
 
 
+@pytest.mark.parametrize(("path", "field"), [
+    ("/api/security/blacklist", "value"), ("/api/security/block-hwid", "hwid"), ("/api/security/block-ip", "ip"),
+])
+def test_a_blacklist_value_the_server_trims_to_nothing_the_document_refuses_too(client, admin_token, path, field):
+    schema = client.get("/api/schema/openapi.json").json()
+    body = operations_of(schema)[(path, "post")]["requestBody"]["content"]["application/json"]["schema"]
+    pattern = component(schema, body)["properties"][field]["pattern"]
+    blank = "\x1c\u00a0 "
+
+    assert re.search(pattern, blank) is None and re.search(pattern, "device-1")
+    kind = {"type": "hwid"} if field == "value" else {}
+    refused = client.post(path, json={**kind, field: blank}, headers=auth(admin_token))
+    assert (refused.status_code, refused.json()["error_code"]) == (400, "VALIDATION_ERROR")
+
+
 def refusals_of(client, token, path, method):
     """The answers to a request without a token, with `token`, with an unknown id and with an oversized body."""
     url = re.sub(r"\{\w+\}", str(uuid.uuid4()), path)

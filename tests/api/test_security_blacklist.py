@@ -161,6 +161,7 @@ def test_block_hwid_lasts_thirty_days_by_default(client, admin_token, license, c
     ("/api/security/block-ip", {"ip": "10.0.0.1", "duration_hours": 10**9}),
     ("/api/security/block-ip", {"ip": "somewhere"}),
     ("/api/security/block-hwid", {"hwid": ""}),
+    ("/api/security/block-hwid", {"hwid": "\x1c\u00a0"}),
 ])
 def test_bad_input_is_refused_and_writes_nothing(client, admin_token, runtime, path, body):
     before = runtime.ledger.position()

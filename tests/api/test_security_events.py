@@ -97,7 +97,7 @@ def test_a_rebuilt_read_model_equals_the_incremental_one(client, admin_token, hi
 
 
 @pytest.mark.parametrize("query", [
-    "start_date=yesterday", "end_date=2026-13-01T00:00:00Z", "event_type=coffee_spilled", "severity=extreme",
+    "start_date=yesterday", "end_date=2026-13-01T00:00:00Z", "start_date=0", "end_date=0.5", "end_date=", "event_type=coffee_spilled", "severity=extreme",
     "is_blocked=sometimes", "license_id=123", "page=0", "limit=0",
     "start_date=2026-01-16T00:00:00Z&end_date=2026-01-15T00:00:00Z", "hwid=a%00b", "ip_address=" + "1" * 65,
 ])

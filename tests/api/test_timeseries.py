@@ -108,7 +108,7 @@ def test_without_a_range_it_answers_the_last_30_days(client, vendor_token, produ
 
 
 BAD_RANGES = [
-    "from=yesterday", "to=2026-13-01", "from=2026-01-16&to=2026-01-15", "interval=week", "interval=",
+    "from=yesterday", "to=2026-13-01", "from=2026-01-16&to=2026-01-15", "interval=week", "interval=", "to=", "from=0",
     "interval=hour&from=2025-01-01&to=2026-01-02",  # more than a year of hours
     "interval=day&from=2010-01-01&to=2026-01-02",  # more than ten years of days
     f"from={'9' * 100}", "from=0001-01-01", "interval=hour&to=0001-01-01", "to=9999-12-31T23:00",
