@@ -503,7 +503,10 @@ def measure(url: str, body: dict[str, str], connections: int, seconds: float, gr
     run = parse_wrk(out)
     run.server_cores = sorted(((meter.per_process.get(pid, 0.0), held.get(pid, 0)) for pid in workers), reverse=True)
     run.wrk_cores, run.db_cores, run.other_cores = meter.wrk_cores, meter.db_cores, meter.other_cores
-    run.projector_cores = meter.projector_cores if projector is not None else None
+    if projector is not None:
+        run.projector_cores = meter.projector_cores
+    elif followers := [pid for pid in meter.per_process if pid not in workers]:  # serve's `keyledger follow`
+        run.projector_cores = sum(meter.per_process[pid] for pid in followers)
     return run
 
 
@@ -938,7 +941,7 @@ def main() -> int:
           f"judged against the mean of the rates measured just before and just after it; load average {os.getloadavg()[0]:.2f} at the end\n")
     lines, misses = table(rows, workers_of, sign_rate)
     print_table(lines)
-    print("\nCPU columns: cores busy during the run. server: each API process of the measured server, busiest first, with the connections it held half-way; proj: the `keyledger project` and `keyledger worker` processes; "
+    print("\nCPU columns: cores busy during the run. server: each API process of the measured server, busiest first, with the connections it held half-way; proj: the `keyledger project` and `keyledger worker` processes (embedded: the `keyledger follow` child of serve); "
           "db: PostgreSQL backends of ours + PostgreSQL background processes + Redis; other: everything else on "
           "the machine (contention).")
     costs, limiter_misses = limiter_costs(rows)

@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     project = commands.add_parser("project", help="run the projections alone (production, many hosts)")
     project.set_defaults(run=_project)
+    follow = commands.add_parser("follow", help="follow the client call log alone: the audit chain, security events,"
+                                                " time series (serve runs it as its child)")
+    follow.set_defaults(run=_follow)
     worker = commands.add_parser("worker", help="run the workers alone (expiry sweeper, webhooks; production)")
     worker.set_defaults(run=_worker)
     migrate_command = commands.add_parser("migrate", help="run the schema steps not yet run (serve and project do too)")
@@ -77,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    from keyledger.serving import serve
+    from keyledger.serving import Companion, serve
 
     # Flags become environment so that every API process (KEYLEDGER_WORKERS > 1) reads the same settings.
     for flag in SERVE_FLAGS:
@@ -87,9 +90,18 @@ def _serve(args: argparse.Namespace) -> None:
     settings = Settings.from_env()
     settings.data_path.mkdir(mode=0o700, parents=True, exist_ok=True)  # every API process makes it private
     _preflight(settings)
+    companion = None
+    if settings.run_call_followers and (settings.run_projections or settings.run_workers):
+        # Following the call log costs each validation CPU; in a child of its own it takes none from the API's.
+        os.environ["KEYLEDGER_RUN_CALL_FOLLOWERS"] = "false"
+        companion = Companion([sys.executable, "-m", "keyledger.cli", "follow"], "call-log follower").start()
     print(f"KeyLedger listening on http://{settings.host}:{settings.port}/api (data in {settings.data_path})",
           flush=True)
-    serve("keyledger.asgi:create", settings.host, settings.port, settings.workers, settings.log_level)
+    try:
+        serve("keyledger.asgi:create", settings.host, settings.port, settings.workers, settings.log_level)
+    finally:
+        if companion is not None:
+            companion.stop()
 
 
 def _preflight(settings: Settings) -> None:
@@ -112,6 +124,17 @@ def _project(_: argparse.Namespace) -> None:
     runtime.close()
 
 
+def _follow(_: argparse.Namespace) -> None:
+    """What the API processes of `keyledger serve` would otherwise follow: the audit chain where they project,
+    the feeds where they run the workers. Stops with its parent, so that a killed serve leaves none behind."""
+    settings = Settings.from_env()
+    reach_database(settings)  # not `_preflight`: serve has warned already of a Redis that does not answer
+    runtime = build_runtime(settings, start_projector=False, start_workers=False)
+    runtime.start_followers(audit=settings.run_projections, feeds=settings.run_workers)
+    _until_stopped(parent=os.getppid())
+    runtime.close()
+
+
 def _worker(_: argparse.Namespace) -> None:
     """With Redis, webhooks are delivered as arq jobs (any number of worker hosts); without, in this process."""
     settings = Settings.from_env()
@@ -124,11 +147,14 @@ def _worker(_: argparse.Namespace) -> None:
     runtime.close()
 
 
-def _until_stopped() -> None:
+def _until_stopped(parent: int | None = None) -> None:
+    """Until SIGTERM or SIGINT, or (given `parent`) until this process's parent is gone."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        stop.wait()
+        while not stop.wait(1.0):
+            if parent is not None and os.getppid() != parent:
+                return
     except KeyboardInterrupt:
         pass
 

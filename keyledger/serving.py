@@ -10,7 +10,10 @@ import asyncio
 import logging
 import re
 import socket
+import subprocess
 import sys
+import threading
+import time
 
 from uvicorn.config import STARTUP_FAILURE, Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -152,3 +155,59 @@ def serve(app: str, host: str, port: int, workers: int, log_level: str) -> None:
     finally:
         for sock in sockets:
             sock.close()
+
+
+class Companion:
+    """A child process `keyledger serve` keeps beside its API processes (the call-log followers, `keyledger
+    follow`): started again when it dies, stopped when serve stops. If serve itself is killed, the child
+    notices that its parent is gone and stops (keyledger/cli.py)."""
+
+    RESTART_DELAYS = (1.0, 30.0)
+    """The first restart waits the first, each quick death after it twice as long, up to the second."""
+
+    def __init__(self, command: list[str], name: str) -> None:
+        self.command, self.name = command, name
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._keep_alive, name=name, daemon=True)
+
+    def start(self) -> Companion:
+        self._spawn()
+        self._thread.start()
+        return self
+
+    def _spawn(self) -> subprocess.Popen[bytes] | None:
+        with self._lock:
+            if not self._stop.is_set():
+                self._process = subprocess.Popen(self.command)
+            return self._process
+
+    def _keep_alive(self) -> None:
+        first, longest = self.RESTART_DELAYS
+        delay, process = first, self._process
+        while process is not None:
+            started = time.monotonic()
+            code = process.wait()
+            if self._stop.is_set():
+                return
+            delay = first if time.monotonic() - started > longest else delay
+            logger.warning(f"{self.name} [{process.pid}] exited with {code}; starting it again in {delay:.0f} s")
+            if self._stop.wait(delay):
+                return
+            delay = min(2 * delay, longest)
+            process = self._spawn()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+        with self._lock:
+            self._stop.set()
+            process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -33,6 +33,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     master_key: str | None = None
     run_projections: bool = True
     run_workers: bool = True
+    run_call_followers: bool = True
+    """Follow the client call log in this process (the audit chain beside the projections, the security-event
+    and time-series feeds beside the workers). `keyledger serve` turns it off in its API processes and runs
+    them in one child process instead (`keyledger follow`), so that validations keep the API's cores."""
     sweep_interval: float = 60.0
     consistency_timeout: float = 5.0
     database_pool: Annotated[int, msgspec.Meta(ge=1)] = 6

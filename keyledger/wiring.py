@@ -117,27 +117,16 @@ class Runtime:
                 + feed_timeseries(timeseries_projection(self.projector.projections), calls, now))
 
     def start_workers(self, deliver_in_process: bool = True) -> None:
-        """The in-process workers: the expiry sweeper, the security-event and time-series feeds, the webhook
-        dispatcher, and (unless arq delivers them, `run_arq_delivery`) webhook delivery on an in-process queue."""
+        """The in-process workers: the expiry sweeper, the security-event and time-series feeds (unless another
+        process follows the call log), the webhook dispatcher, and (unless arq delivers them,
+        `run_arq_delivery`) webhook delivery on an in-process queue."""
         from workers.expiry import run_sweeper
-        from workers.security_feed import run_security_feed, security_events_projection
-        from workers.timeseries_feed import run_timeseries_feed, timeseries_projection
 
         args = (self.ledger, self.store, self.clock, self._stop, self.settings.sweep_interval,
                 self.settings.webhook_log_days)
-        thread = threading.Thread(target=run_sweeper, args=args,
-                                  name="expiry-sweeper", daemon=True)
-        thread.start()
-        self._threads.append(thread)
-        feed = (security_events_projection(self.projector.projections), self.ledger.calls.store, self.clock,
-                self._stop, self.ledger.raise_call_alerts)
-        thread = threading.Thread(target=run_security_feed, args=feed, name="security-feed", daemon=True)
-        thread.start()
-        self._threads.append(thread)
-        counts = (timeseries_projection(self.projector.projections), self.ledger.calls.store, self.clock, self._stop)
-        thread = threading.Thread(target=run_timeseries_feed, args=counts, name="timeseries-feed", daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        self._start_thread(run_sweeper, args, "expiry-sweeper")
+        if self.settings.run_call_followers:
+            self._start_feeds()
         self.start_dispatcher()
         if not deliver_in_process:
             return
@@ -145,6 +134,29 @@ class Runtime:
         self._delivery_pool = pool
         self.enqueue_deliveries = pool.enqueue
         self._threads.extend(pool.start().threads)
+
+    def start_followers(self, audit: bool, feeds: bool) -> None:
+        """Follow the client call log here (`keyledger follow`): the audit chain's keeper, the feeds, or both."""
+        if audit and self.audit is not None:
+            self.audit.keeper.start()
+        if feeds:
+            self._start_feeds()
+
+    def _start_feeds(self) -> None:
+        from workers.security_feed import run_security_feed, security_events_projection
+        from workers.timeseries_feed import run_timeseries_feed, timeseries_projection
+
+        calls = self.ledger.calls.store
+        self._start_thread(run_security_feed, (security_events_projection(self.projector.projections), calls,
+                                               self.clock, self._stop, self.ledger.raise_call_alerts),
+                           "security-feed")
+        self._start_thread(run_timeseries_feed, (timeseries_projection(self.projector.projections), calls,
+                                                 self.clock, self._stop), "timeseries-feed")
+
+    def _start_thread(self, target: Callable[..., None], args: tuple[Any, ...], name: str) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def run_arq_delivery(self) -> None:
         """Deliver webhooks as arq jobs on Redis until SIGTERM or SIGINT (`keyledger worker` with Redis)."""
@@ -217,7 +229,7 @@ class Runtime:
         """Project in this process; on PostgreSQL, woken by every append, whichever process made it."""
         self._listen()
         self.projector.start()
-        if self.audit is not None:
+        if self.audit is not None and self.settings.run_call_followers:
             self.audit.keeper.start()
 
     def close(self) -> None:

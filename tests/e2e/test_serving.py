@@ -1,10 +1,13 @@
-"""`keyledger serve` with several API processes: each serves, connections reach both, SIGTERM stops them all."""
+"""`keyledger serve` with several API processes: each serves, connections reach both, SIGTERM stops them all;
+one child follows the call log beside them, comes back when killed, and goes when serve goes."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -26,6 +29,29 @@ def api_processes(pid: int) -> set[int]:
             continue
         if int(fields[1]) == pid and b"spawn_main" in Path(f"/proc/{entry}/cmdline").read_bytes():
             found.add(int(entry))
+    return found
+
+
+def followers(pid: int) -> set[int]:
+    """The `keyledger follow` children of the server (api/... following the call log: keyledger/cli.py)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            command = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid and command[-2:] == [b"follow", b""]:
+            found.add(int(entry))
+    return found
+
+
+def until(condition: Callable[[], object], what: str, seconds: float = 30) -> object:
+    deadline = time.monotonic() + seconds
+    while not (found := condition()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
     return found
 
 
@@ -62,6 +88,8 @@ def test_two_api_processes_share_the_connections_and_stop_together(backend_url: 
         while len(workers := api_processes(server.process.pid)) < 2:
             assert time.monotonic() < deadline, server.log_tail()
             time.sleep(0.2)
+        follower = followers(server.process.pid)
+        assert len(follower) == 1, "two API processes share one follower of the call log"
         clients = [httpx.Client(base_url=server.base, timeout=30) for _ in range(32)]
         # Check every kept-alive connection is answered, whichever process holds it.
         for client in clients:
@@ -74,7 +102,48 @@ def test_two_api_processes_share_the_connections_and_stop_together(backend_url: 
         server.stop()
     # Check SIGTERM to the server took its API processes down with it.
     assert server.process.returncode == 0, server.log_tail()
-    assert not any(os.path.exists(f"/proc/{pid}") for pid in workers)
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in workers | follower)
+
+
+def test_the_call_log_is_followed_by_a_child_that_returns_when_killed_and_ends_with_serve(
+        backend_url: str | None, tmp_path: Path):
+    server = Server(tmp_path / "var", backend_url)
+    server.start()
+    try:
+        assert server.process is not None
+        http = httpx.Client(base_url=server.base, timeout=30)
+        http.post("/auth/register", json={"email": "ops@example.com", "password": "secret123"})
+        token = http.post("/auth/login", json={"email": "ops@example.com", "password": "secret123"}).json()["data"]
+        headers = {"Authorization": f"Bearer {token['token']}"}
+        product = http.post("/products", json={"name": "App"}, headers=headers).json()["data"]
+        key = http.post("/licenses", json={"product_id": product["id"], "max_uses": 2},
+                        headers=headers).json()["data"]["license_key"]
+
+        def activate_on(hwid: str) -> None:
+            call = {"license_key": key, "product_id": product["id"], "hwid": hwid}
+            assert http.post("/client/activate", json=call).status_code == 200
+
+        def listed(hwid: str) -> bool:
+            events = http.get("/security/events", params={"hwid": hwid}, headers=headers).json()["data"]["events"]
+            return any(event["event_type"] == "license_activation" for event in events)
+
+        first = until(lambda: followers(server.process.pid), "serve starts a follower")
+        activate_on("before-kill")
+        until(lambda: listed("before-kill"), "the follower lists an activation as a security event")
+        # Check a follower killed outright is started again, and the calls made meanwhile still get listed.
+        (pid,) = first
+        os.kill(pid, signal.SIGKILL)
+        activate_on("after-kill")
+        second = until(lambda: followers(server.process.pid) - first, "serve starts the follower again")
+        until(lambda: listed("after-kill"), "the new follower lists what came while none ran")
+        # Check a serve killed outright leaves no follower running behind it.
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait()
+        (pid,) = second
+        until(lambda: not os.path.exists(f"/proc/{pid}") or b"Z" in Path(f"/proc/{pid}/stat").read_bytes()[-60:],
+              "the follower stops when serve is gone", seconds=15)
+    finally:
+        server.stop()
 
 
 def test_a_request_offering_http2_is_answered_in_http1_with_its_body(server):
