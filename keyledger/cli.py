@@ -10,7 +10,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from domain.account import AccountNotFoundError, LastAdminError, Role
 from domain.actor import acting, system
@@ -22,6 +23,9 @@ from keyledger.wiring import Runtime, build_read_store, build_runtime, schema_lo
 from projections.migrations import Migration, migrate
 from projections.registry import build_projections
 from workers.projector import RebuildRefusedError
+
+if TYPE_CHECKING:
+    from keyledger.serving import Companion
 
 SERVE_FLAGS = ("host", "port", "data_dir", "database_url", "redis_url", "workers", "jwt_secret", "master_key")
 
@@ -55,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     project.set_defaults(run=_project)
     follow = commands.add_parser("follow", help="follow the client call log alone: the audit chain, security events,"
                                                 " time series (serve runs it as its child)")
+    follow.add_argument("--parent", type=int, default=None, metavar="PID",
+                        help="stop once process PID is no longer this one's parent (serve passes its own)")
     follow.set_defaults(run=_follow)
     worker = commands.add_parser("worker", help="run the workers alone (expiry sweeper, webhooks; production)")
     worker.set_defaults(run=_worker)
@@ -94,7 +100,10 @@ def _serve(args: argparse.Namespace) -> None:
     if settings.run_call_followers and (settings.run_projections or settings.run_workers):
         # Following the call log costs each validation CPU; in a child of its own it takes none from the API's.
         os.environ["KEYLEDGER_RUN_CALL_FOLLOWERS"] = "false"
-        companion = Companion([sys.executable, "-m", "keyledger.cli", "follow"], "call-log follower").start()
+        command = [sys.executable, "-m", "keyledger.cli", "follow", "--parent", str(os.getpid())]
+        companion = Companion(command, "call-log follower").start()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, _stopping(companion))
     print(f"KeyLedger listening on http://{settings.host}:{settings.port}/api (data in {settings.data_path})",
           flush=True)
     try:
@@ -102,6 +111,16 @@ def _serve(args: argparse.Namespace) -> None:
     finally:
         if companion is not None:
             companion.stop()
+
+
+def _stopping(companion: Companion) -> Callable[[int, Any], None]:
+    """A handler for an exit signal: stop the child, then die of the signal. uvicorn, once it has shut down on
+    SIGTERM or SIGINT, puts back the handler it found (this one) and raises the signal again."""
+    def handle(number: int, _: Any) -> None:
+        companion.stop()
+        signal.signal(number, signal.SIG_DFL)
+        signal.raise_signal(number)
+    return handle
 
 
 def _preflight(settings: Settings) -> None:
@@ -124,14 +143,14 @@ def _project(_: argparse.Namespace) -> None:
     runtime.close()
 
 
-def _follow(_: argparse.Namespace) -> None:
+def _follow(args: argparse.Namespace) -> None:
     """What the API processes of `keyledger serve` would otherwise follow: the audit chain where they project,
-    the feeds where they run the workers. Stops with its parent, so that a killed serve leaves none behind."""
+    the feeds where they run the workers. Given `--parent`, stops with it, so that a killed serve leaves none behind."""
     settings = Settings.from_env()
     reach_database(settings)  # not `_preflight`: serve has warned already of a Redis that does not answer
     runtime = build_runtime(settings, start_projector=False, start_workers=False)
     runtime.start_followers(audit=settings.run_projections, feeds=settings.run_workers)
-    _until_stopped(parent=os.getppid())
+    _until_stopped(parent=args.parent)
     runtime.close()
 
 

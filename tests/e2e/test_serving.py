@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import Server, backend_url, server  # noqa: F401 - fixtures
+from tests.e2e.conftest import Server, backend_url, free_port, server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.e2e
 
@@ -32,26 +34,27 @@ def api_processes(pid: int) -> set[int]:
     return found
 
 
-def followers(pid: int) -> set[int]:
-    """The `keyledger follow` children of the server (api/... following the call log: keyledger/cli.py)."""
+def followers(data_dir: Path) -> set[int]:
+    """The live `keyledger follow` processes serving `data_dir`, whether their parent lives or not."""
     found = set()
     for entry in os.listdir("/proc"):
         try:
-            with open(f"/proc/{entry}/stat") as stat:
-                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
             command = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-        except (OSError, IndexError, ValueError):
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+            with open(f"/proc/{entry}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
             continue
-        if parent == pid and command[-2:] == [b"follow", b""]:
+        if b"follow" in command and b"KEYLEDGER_DATA_DIR=%s" % bytes(data_dir) in environ and state != "Z":
             found.add(int(entry))
     return found
 
 
-def until(condition: Callable[[], object], what: str, seconds: float = 30) -> object:
+def until(condition: Callable[[], object], what: str, seconds: float = 30, pause: float = 0.2) -> object:
     deadline = time.monotonic() + seconds
     while not (found := condition()):
         assert time.monotonic() < deadline, what
-        time.sleep(0.2)
+        time.sleep(pause)
     return found
 
 
@@ -88,7 +91,7 @@ def test_two_api_processes_share_the_connections_and_stop_together(backend_url: 
         while len(workers := api_processes(server.process.pid)) < 2:
             assert time.monotonic() < deadline, server.log_tail()
             time.sleep(0.2)
-        follower = followers(server.process.pid)
+        follower = followers(server.data_dir)
         assert len(follower) == 1, "two API processes share one follower of the call log"
         clients = [httpx.Client(base_url=server.base, timeout=30) for _ in range(32)]
         # Check every kept-alive connection is answered, whichever process holds it.
@@ -127,36 +130,36 @@ def test_the_call_log_is_followed_by_a_child_that_returns_when_killed_and_ends_w
             events = http.get("/security/events", params={"hwid": hwid}, headers=headers).json()["data"]["events"]
             return any(event["event_type"] == "license_activation" for event in events)
 
-        first = until(lambda: followers(server.process.pid), "serve starts a follower")
+        first = until(lambda: followers(server.data_dir), "serve starts a follower")
         activate_on("before-kill")
         until(lambda: listed("before-kill"), "the follower lists an activation as a security event")
         # Check a follower killed outright is started again, and the calls made meanwhile still get listed.
         (pid,) = first
         os.kill(pid, signal.SIGKILL)
         activate_on("after-kill")
-        second = until(lambda: followers(server.process.pid) - first, "serve starts the follower again")
+        until(lambda: followers(server.data_dir) - first, "serve starts the follower again")
         until(lambda: listed("after-kill"), "the new follower lists what came while none ran")
         # Check a serve killed outright leaves no follower running behind it.
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait()
-        (pid,) = second
-        until(lambda: not os.path.exists(f"/proc/{pid}") or b"Z" in Path(f"/proc/{pid}/stat").read_bytes()[-60:],
-              "the follower stops when serve is gone", seconds=15)
+        until(lambda: not followers(server.data_dir), "the follower stops when serve is gone", seconds=15)
     finally:
         server.stop()
 
 
-def test_a_request_offering_http2_is_answered_in_http1_with_its_body(server):
-    # Java's HTTP client offers `Upgrade: h2c` on plain http; the body used to be lost (400 "data: 'data'").
-    body = b'{"license_key": "AAAA-BBBB-CCCC-DDDD", "hwid": "pc", "product_id": "6f1c3a52-0d5e-4c55-9a3b-6b0d4a1e7c10"}'
-    request = (b"POST /api/client/validate HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\n"
-               b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nContent-Type: application/json\r\n"
-               b"Content-Length: %d\r\n\r\n" % len(body) + body)
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(request)
-        answer = b""
-        while not answer.endswith(b"}"):  # the head and the JSON body may come in separate packets
-            answer += sock.recv(65536)
-    status_line, _, rest = answer.partition(b"\r\n")
-    assert status_line == b"HTTP/1.1 404 Not Found", answer
-    assert b'"error_code":"PRODUCT_NOT_FOUND"' in rest
+def test_a_serve_stopped_while_its_follower_starts_leaves_none_behind(tmp_path: Path):
+    # SIGTERM as soon as the follower exists, while both are still starting: the follower must not run on alone.
+    data_dir = tmp_path / "var"
+    command = [sys.executable, "-m", "keyledger.cli", "serve", "--port", str(free_port()), "--data-dir", str(data_dir)]
+    process = subprocess.Popen(command, env={**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        until(lambda: followers(data_dir), "serve starts a follower", pause=0.005)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        until(lambda: not followers(data_dir), "no follower outlives a stopped serve", seconds=15)
+    finally:
+        for pid in followers(data_dir):
+            os.kill(pid, signal.SIGKILL)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
