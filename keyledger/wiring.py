@@ -126,7 +126,7 @@ class Runtime:
                 self.settings.webhook_log_days)
         self._start_thread(run_sweeper, args, "expiry-sweeper")
         if self.settings.run_call_followers:
-            self._start_feeds()
+            self.start_followers(audit=False, feeds=True)
         self.start_dispatcher()
         if not deliver_in_process:
             return
@@ -136,16 +136,15 @@ class Runtime:
         self._threads.extend(pool.start().threads)
 
     def start_followers(self, audit: bool, feeds: bool) -> None:
-        """Follow the client call log here (`keyledger follow`): the audit chain's keeper, the feeds, or both."""
-        if audit and self.audit is not None:
-            self.audit.keeper.start()
-        if feeds:
-            self._start_feeds()
-
-    def _start_feeds(self) -> None:
+        """Follow the client call log here: the audit chain's keeper (beside the projector, or in `keyledger
+        follow`), the security-event and time-series feeds (beside the workers, or there), or both."""
         from workers.security_feed import run_security_feed, security_events_projection
         from workers.timeseries_feed import run_timeseries_feed, timeseries_projection
 
+        if audit and self.audit is not None:
+            self.audit.keeper.start()
+        if not feeds:
+            return
         calls = self.ledger.calls.store
         self._start_thread(run_security_feed, (security_events_projection(self.projector.projections), calls,
                                                self.clock, self._stop, self.ledger.raise_call_alerts),
@@ -229,8 +228,8 @@ class Runtime:
         """Project in this process; on PostgreSQL, woken by every append, whichever process made it."""
         self._listen()
         self.projector.start()
-        if self.audit is not None and self.settings.run_call_followers:
-            self.audit.keeper.start()
+        if self.settings.run_call_followers:
+            self.start_followers(audit=True, feeds=False)
 
     def close(self) -> None:
         """Stop every background thread, waiting SHUTDOWN_SECONDS for all of them together, then close."""
