@@ -79,10 +79,10 @@ wrk.body = {body}
 class Group:
     """A server started in its own process group, so that stopping it reaches every worker it forked."""
 
-    def __init__(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, name: str, command: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> None:
         self.name = name
         self.log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
 
     @property
@@ -209,10 +209,11 @@ def keyledger_env(workers: int, database_url: str | None, redis_url: str | None,
     return env
 
 
-def keyledger_server(port: int, data_dir: Path, env: dict[str, str]) -> Group:
+def keyledger_server(port: int, data_dir: Path, env: dict[str, str], cwd: Path = ROOT) -> Group:
+    """`keyledger serve` of the tree at `cwd` (`python -m` imports the tree it starts in first)."""
     command = [sys.executable, "-m", "keyledger.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--data-dir", str(data_dir)]
-    return Group("keyledger serve", command, env)
+    return Group("keyledger serve", command, env, cwd)
 
 
 def keyledger_projector(data_dir: Path, env: dict[str, str]) -> Group:
