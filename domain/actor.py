@@ -73,7 +73,7 @@ _CURRENT: ContextVar[EventActor | ActorSource] = ContextVar("event_actor", defau
 def current_actor() -> EventActor:
     """Who is acting now, for an event being created."""
     found = _CURRENT.get()
-    return found if type(found) is EventActor else found.actor()  # type: ignore[union-attr]
+    return found if isinstance(found, EventActor) else found.actor()
 
 
 def current_source() -> EventActor | ActorSource:

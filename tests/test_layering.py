@@ -7,7 +7,9 @@ forbidden import fails here even when it sits in a function body or under TYPE_C
 from __future__ import annotations
 
 import ast
+import io
 import sys
+import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -158,6 +160,23 @@ def test_domain_keeps_no_memo():
     assert not found, "domain/ is plain: memos go to the answer and call-row builders:\n" + "\n".join(found)
 
 
+def type_ignores(sources: list[tuple[str, str]]) -> list[str]:
+    """`# type: ignore` comments: where the types gave up (comments only, not strings that mention one)."""
+    return [f"{module_name}:{token.start[0]}" for module_name, source in sources
+            for token in tokenize.generate_tokens(io.StringIO(source).readline)
+            if token.type == tokenize.COMMENT and "type: ignore" in token.string]
+
+
+@pytest.mark.parametrize("package", ["domain", "commands"])
+def test_domain_and_commands_keep_their_types(package):
+    sources = [(".".join(path.relative_to(ROOT).with_suffix("").parts), path.read_text())
+               for path in sorted((ROOT / package).rglob("*.py"))]
+
+    found = type_ignores(sources)
+
+    assert not found, f"{package}/ states its types (the guards return `Admitted`):\n" + "\n".join(found)
+
+
 # Check the checkers themselves catch what they are meant to (so a pass above means something).
 
 def parsed_source(module_name: str, source: str) -> list[tuple[str, ast.Module]]:
@@ -210,6 +229,12 @@ def test_import_checker_accepts_allowed_imports(package, source):
 ])
 def test_memo_checker_catches_functools_caches(source):
     assert len(memos(parsed_source("domain.sample", source))) == 1
+
+
+def test_type_ignore_checker_reads_comments_not_strings():
+    source = "x = y.z  # type: ignore[attr-defined]\nhelp = '# type: ignore'\n"
+
+    assert type_ignores([("domain.sample", source)]) == ["domain.sample:1"]
 
 
 @pytest.mark.parametrize("source", [
