@@ -32,13 +32,14 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
 from adapters.batches import BatchThread
+from adapters.children import ChildLink
 from adapters.client_link import CallRow, ClientLink, insert_json, rows_json
 from domain.client_call import CallRecord
 from domain.instants import utc_text
@@ -121,6 +122,7 @@ class SQLiteCallStore(_Reads):
     DDL = TABLE_DDL.format(position="INTEGER PRIMARY KEY")
 
     def __init__(self, path: str) -> None:
+        self.path = path
         self._conn = self._connect(path)
         self._lock = threading.Lock()
         if path != ":memory:":
@@ -260,17 +262,33 @@ def call_store_for(env: dict[str, str], events: Any = None) -> CallTable:
     return SQLiteCallStore(str(path.with_name(path.stem + ".calls" + path.suffix)))
 
 
+def committer(path: str) -> Callable[[list[CallRow]], list[None]]:
+    """A writer child's handler (adapters/children.py): each batch of rows committed to the log at `path`."""
+    store = SQLiteCallStore(path)
+
+    def commit(rows: list[CallRow]) -> list[None]:
+        store.append(rows)
+        return [None] * len(rows)
+
+    return commit
+
+
 class CallLog:
     """Appends call records in group commits: whatever arrives while a commit runs shares the next one.
 
     Blocking callers go through one writer thread. Callers on an event loop go through it too,
-    unless given the client link (PostgreSQL), which batches them itself.
+    unless given the client link (PostgreSQL), which batches them itself, or a writer child
+    (`child`: the handler factory it runs, `committer` below; a SQLite file only), which commits
+    off the API process's GIL (adapters/children.py).
     """
 
-    def __init__(self, store: CallTable, link: ClientLink | None = None) -> None:
+    def __init__(self, store: CallTable, link: ClientLink | None = None, child: str | None = None) -> None:
         self.store = store
         self._link = link
         self._writer: BatchThread[CallRow, None] = BatchThread("call-log", self._commit)
+        self._child: ChildLink | None = None
+        if child is not None and link is None and isinstance(store, SQLiteCallStore) and store.path != ":memory:":
+            self._child = ChildLink(child, store.path)
 
     def _commit(self, rows: list[CallRow]) -> list[None]:
         self.store.append(rows)
@@ -288,6 +306,8 @@ class CallLog:
         """Queue the record now; the future (of the running loop) is done once it is durable."""
         if self._link is not None:
             return self._link.append_soon([to_row(record)])
+        if self._child is not None:
+            return self._child.submit(to_row(record))
         return self._writer.submit_soon(to_row(record))
 
     @property
@@ -308,6 +328,8 @@ class CallLog:
         return self.store.head()
 
     def close(self) -> None:
-        """Commit what is queued, stop the writer, close the store."""
+        """Commit what is queued, stop the writer (and the child), close the store."""
         self._writer.close()
+        if self._child is not None:
+            self._child.close()
         self.store.close()

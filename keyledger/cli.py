@@ -93,6 +93,8 @@ def _serve(args: argparse.Namespace) -> None:
         value = getattr(args, flag)
         if value is not None:
             os.environ[f"KEYLEDGER_{flag.upper()}"] = str(value)
+    # Signatures and embedded commits in children of each API process: its threads would contend for its GIL.
+    os.environ.setdefault("KEYLEDGER_HELPER_PROCESSES", "true")
     settings = Settings.from_env()
     settings.data_path.mkdir(mode=0o700, parents=True, exist_ok=True)  # every API process makes it private
     _preflight(settings)

@@ -37,6 +37,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Follow the client call log in this process (the audit chain beside the projections, the security-event
     and time-series feeds beside the workers). `keyledger serve` turns it off in its API processes and runs
     them in one child process instead (`keyledger follow`), so that validations keep the API's cores."""
+    helper_processes: bool = False
+    """Make Ed25519 answer signatures and the embedded call log's commits in two child processes of each API
+    process rather than in its threads, which contend with its event loop for the GIL (docs/decisions/0090).
+    `keyledger serve` turns it on in its API processes unless set; in-process runtimes keep the threads."""
     sweep_interval: float = 60.0
     consistency_timeout: float = 5.0
     database_pool: Annotated[int, msgspec.Meta(ge=1)] = 6

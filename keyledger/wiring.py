@@ -86,7 +86,7 @@ class Runtime:
         self.clock = clock
         self.answers = AnswerTable(store, unreachable, Sealer(master_key))
         self._notifications: StoreNotifications | None = None
-        self.signer = AnswerSigner(sign, settings.workers)
+        self.signer = AnswerSigner(sign, settings.workers, SIGNING_CHILD if settings.helper_processes else None)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._delivery_pool: DeliveryPool | None = None
@@ -499,23 +499,29 @@ def signing_keys(settings: Settings) -> dict[SigningAlgorithm, SigningKey]:
     }
 
 
-def client_plumbing(env: dict[str, str]) -> ClientPlumbing:
+SIGNING_CHILD = "keys.signing_child:handler"
+"""What a signing child runs (adapters/children.py), when settings.helper_processes says to have one."""
+WRITER_CHILD = "adapters.call_log:committer"
+"""What the embedded call log's writer child runs, likewise."""
+
+
+def client_plumbing(env: dict[str, str], writer_child: str | None = None) -> ClientPlumbing:
     """The call log and head reads beside the event store `env` configures: on PostgreSQL both go through
-    the client link (adapters/client_link.py)."""
+    the client link (adapters/client_link.py); on a SQLite file, a writer child commits if named."""
 
     def build(recorder: Any) -> tuple[CallStore, HeadSource]:
         store = call_store_for(env, events_table(recorder))
         link = store.link if isinstance(store, PostgresCallStore) else None
         head = head_reader(recorder, link.head if link is not None and link.reads_heads else None)
-        return CallLog(store, link), head
+        return CallLog(store, link, writer_child), head
 
     return build
 
 
 def build_ledger(env: dict[str, str], key: bytes, passwords: Passwords | None = None,
-                 cache: SizedCache | None = None) -> Ledger:
+                 cache: SizedCache | None = None, writer_child: str | None = None) -> Ledger:
     """The write side on the event store `env` configures, with its client path's plumbing."""
-    return Ledger(env, key, client_plumbing(env), passwords, cache)
+    return Ledger(env, key, client_plumbing(env, writer_child), passwords, cache)
 
 
 def ephemeral_store(settings: Settings) -> EphemeralStore:
@@ -538,7 +544,8 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
     key = master_key(settings)
     with schema_lock(settings):  # each creates its tables if they do not exist yet
         ledger = build_ledger(eventsourcing_env(settings), key, Passwords(settings.password_profile),
-                              SizedLRUCache(CACHED_AGGREGATES, settings.cache_mb * 1024 * 1024))
+                              SizedLRUCache(CACHED_AGGREGATES, settings.cache_mb * 1024 * 1024),
+                              WRITER_CHILD if settings.helper_processes else None)
         store = build_read_store(settings)
         migrate(store, clock())
         projector = Projector(ledger, build_projections(store), feeding=feeding_lock(settings))

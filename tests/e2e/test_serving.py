@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from keys.signing import load_public_key, verify_answer
+
 from tests.e2e.conftest import Server, backend_url, free_port, server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.e2e
@@ -34,8 +36,9 @@ def api_processes(pid: int) -> set[int]:
     return found
 
 
-def followers(data_dir: Path) -> set[int]:
-    """The live `keyledger follow` processes serving `data_dir`, whether their parent lives or not."""
+def followers(data_dir: Path, marker: bytes = b"follow") -> set[int]:
+    """The live `keyledger follow` processes serving `data_dir` (or others whose command holds `marker`),
+    whether their parent lives or not."""
     found = set()
     for entry in os.listdir("/proc"):
         try:
@@ -45,7 +48,8 @@ def followers(data_dir: Path) -> set[int]:
                 state = stat.read().rsplit(")", 1)[1].split()[0]
         except (OSError, IndexError):
             continue
-        if b"follow" in command and b"KEYLEDGER_DATA_DIR=%s" % bytes(data_dir) in environ and state != "Z":
+        if any(marker in part for part in command) and b"KEYLEDGER_DATA_DIR=%s" % bytes(data_dir) in environ \
+                and state != "Z":
             found.add(int(entry))
     return found
 
@@ -163,6 +167,41 @@ def test_a_serve_stopped_while_its_follower_starts_leaves_none_behind(tmp_path: 
             os.kill(pid, signal.SIGKILL)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_validations_are_signed_and_recorded_by_children_that_end_with_serve(backend_url: str | None,
+                                                                             tmp_path: Path):
+    server = Server(tmp_path / "var", backend_url)
+    server.start()
+    try:
+        assert server.process is not None
+        http = httpx.Client(base_url=server.base, timeout=30)
+        token = http.post("/auth/register", json={"email": "ops@example.com", "password": "secret123"}
+                          ).json()["data"]["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        product = http.post("/products", json={"name": "App", "signing_algorithm": "ed25519"},
+                            headers=headers).json()["data"]
+        license = http.post("/licenses", json={"product_id": product["id"]}, headers=headers).json()["data"]
+        key = license["license_key"]
+        call = {"license_key": key, "product_id": product["id"], "hwid": "pc-1"}
+        assert http.post("/client/activate", json=call).status_code == 200
+        public = load_public_key(http.get("/client/public-key", params={"product_id": product["id"]}
+                                          ).json()["data"]["public_key"])
+        answers = [http.post("/client/validate", json=call).json()["data"] for _ in range(5)]
+        # Check the answers a child signed verify, and the calls a child recorded are in the license's log.
+        assert all(answer["valid"] and verify_answer(public, answer) for answer in answers)
+        logs = http.get(f"/licenses/{license['id']}/logs", params={"limit": 50}, headers=headers
+                        ).json()["data"]["logs"]
+        assert sum(log["action"] == "validation" for log in logs) == 5, logs
+        children = followers(server.data_dir, b"adapters.children")
+        expected = 1 if backend_url else 2  # the signer; on SQLite the call log's writer too
+        assert len(children) == expected, f"{children}: {server.log_tail()}"
+        # Check an API process killed outright leaves no child behind: each sees its pipe close.
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait()
+        until(lambda: not followers(server.data_dir, b"adapters.children"), "the children stop with serve", 15)
+    finally:
+        server.stop()
 
 
 def test_a_request_offering_http2_is_answered_in_http1_with_its_body(server):
