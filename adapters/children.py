@@ -26,8 +26,9 @@ import msgspec
 FRAME = struct.Struct("!I")
 
 
-class ChildGoneError(RuntimeError):
-    """The child stopped, or refused a batch, before answering: its pending callers learn nothing more."""
+class ChildGoneError(ConnectionError):
+    """The child stopped, or refused a batch, before answering: its pending callers learn nothing more (the API
+    answers 503: send again)."""
 
 
 class ChildLink:

@@ -219,6 +219,7 @@ def _validation_message(exc: ValidationException) -> str:
 UNAVAILABLE: tuple[type[Exception], ...] = (
     StoreUnavailableError, OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError,
     PoolTimeout, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, sqlite3.OperationalError,
+    ConnectionError,  # a helper process of the API process gone (adapters/children.py), among others
 )
 """What a database or Redis that cannot be reached raises, however it reaches the API."""
 
