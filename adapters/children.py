@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -190,7 +191,12 @@ def serve_frames(handle: Callable[[list[Any]], list[Any]], stdin: BinaryIO | Non
 
 
 def main(argv: list[str]) -> None:
-    """`python -m adapters.children module:function [args...]`: serve frames with `function(*args)`'s handler."""
+    """`python -m adapters.children module:function [args...]`: serve frames with `function(*args)`'s handler.
+
+    Ctrl-C and SIGTERM sent to the whole process group are for the API process: the child answers what it
+    is sent until the API process closes its pipe, on its way out or by dying."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
     module, _, function = argv[0].partition(":")
     serve_frames(getattr(importlib.import_module(module), function)(*argv[1:]))
 

@@ -145,3 +145,23 @@ def test_a_closed_link_stops_its_child():
     link.close()
 
     assert pid is not None and not os.path.exists(f"/proc/{pid}")  # stopped and reaped
+
+
+def test_a_child_outlasts_a_signal_to_its_process_group_and_ends_with_its_link():
+    # Ctrl-C or a SIGTERM to the group is for the API process, which may still be answering through the child.
+    link = ChildLink(SIGNING_CHILD)
+
+    async def scenario():
+        await link.submit(["key", 0, bytes(32)])
+        for number in (signal.SIGINT, signal.SIGTERM):
+            os.kill(link.pid, number)
+        await asyncio.sleep(0.3)
+        return link.pid, await link.submit([0, b"still here"])
+
+    try:
+        pid, signature = asyncio.run(scenario())
+    finally:
+        link.close()
+
+    assert len(signature) == 88
+    assert not os.path.exists(f"/proc/{pid}")
