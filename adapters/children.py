@@ -186,8 +186,11 @@ def serve_frames(handle: Callable[[list[Any]], list[Any]], stdin: BinaryIO | Non
         except Exception as error:  # the batch is refused; the next one is tried afresh
             answer = f"{type(error).__name__}: {error}"
         body = msgspec.msgpack.encode(answer)
-        stdout.write(FRAME.pack(len(body)) + body)
-        stdout.flush()
+        try:
+            stdout.write(FRAME.pack(len(body)) + body)
+            stdout.flush()
+        except BrokenPipeError:  # the API process closed its end: it wants no more answers
+            return
 
 
 def main(argv: list[str]) -> None:
@@ -199,6 +202,7 @@ def main(argv: list[str]) -> None:
         signal.signal(number, signal.SIG_IGN)
     module, _, function = argv[0].partition(":")
     serve_frames(getattr(importlib.import_module(module), function)(*argv[1:]))
+    os._exit(0)  # stdout may be a closed pipe: no flush at exit to complain of it
 
 
 if __name__ == "__main__":

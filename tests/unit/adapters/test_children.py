@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 from datetime import datetime, timezone
 from uuid import uuid4
 
+import msgspec
 import pytest
 
 from adapters.call_log import CallLog, SQLiteCallStore
-from adapters.children import ChildGoneError, ChildLink
+from adapters.children import FRAME, ChildGoneError, ChildLink
 from adapters.signer import AnswerSigner
 from domain.client_call import CallRecord
 from keys.signing import sign, signing_key_from_pem, verify
@@ -165,3 +168,16 @@ def test_a_child_outlasts_a_signal_to_its_process_group_and_ends_with_its_link()
 
     assert len(signature) == 88
     assert not os.path.exists(f"/proc/{pid}")
+
+
+def test_a_child_whose_answers_nobody_reads_any_more_stops_quietly(tmp_path):
+    # What a helper does when its API process closes the pipes while a frame is under way.
+    frame = msgspec.msgpack.encode([["key", 0, bytes(32)], [0, b"m"]])
+    command = [sys.executable, "-m", "adapters.children", SIGNING_CHILD]
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()
+    child.stdin.write(FRAME.pack(len(frame)) + frame)
+    child.stdin.close()
+
+    assert child.wait(timeout=30) == 0
+    assert child.stderr.read() == b""
