@@ -262,15 +262,18 @@ def call_store_for(env: dict[str, str], events: Any = None) -> CallTable:
     return SQLiteCallStore(str(path.with_name(path.stem + ".calls" + path.suffix)))
 
 
-def committer(path: str) -> Callable[[list[CallRow]], list[None]]:
-    """A writer child's handler (adapters/children.py): each batch of rows committed to the log at `path`."""
-    store = SQLiteCallStore(path)
-
+def committing(store: CallTable) -> Callable[[list[CallRow]], list[None]]:
+    """A batch handler that commits each batch of rows to `store` (one result per row, as batches answer)."""
     def commit(rows: list[CallRow]) -> list[None]:
         store.append(rows)
         return [None] * len(rows)
 
     return commit
+
+
+def committer(path: str) -> Callable[[list[CallRow]], list[None]]:
+    """A writer child's handler (adapters/children.py): each batch of rows committed to the log at `path`."""
+    return committing(SQLiteCallStore(path))
 
 
 class CallLog:
@@ -285,14 +288,10 @@ class CallLog:
     def __init__(self, store: CallTable, link: ClientLink | None = None, child: str | None = None) -> None:
         self.store = store
         self._link = link
-        self._writer: BatchThread[CallRow, None] = BatchThread("call-log", self._commit)
+        self._writer: BatchThread[CallRow, None] = BatchThread("call-log", committing(store))
         self._child: ChildLink | None = None
         if child is not None and link is None and isinstance(store, SQLiteCallStore) and store.path != ":memory:":
             self._child = ChildLink(child, store.path)
-
-    def _commit(self, rows: list[CallRow]) -> list[None]:
-        self.store.append(rows)
-        return [None] * len(rows)
 
     def append(self, record: CallRecord) -> None:
         """Append and return once the record is durable (raises what the commit raised)."""

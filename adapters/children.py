@@ -20,9 +20,11 @@ import sys
 from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from typing import Any, BinaryIO
+from typing import Any
 
 import msgspec
+
+from adapters.batches import settle
 
 FRAME = struct.Struct("!I")
 
@@ -93,7 +95,7 @@ class ChildLink:
         except BlockingIOError:
             written = 0
         except OSError as error:  # the child has gone: its pipe is closed
-            self._fail(ChildGoneError(f"{self._name} stopped: {error}"))
+            self.close(ChildGoneError(f"{self._name} stopped: {error}"))
             return
         del self._out[:written]
         self._loop.remove_writer(fd)
@@ -111,7 +113,7 @@ class ChildLink:
         else:
             reason = f"exit status {self._child.poll()}"
         if not chunk:
-            self._fail(ChildGoneError(f"{self._name} stopped ({reason})"))
+            self.close(ChildGoneError(f"{self._name} stopped ({reason})"))
             return
         self._in += chunk
         while len(self._in) >= FRAME.size:
@@ -121,13 +123,14 @@ class ChildLink:
             answer = msgspec.msgpack.decode(self._in[FRAME.size:FRAME.size + size])
             del self._in[:FRAME.size + size]
             futures = self._in_flight.popleft()
-            if futures is None and isinstance(answer, str):  # the greeting was refused: so would every batch be
-                self._fail(ChildGoneError(answer))
-                return
-            _settle(futures, answer)
-
-    def _fail(self, error: ChildGoneError) -> None:
-        self.close(error)
+            if futures is None:  # the greeting's answer, which nobody waits for
+                if isinstance(answer, str):  # refused: so would every batch after it be
+                    self.close(ChildGoneError(answer))
+                    return
+            elif isinstance(answer, str):  # the batch was refused
+                settle([(future, None) for future in futures], ChildGoneError(answer))
+            else:
+                settle(list(zip(futures, answer)), None)
 
     def close(self, error: ChildGoneError | None = None) -> None:
         """Stop the child (it finishes the frames it has); whoever still waits gets `error` (or "closed")."""
@@ -149,36 +152,17 @@ class ChildLink:
         self._in_flight.clear()
         self._out.clear()
         self._in.clear()
-        error = error or ChildGoneError(f"{self._name} was closed")
-        for future in pending:
-            if not future.done():
-                with suppress(RuntimeError):  # its loop has closed: nobody is waiting any more
-                    future.set_exception(error)
+        with suppress(RuntimeError):  # their loop has closed: nobody is waiting any more
+            settle([(future, None) for future in pending], error or ChildGoneError(f"{self._name} was closed"))
 
     @property
     def pid(self) -> int | None:
         return None if self._child is None else self._child.pid
 
 
-def _settle(futures: list[asyncio.Future[Any]] | None, answer: Any) -> None:
-    if futures is None:
-        return
-    if isinstance(answer, str):
-        error = ChildGoneError(answer)
-        for future in futures:
-            if not future.done():
-                future.set_exception(error)
-        return
-    for future, result in zip(futures, answer):
-        if not future.done():  # cancelled: the caller went away
-            future.set_result(result)
-
-
-def serve_frames(handle: Callable[[list[Any]], list[Any]], stdin: BinaryIO | None = None,
-                 stdout: BinaryIO | None = None) -> None:
+def serve_frames(handle: Callable[[list[Any]], list[Any]]) -> None:
     """The child's side: answer each frame with `handle(items)`, or the error that refused it, until stdin ends."""
-    stdin = stdin or sys.stdin.buffer
-    stdout = stdout or sys.stdout.buffer
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while len(head := stdin.read(FRAME.size)) == FRAME.size:
         items = msgspec.msgpack.decode(stdin.read(FRAME.unpack(head)[0]))
         try:
