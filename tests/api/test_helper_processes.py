@@ -15,6 +15,7 @@ import pytest
 
 from tests.api.test_client import call, verified
 from tests.conftest import auth, create_license, create_product
+from tests.e2e.test_serving import children_of
 
 pytestmark = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="a signing child needs a core to spare")
 
@@ -26,17 +27,7 @@ def settings(settings):
 
 def helpers() -> set[int]:
     """This process's helper children (adapters/children.py)."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        try:
-            command = Path(f"/proc/{entry}/cmdline").read_bytes()
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == os.getpid() and b"adapters.children" in command and fields[0] != "Z":
-            found.add(int(entry))
-    return found
+    return children_of(os.getpid(), b"adapters.children")
 
 
 def test_validations_made_by_helpers_are_signed_recorded_and_go_on_after_a_helper_is_killed(client, vendor_token,

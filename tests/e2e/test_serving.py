@@ -22,18 +22,24 @@ from tests.e2e.conftest import Server, backend_url, free_port, server  # noqa: F
 pytestmark = pytest.mark.e2e
 
 
-def api_processes(pid: int) -> set[int]:
-    """The processes the server spawned to serve (multiprocessing's resource tracker is not one)."""
+def children_of(pid: int, marker: bytes) -> set[int]:
+    """The live (not zombie) children of `pid` whose command line holds `marker`."""
     found = set()
     for entry in os.listdir("/proc"):
         try:
             with open(f"/proc/{entry}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
         except (OSError, IndexError):
             continue
-        if int(fields[1]) == pid and b"spawn_main" in Path(f"/proc/{entry}/cmdline").read_bytes():
+        if int(fields[1]) == pid and marker in command and fields[0] != "Z":
             found.add(int(entry))
     return found
+
+
+def api_processes(pid: int) -> set[int]:
+    """The processes the server spawned to serve (multiprocessing's resource tracker is not one)."""
+    return children_of(pid, b"spawn_main")
 
 
 def followers(data_dir: Path, marker: bytes = b"follow") -> set[int]:
