@@ -33,6 +33,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +42,7 @@ from uuid import UUID
 from adapters.batches import BatchThread
 from adapters.children import ChildLink
 from adapters.client_link import CallRow, ClientLink, insert_json, rows_json
+from adapters.writer_turns import WriterTurns
 from domain.client_call import CallRecord
 from domain.instants import utc_text
 
@@ -116,7 +118,8 @@ class _Reads:
 class SQLiteCallStore(_Reads):
     """The log in its own SQLite file (WAL, synchronous=FULL: a commit is on disk when it returns).
 
-    Reads go through a second connection, so a page of logs never waits for the writer's fsync.
+    Reads go through a second connection, so a page of logs never waits for the writer's fsync. The
+    writers of every process take turns (adapters/writer_turns.py, `<log>.lock` beside the file).
     """
 
     DDL = TABLE_DDL.format(position="INTEGER PRIMARY KEY")
@@ -125,6 +128,7 @@ class SQLiteCallStore(_Reads):
         self.path = path
         self._conn = self._connect(path)
         self._lock = threading.Lock()
+        self._turns = None if path == ":memory:" else WriterTurns(str(Path(path).with_suffix(".lock")))
         if path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
@@ -138,7 +142,7 @@ class SQLiteCallStore(_Reads):
         return sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
 
     def append(self, rows: Sequence[CallRow]) -> None:
-        with self._lock:
+        with self._lock, self._turns.turn() if self._turns else nullcontext():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.executemany(INSERT, rows)
@@ -154,6 +158,8 @@ class SQLiteCallStore(_Reads):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            if self._turns is not None:
+                self._turns.close()
         if self._reader is not self._conn:
             with self._read_lock:
                 self._reader.close()
