@@ -3,13 +3,16 @@
 Each tree is a git revision (`HEAD`, `f7e3d21`, ...) checked out into a temporary worktree, or `.`
 for the working tree, optionally with settings after a `+` (`HEAD+KEYLEDGER_RUN_CALL_FOLLOWERS=false`).
 Every tree is served embedded (`keyledger serve`, SQLite, one process, the rate limiter on at limits
-no run reaches, as in `validate.py`) from this checkout's virtualenv, beside the bare endpoint; wrk
+no run reaches, as in `validate.py`) from this checkout's virtualenv, beside the bare endpoint; or with
+`--postgres`, as `validate.py`'s PostgreSQL configuration: two API processes on a schema and a Redis
+database of the tree's own, its projector and worker beside them, the bare endpoint in two processes. wrk
 then runs each in turn, round after round, the order reversed every other round. A machine whose
 speed drifts by a fifth within minutes moves every tree of a round alike, so the figures that count
 are each round's ratios: a tree's rate over the first tree's, and over the bare endpoint's.
 
     .venv/bin/python bench/paired.py f7e3d21 c154f24 HEAD            # 7 rounds of 3 s at 32 connections
     .venv/bin/python bench/paired.py HEAD HEAD+KEYLEDGER_RATE_LIMIT_VALIDATION=0 --connections 32,128
+    .venv/bin/python bench/paired.py f7e3d21 HEAD --postgres --connections 32,128
 
 Needs wrk, as `validate.py` does. A revision must serve the vendor and client routes `prepare` uses.
 """
@@ -21,6 +24,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +35,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.validate import (  # noqa: E402
+    POSTGRES_URL,
     Group,
     bare_server,
     free_port,
     keyledger_env,
+    keyledger_projector,
     keyledger_server,
     parse_wrk,
     prepare,
@@ -80,18 +88,49 @@ def remove_worktrees(paths: list[Path]) -> None:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], capture_output=True)
 
 
+@contextmanager
+def schemas(count: int, wanted: bool) -> Iterator[list[str]]:
+    """`count` fresh PostgreSQL schemas (none unless `wanted`), dropped afterwards."""
+    names = [f"bench_{uuid.uuid4().hex[:10]}" for _ in range(count if wanted else 0)]
+    if not names:
+        yield names
+        return
+    import psycopg
+
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'CREATE SCHEMA "{name}"')
+    try:
+        yield names
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            for name in names:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def tree_env(index: int, tree: Tree, schema: str | None) -> dict[str, str]:
+    """A tree's `keyledger serve` environment: embedded in one process, or on PostgreSQL (`schema`) and Redis
+    (a database per tree) in two, projecting in a process of its own."""
+    if schema is None:
+        return {**keyledger_env(1, None, None, run_projections=True), **tree.settings}
+    return {**keyledger_env(2, f"{POSTGRES_URL}?schema={schema}", f"redis://127.0.0.1:6379/{index + 1}",
+                            run_projections=False), **tree.settings}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("trees", nargs="+", help="REV or REV+NAME=VALUE,...; `.` is the working tree")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per wrk run")
     parser.add_argument("--connections", default="32", help="wrk connection counts (comma)")
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL + Redis, two API processes a tree")
     args = parser.parse_args()
     connection_counts = [int(count) for count in args.connections.split(",")]
 
     groups: list[Group] = []
     worktrees: list[Path] = []
-    with tempfile.TemporaryDirectory(prefix="klbench_paired_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="klbench_paired_") as tmp, \
+            schemas(len(args.trees), args.postgres) as schema_names:
         try:
             trees = []
             for spec in args.trees:
@@ -100,17 +139,20 @@ def main() -> None:
                 worktrees.append(path)
                 trees.append(Tree(spec, path, settings))
             bare_port = free_port()
-            bare = bare_server(bare_port, 1, Path(tmp) / "bare")
+            processes = 2 if args.postgres else 1
+            bare = bare_server(bare_port, processes, Path(tmp) / "bare")
             groups.append(bare)
             for index, tree in enumerate(trees):
-                port = free_port()
-                env = {**keyledger_env(1, None, None, run_projections=True), **tree.settings}
-                server = keyledger_server(port, Path(tmp) / f"data-{index}", env, cwd=tree.path)
+                port, data_dir = free_port(), Path(tmp) / f"data-{index}"
+                env = tree_env(index, tree, schema_names[index] if args.postgres else None)
+                server = keyledger_server(port, data_dir, env, cwd=tree.path)
                 groups.append(server)
-                wait_until_up(f"http://127.0.0.1:{port}/api/client/public-key", server, 1)
+                wait_until_up(f"http://127.0.0.1:{port}/api/client/public-key", server, processes)
+                if args.postgres:
+                    groups.append(keyledger_projector(data_dir, env, cwd=tree.path))
                 tree.url = f"http://127.0.0.1:{port}/api/client/validate"
                 tree.body = prepare(f"http://127.0.0.1:{port}/api")["ed25519"]
-            wait_until_up(f"http://127.0.0.1:{bare_port}/health", bare, 1)
+            wait_until_up(f"http://127.0.0.1:{bare_port}/health", bare, processes)
             bare_tree = Tree("bare endpoint", ROOT, {}, f"http://127.0.0.1:{bare_port}/api/client/validate",
                              trees[0].body)
             script_dir = Path(tmp)

@@ -216,12 +216,12 @@ def keyledger_server(port: int, data_dir: Path, env: dict[str, str], cwd: Path =
     return Group("keyledger serve", command, env, cwd)
 
 
-def keyledger_projector(data_dir: Path, env: dict[str, str]) -> Group:
+def keyledger_projector(data_dir: Path, env: dict[str, str], cwd: Path = ROOT) -> Group:
     """`keyledger project` and `keyledger worker` (the feeds, the sweeper, webhooks), in one process group: what
     the production topology runs beside the API processes (docker-compose.yml)."""
     project, worker = (shlex.join([sys.executable, "-m", "keyledger.cli", command]) for command in ("project", "worker"))
     return Group("keyledger project + worker", ["sh", "-c", f"{project} & exec {worker}"],
-                 {**env, "KEYLEDGER_DATA_DIR": str(data_dir), "KEYLEDGER_RUN_WORKERS": "true"})
+                 {**env, "KEYLEDGER_DATA_DIR": str(data_dir), "KEYLEDGER_RUN_WORKERS": "true"}, cwd)
 
 
 def bare_server(port: int, workers: int, data_dir: Path) -> Group:
