@@ -8,10 +8,12 @@ through one `transaction()`.
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -120,6 +122,37 @@ def unreachable(error: BaseException) -> bool:
     return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError | PoolTimeout)
 
 
+SET_INSERT_MIN = 3
+"""Rows from which a run of one plain INSERT goes out as one statement of one JSON parameter (`set_insert`):
+per row, a fraction of the client's and the server's work for a statement each (bench/README.md)."""
+_PLAIN_INSERT = re.compile(r"INSERT INTO (\w+)(?: \(([\w, ]+)\))? VALUES \((\?(?:, ?\?)*)\)"
+                           r"((?: ON CONFLICT(?: \([\w, ]+\))? DO NOTHING)?)")
+INTEGERS = frozenset({"smallint", "integer", "bigint"})
+
+
+@lru_cache(maxsize=1024)
+def plain_insert(sql: str) -> tuple[str, tuple[str, ...] | None, int, str] | None:
+    """A single-row INSERT, maybe skipping conflicts, as (table, its columns or None for all, the number of
+    values, the conflict clause); None for any other statement (an upsert's rows go one by one: one
+    statement may not update a row twice)."""
+    match = _PLAIN_INSERT.fullmatch(" ".join(sql.split()))
+    if match is None:
+        return None
+    table, columns, values, conflict = match.groups()
+    names = tuple(name.strip() for name in columns.split(",")) if columns else None
+    return table, names, values.count("?"), conflict
+
+
+@lru_cache(maxsize=256)
+def set_insert(table: str, columns: tuple[tuple[str, str], ...], conflict: str) -> str:
+    """The INSERT of the rows of one JSON array parameter, in order: `columns` are (name, SQL type) pairs.
+    A number goes into an integer column through numeric, which rounds as psycopg's float parameter would."""
+    fields = ", ".join(f"(r->>{index})::{'numeric::' if type_ in INTEGERS else ''}{type_}"
+                       for index, (_, type_) in enumerate(columns))
+    return (f"INSERT INTO {table} ({', '.join(name for name, _ in columns)}) SELECT {fields}"
+            f" FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS batch(r, n) ORDER BY n{conflict}")
+
+
 @lru_cache(maxsize=1024)
 def to_pyformat(sql: str) -> str:
     """`?` placeholders to psycopg's `%s` (our statements never contain a literal `%` or `?`)."""
@@ -131,13 +164,16 @@ class _PgCursor:
 
     Inside a transaction it runs in pipeline mode: statements are sent without waiting for each
     answer. A run of the same statement (a rebuild inserting row after row) goes out as one
-    `executemany`, whose per-row cost is a fraction of `execute`'s; the order of statements is
-    kept, and a statement whose rows or row count are read is sent on its own.
+    `executemany`, whose per-row cost is a fraction of `execute`'s, or, for a plain INSERT of a few
+    rows or more, as one statement (`set_insert`); the order of statements is kept, and a statement
+    whose rows or row count are read is sent on its own.
     """
 
-    def __init__(self, cursor: Any, pipeline: Any = None) -> None:
+    def __init__(self, cursor: Any, pipeline: Any = None,
+                 column_types: Callable[[str], dict[str, str]] | None = None) -> None:
         self._cursor = cursor
         self._pipeline = pipeline
+        self._column_types = column_types
         self._run_sql = ""
         self._run: list[tuple[Any, ...]] = []
 
@@ -149,7 +185,7 @@ class _PgCursor:
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
         self.flush()
-        self._cursor.executemany(to_pyformat(sql), [tuple(p) for p in params])
+        self._many(sql, [tuple(p) for p in params])
 
     def flush(self, keep_last: bool = False) -> None:
         """Send the run of statements held back; `keep_last` sends the last one by itself, to be read."""
@@ -164,7 +200,30 @@ class _PgCursor:
         if len(run) == 1:
             self._cursor.execute(to_pyformat(self._run_sql), run[0])
         elif run:
-            self._cursor.executemany(to_pyformat(self._run_sql), run)
+            self._many(self._run_sql, run)
+
+    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """`rows` of one statement: as one set-based INSERT where it is a plain one and its values are JSON
+        (text, numbers, booleans, nulls), else as an `executemany`."""
+        statement = self._set_insert(sql) if len(rows) >= SET_INSERT_MIN else None
+        if statement is not None:
+            try:
+                batch = json.dumps(rows, allow_nan=False, separators=(",", ":"))
+            except (TypeError, ValueError):  # bytes, datetimes, NaN: psycopg adapts them, row by row
+                pass
+            else:
+                self._cursor.execute(statement, (batch,))
+                return
+        self._cursor.executemany(to_pyformat(sql), rows)
+
+    def _set_insert(self, sql: str) -> str | None:
+        parts = plain_insert(sql)
+        if parts is None or self._column_types is None:
+            return None
+        table, names, count, conflict = parts
+        types = self._column_types(table)
+        columns = tuple((name, types[name]) for name in names if name in types) if names else tuple(types.items())
+        return set_insert(table, columns, conflict) if len(columns) == count else None
 
     def fetchall(self) -> list[Any]:
         self.flush(keep_last=True)
@@ -201,6 +260,19 @@ class PostgresReadStore:
             with psycopg.connect(conninfo, autocommit=True) as conn:
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         self._pool = ConnectionPool(conninfo, min_size=1, max_size=max_size, kwargs=kwargs, open=True)
+        self._types: dict[str, dict[str, str]] = {}
+
+    def column_types(self, table: str) -> dict[str, str]:
+        """`table`'s columns and their SQL types, in order (none while it is not there to see): read once."""
+        types = self._types.get(table)
+        if types is None:
+            rows = self._query("SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute"
+                               " WHERE attrelid = to_regclass(?) AND attnum > 0 AND NOT attisdropped"
+                               " ORDER BY attnum", (table,))
+            types = {row["attname"]: row["type"] for row in rows}
+            if types:
+                self._types[table] = types
+        return types
 
     @contextmanager
     def transaction(self, durable: bool = True) -> Iterator[_PgCursor]:
@@ -209,7 +281,7 @@ class PostgresReadStore:
         try:
             with self._pool.connection() as conn, conn.pipeline() as pipeline, conn.transaction(), \
                     conn.cursor() as cursor:
-                batching = _PgCursor(cursor, pipeline)
+                batching = _PgCursor(cursor, pipeline, self.column_types)
                 if not durable:
                     cursor.execute("SET LOCAL synchronous_commit TO OFF")
                 yield batching
