@@ -134,8 +134,9 @@ class SQLiteCallStore(_Reads):
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(self.DDL)
         self._conn.execute(INDEX_DDL)
-        self._reader, self._read_lock = (self._conn, self._lock) if path == ":memory:" else (
-            self._connect(path), threading.Lock())
+        # A file's reads get a connection of their own, opened by the first (a writer child never reads).
+        self._reader: sqlite3.Connection | None = self._conn if path == ":memory:" else None
+        self._read_lock = self._lock if path == ":memory:" else threading.Lock()
 
     @staticmethod
     def _connect(path: str) -> sqlite3.Connection:
@@ -153,6 +154,8 @@ class SQLiteCallStore(_Reads):
 
     def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[CallRow]:
         with self._read_lock:
+            if self._reader is None:
+                self._reader = self._connect(self.path)
             return self._reader.execute(sql, parameters).fetchall()
 
     def close(self) -> None:
@@ -162,7 +165,8 @@ class SQLiteCallStore(_Reads):
                 self._turns.close()
         if self._reader is not self._conn:
             with self._read_lock:
-                self._reader.close()
+                if self._reader is not None:
+                    self._reader.close()
 
 
 class PostgresCallStore(_Reads):

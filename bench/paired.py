@@ -83,7 +83,7 @@ def check_out(revision: str, into: Path) -> Path:
 
 
 def remove_worktrees(paths: list[Path]) -> None:
-    for path in paths:
+    for path in dict.fromkeys(paths):  # two trees of one revision share a worktree
         if path != ROOT:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], capture_output=True)
 
