@@ -71,7 +71,8 @@ class Runtime:
 
     def __init__(self, settings: Settings, ledger: Ledger, store: ReadStore, projector: Projector,
                  master_key: bytes, jwt_secret: bytes, signing_keys: dict[SigningAlgorithm, SigningKey],
-                 ephemeral: EphemeralStore, clock: Clock = system_clock, counters: Counters | None = None) -> None:
+                 ephemeral: EphemeralStore, answers: AnswerTable, clock: Clock = system_clock,
+                 counters: Counters | None = None) -> None:
         self.settings = settings
         self.ledger = ledger
         self.gate = ClientGate(ledger)  # the validate route's decisions (commands/client_gate.py)
@@ -84,7 +85,7 @@ class Runtime:
         self.ephemeral = ephemeral
         self.counters = counters if counters is not None else MemoryCounters()
         self.clock = clock
-        self.answers = AnswerTable(store, unreachable, Sealer(master_key))
+        self.answers = answers
         self._notifications: StoreNotifications | None = None
         self.signer = AnswerSigner(sign, settings.workers, SIGNING_CHILD if settings.helper_processes else None)
         self._stop = threading.Event()
@@ -552,12 +553,13 @@ def build_runtime(settings: Settings, clock: Clock = system_clock, start_project
         WebhookDispatcher(ProjectionView(store, WebhookDispatcher.name), events_between(ledger), list).create_tables()
         audit = build_audit(settings.data_path, ledger, store, clock, settings.audit_checkpoint_every,
                             settings.audit_checkpoint_seconds)
+        answers = AnswerTable(store, unreachable, Sealer(key))
     if settings.geoip_db:  # the geo_anomaly rule (commands/geo.py)
         from adapters.geoip import MaxMindCountries
 
         ledger.countries = MaxMindCountries(settings.geoip_db)
     runtime = Runtime(settings, ledger, store, projector, key, jwt_secret(settings), signing_keys(settings),
-                      ephemeral_store(settings), clock, counters(settings))
+                      ephemeral_store(settings), answers, clock, counters(settings))
     runtime.audit = audit
     if settings.run_projections if start_projector is None else start_projector:
         runtime.start_projector()

@@ -7,10 +7,12 @@ can both pass the check and one then fails on pg_type's unique index).
 
 import threading
 import uuid
+from contextlib import contextmanager
 
 import psycopg
 import pytest
 
+from keyledger import wiring
 from keyledger.settings import Settings
 from keyledger.wiring import build_runtime
 from tests.conftest import POSTGRES_URL, seed_keys
@@ -46,5 +48,38 @@ def test_runtimes_built_at_once_on_an_empty_schema_all_start(tmp_path, signing_p
     finally:
         for runtime in runtimes:
             runtime.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_a_runtime_creates_every_table_while_it_holds_the_schema_lock(tmp_path, signing_pems, monkeypatch) -> None:
+    schema = f"kl_race_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    seed_keys(tmp_path / "var", signing_pems)
+    settings = Settings(data_dir=str(tmp_path / "var"), database_url=f"{POSTGRES_URL}?schema={schema}",
+                        password_profile="CHEAPEST")
+
+    def tables() -> set[str]:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            return {row[0] for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,))}
+
+    at_release: list[set[str]] = []
+    held = wiring.schema_lock
+
+    @contextmanager
+    def noting(settings: Settings):
+        with held(settings):
+            yield
+            at_release.append(tables())
+
+    monkeypatch.setattr(wiring, "schema_lock", noting)
+    runtime = build_runtime(settings, start_projector=False, start_workers=False)
+    try:
+        # A table created after the lock is let go races the same CREATE in a process starting beside it.
+        assert at_release and tables() == at_release[0]
+    finally:
+        runtime.close()
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
