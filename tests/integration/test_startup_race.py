@@ -7,6 +7,7 @@ can both pass the check and one then fails on pg_type's unique index).
 
 import threading
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -20,13 +21,25 @@ from tests.conftest import POSTGRES_URL, seed_keys
 pytestmark = pytest.mark.postgres
 
 
-def test_runtimes_built_at_once_on_an_empty_schema_all_start(tmp_path, signing_pems) -> None:
-    schema = f"kl_race_{uuid.uuid4().hex[:10]}"
+@pytest.fixture
+def schema() -> Iterator[str]:
+    """An empty schema of its own, dropped afterwards."""
+    name = f"kl_race_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    yield name
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+@pytest.fixture
+def settings(tmp_path, signing_pems, schema) -> Settings:
     seed_keys(tmp_path / "var", signing_pems)
-    settings = Settings(data_dir=str(tmp_path / "var"), database_url=f"{POSTGRES_URL}?schema={schema}",
-                        password_profile="CHEAPEST")
+    return Settings(data_dir=str(tmp_path / "var"), database_url=f"{POSTGRES_URL}?schema={schema}",
+                    password_profile="CHEAPEST")
+
+
+def test_runtimes_built_at_once_on_an_empty_schema_all_start(settings) -> None:
     starting = threading.Barrier(4)
     runtimes, failures = [], []
 
@@ -48,18 +61,9 @@ def test_runtimes_built_at_once_on_an_empty_schema_all_start(tmp_path, signing_p
     finally:
         for runtime in runtimes:
             runtime.close()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def test_a_runtime_creates_every_table_while_it_holds_the_schema_lock(tmp_path, signing_pems, monkeypatch) -> None:
-    schema = f"kl_race_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    seed_keys(tmp_path / "var", signing_pems)
-    settings = Settings(data_dir=str(tmp_path / "var"), database_url=f"{POSTGRES_URL}?schema={schema}",
-                        password_profile="CHEAPEST")
-
+def test_a_runtime_creates_every_table_while_it_holds_the_schema_lock(settings, schema, monkeypatch) -> None:
     def tables() -> set[str]:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             return {row[0] for row in conn.execute(
@@ -69,7 +73,7 @@ def test_a_runtime_creates_every_table_while_it_holds_the_schema_lock(tmp_path, 
     held = wiring.schema_lock
 
     @contextmanager
-    def noting(settings: Settings):
+    def noting(settings: Settings) -> Iterator[None]:
         with held(settings):
             yield
             at_release.append(tables())
@@ -81,5 +85,3 @@ def test_a_runtime_creates_every_table_while_it_holds_the_schema_lock(tmp_path, 
         assert at_release and tables() == at_release[0]
     finally:
         runtime.close()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
