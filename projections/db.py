@@ -124,7 +124,7 @@ def unreachable(error: BaseException) -> bool:
 
 SET_INSERT_MIN = 3
 """Rows from which a run of one plain INSERT goes out as one statement of one JSON parameter (`set_insert`):
-per row, a fraction of the client's and the server's work for a statement each (bench/README.md)."""
+it costs the client and the server less a row than a statement a row does (bench/README.md)."""
 _PLAIN_INSERT = re.compile(r"INSERT INTO (\w+)(?: \(([\w, ]+)\))? VALUES \((\?(?:, ?\?)*)\)"
                            r"((?: ON CONFLICT(?: \([\w, ]+\))? DO NOTHING)?)")
 INTEGERS = frozenset({"smallint", "integer", "bigint"})
@@ -146,7 +146,8 @@ def plain_insert(sql: str) -> tuple[str, tuple[str, ...] | None, int, str] | Non
 @lru_cache(maxsize=256)
 def set_insert(table: str, columns: tuple[tuple[str, str], ...], conflict: str) -> str:
     """The INSERT of the rows of one JSON array parameter, in order: `columns` are (name, SQL type) pairs.
-    A number goes into an integer column through numeric, which rounds as psycopg's float parameter would."""
+    A number goes into an integer column through numeric, so a float is rounded into it, not refused (as one
+    of psycopg's float parameters is)."""
     fields = ", ".join(f"(r->>{index})::{'numeric::' if type_ in INTEGERS else ''}{type_}"
                        for index, (_, type_) in enumerate(columns))
     return (f"INSERT INTO {table} ({', '.join(name for name, _ in columns)}) SELECT {fields}"
