@@ -164,7 +164,9 @@ class ClientView:
         loop = asyncio.get_running_loop()
         while self._position < head:
             reading = self._reaching
-            if reading is None or reading.get_loop() is not loop:
+            # A catch-up that is done may not be cleared yet (its callback runs next turn), and awaiting a done
+            # future does not yield: awaited again, it would spin this loop for ever.
+            if reading is None or reading.done() or reading.get_loop() is not loop:
                 reading = self._reaching = asyncio.ensure_future(asyncio.to_thread(self.catch_up, head))
                 reading.add_done_callback(self._reached)
             await asyncio.shield(reading)  # one caller going away must not cancel the others' catch-up
