@@ -147,10 +147,11 @@ class SQLiteCallStore(_Reads):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.executemany(INSERT, rows)
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # a COMMIT that failed leaves the transaction, and its lock, held
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[CallRow]:
         with self._read_lock:
