@@ -24,9 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +41,7 @@ from bench.validate import (  # noqa: E402
     keyledger_projector,
     keyledger_server,
     parse_wrk,
+    postgres_schema,
     prepare,
     wait_until_up,
     wrk,
@@ -88,26 +87,6 @@ def remove_worktrees(paths: list[Path]) -> None:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], capture_output=True)
 
 
-@contextmanager
-def schemas(count: int, wanted: bool) -> Iterator[list[str]]:
-    """`count` fresh PostgreSQL schemas (none unless `wanted`), dropped afterwards."""
-    names = [f"bench_{uuid.uuid4().hex[:10]}" for _ in range(count if wanted else 0)]
-    if not names:
-        yield names
-        return
-    import psycopg
-
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        for name in names:
-            conn.execute(f'CREATE SCHEMA "{name}"')
-    try:
-        yield names
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            for name in names:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-
-
 def tree_env(index: int, tree: Tree, schema: str | None) -> dict[str, str]:
     """A tree's `keyledger serve` environment: embedded in one process, or on PostgreSQL (`schema`) and Redis
     (a database per tree) in two, projecting in a process of its own."""
@@ -129,8 +108,8 @@ def main() -> None:
 
     groups: list[Group] = []
     worktrees: list[Path] = []
-    with tempfile.TemporaryDirectory(prefix="klbench_paired_") as tmp, \
-            schemas(len(args.trees), args.postgres) as schema_names:
+    with tempfile.TemporaryDirectory(prefix="klbench_paired_") as tmp, ExitStack() as schemas:
+        schema_names = [schemas.enter_context(postgres_schema()) for _ in args.trees] if args.postgres else []
         try:
             trees = []
             for spec in args.trees:

@@ -49,7 +49,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -156,6 +156,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema of the bench's PostgreSQL, dropped with everything in it at the end."""
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def wait_until_up(url: str, group: Group, workers: int) -> None:
@@ -923,19 +938,11 @@ def main() -> int:
         workers_of[name] = 1
         rows += run_config(name, 1, None, None, seconds, warmup, connection_counts, args.profile, args.rounds)
     if "postgres" in configs:
-        import psycopg
-
         name = "postgres+redis, 2 procs"
         workers_of[name] = 2
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        try:
+        with postgres_schema() as schema:
             rows += run_config(name, 2, f"{POSTGRES_URL}?schema={schema}", REDIS_URL, seconds, warmup,
                                connection_counts, args.profile, args.rounds)
-        finally:
-            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     rates.append(rsa_sign_rate(3.0))
     sign_rate = max(rates)
     print(f"\none core signs {rates[0]:,.0f} (start) / {rates[1]:,.0f} (end) RSA-4096 signatures/s; each RSA round is "
