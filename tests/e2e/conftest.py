@@ -8,15 +8,13 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
-from tests.conftest import LIMITS_OFF_ENV, POSTGRES_URL
+from tests.conftest import LIMITS_OFF_ENV, POSTGRES_URL, throwaway_schema
 
 
 def free_port() -> int:
@@ -92,14 +90,8 @@ def backend_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if request.param == "sqlite":
         yield None
         return
-    schema = f"kl_e2e_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
+    with throwaway_schema("kl_e2e") as schema:
         yield f"{POSTGRES_URL}?schema={schema}"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture

@@ -3,14 +3,12 @@ count once, whichever process answers them."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
-from tests.conftest import POSTGRES_URL, REDIS_URL
+from tests.conftest import POSTGRES_URL, REDIS_URL, throwaway_schema
 from tests.e2e.conftest import Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -19,20 +17,16 @@ VALIDATION = 4
 
 @pytest.fixture
 def two_servers(tmp_path: Path):
-    schema = f"kl_e2e_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    servers = [Server(tmp_path / "var", f"{POSTGRES_URL}?schema={schema}") for _ in range(2)]
-    try:
-        for server in servers:
-            server.env |= {"KEYLEDGER_REDIS_URL": REDIS_URL, "KEYLEDGER_RATE_LIMIT_VALIDATION": str(VALIDATION)}
-            server.start()
-        yield servers
-    finally:
-        for server in servers:
-            server.stop()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with throwaway_schema("kl_e2e") as schema:
+        servers = [Server(tmp_path / "var", f"{POSTGRES_URL}?schema={schema}") for _ in range(2)]
+        try:
+            for server in servers:
+                server.env |= {"KEYLEDGER_REDIS_URL": REDIS_URL, "KEYLEDGER_RATE_LIMIT_VALIDATION": str(VALIDATION)}
+                server.start()
+            yield servers
+        finally:
+            for server in servers:
+                server.stop()
 
 
 def test_two_api_processes_share_one_client_limit(two_servers):

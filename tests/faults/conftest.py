@@ -28,7 +28,7 @@ from domain.license import License
 from keyledger.settings import Settings
 from keyledger.wiring import build_runtime
 from projections import licenses
-from tests.conftest import LIMITS_OFF_ENV, POSTGRES_URL
+from tests.conftest import LIMITS_OFF_ENV, POSTGRES_URL, throwaway_schema
 from tests.e2e.conftest import Server, free_port
 from tests.faults.http_traffic import Traffic
 from tests.integration.conftest import snapshot
@@ -149,12 +149,8 @@ class PrivateRedis:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A throwaway schema of the test PostgreSQL (a fault test of its own: terminating backends needs it)."""
-    schema = f"kl_faults_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield f"{POSTGRES_URL}?schema={schema}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with throwaway_schema("kl_faults") as schema:
+        yield f"{POSTGRES_URL}?schema={schema}"
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ can both pass the check and one then fails on pg_type's unique index).
 """
 
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,7 +15,7 @@ import pytest
 from keyledger import wiring
 from keyledger.settings import Settings
 from keyledger.wiring import build_runtime
-from tests.conftest import POSTGRES_URL, seed_keys
+from tests.conftest import POSTGRES_URL, seed_keys, throwaway_schema
 
 pytestmark = pytest.mark.postgres
 
@@ -24,12 +23,8 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def schema() -> Iterator[str]:
     """An empty schema of its own, dropped afterwards."""
-    name = f"kl_race_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{name}"')
-    yield name
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+    with throwaway_schema("kl_race") as name:
+        yield name
 
 
 @pytest.fixture
