@@ -159,17 +159,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A fresh schema of the bench's PostgreSQL, dropped with everything in it at the end."""
+def postgres_schema(url: str = POSTGRES_URL, prefix: str = "bench") -> Iterator[str]:
+    """A fresh schema of the PostgreSQL at `url`, dropped with everything in it at the end."""
     import psycopg
 
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
         yield schema
     finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 

@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from multiprocessing import get_context
@@ -43,6 +43,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/write_path.py` puts bench/, not the root, on the path
     sys.path.insert(0, str(ROOT))
+
+from bench import validate  # noqa: E402
 
 POSTGRES_URL = os.environ.get("KEYLEDGER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BULK_COUNT = 100  # licenses per POST /api/licenses/bulk (the API's maximum)
@@ -84,17 +86,9 @@ class Figure:
 # --- backends -----------------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A throwaway schema (as tests/conftest.py makes them), dropped with everything in it at the end."""
-    schema = f"klbench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield schema
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+def postgres_schema() -> AbstractContextManager[str]:
+    """A throwaway `klbench_*` schema (as tests/conftest.py makes them), dropped with everything in it at the end."""
+    return validate.postgres_schema(POSTGRES_URL, "klbench")
 
 
 @contextmanager
