@@ -15,7 +15,8 @@ from tests.integration.conftest import settle
 
 SQLITE_FILES = {"events.sqlite3", "events.sqlite3-wal", "events.sqlite3-shm", "events.read.sqlite3",
                 "events.read.sqlite3-wal", "events.read.sqlite3-shm", "events.calls.sqlite3",
-                "events.calls.sqlite3-wal", "events.calls.sqlite3-shm", "events.calls.lock", "events.projecting.lock"}
+                "events.calls.sqlite3-wal", "events.calls.sqlite3-shm", "events.calls.lock", "events.calls.lock-next",
+                "events.projecting.lock"}
 
 
 def modes(data_dir: Path) -> dict[str, int]:

@@ -46,5 +46,6 @@ def test_a_writer_beside_one_committing_back_to_back_waits_a_few_of_its_commits(
         other.wait()
         store.close()
 
-    # Polling SQLite's lock alone, an append here waited through thousands of the other's commits (seconds).
+    # Polling SQLite's lock alone, an append here waited through thousands of the other's commits (seconds);
+    # on flock alone, through 167 once in CI (the one letting go took it straight back); in line, a few.
     assert max(waited) < 100, sorted(waited)
