@@ -464,7 +464,8 @@ class LagWatch:
 
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
-        self.models = len(runtime.projector.projections)
+        # The read models the projectors keep (the audit chains track their own logs beside them).
+        self.models = [projection.name for projection in runtime.projector.projections]
         self.writes: list[tuple[int, float]] = []  # (position, committed at)
         self.projected: dict[int, float] = {}
         self.seen: dict[int, float] = {}
@@ -473,9 +474,10 @@ class LagWatch:
     def watch_models(self) -> None:
         while not self.stop.is_set():
             rows = self.runtime.store.query("SELECT COUNT(*) AS n, MIN(notification_id) AS low"
-                                            " FROM projection_tracking WHERE application_name = ?",
-                                            (self.runtime.ledger.name,))
-            if rows and rows[0]["n"] >= self.models:
+                                            " FROM projection_tracking WHERE application_name = ? AND projection IN"
+                                            f" ({', '.join('?' * len(self.models))})",
+                                            (self.runtime.ledger.name, *self.models))
+            if rows and rows[0]["n"] >= len(self.models):
                 self._note(self.projected, rows[0]["low"] or 0)
             time.sleep(0.001)
 
