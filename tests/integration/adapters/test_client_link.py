@@ -34,6 +34,20 @@ class TableHeld:
     def __init__(self, schema: str) -> None:
         self.conn = psycopg.connect(POSTGRES_URL, options=f"-c search_path={schema}")
         self.conn.execute("LOCK TABLE client_calls IN ACCESS EXCLUSIVE MODE")
+        self.pid = self.conn.info.backend_pid
+
+    async def waited_on_by(self, link, count: int, besides: int | None = None) -> None:
+        """Returns once `count` of the link's connections (`besides` not counted) wait for the table: its
+        statements have gone out, however slow the machine."""
+        deadline = time.monotonic() + 30
+        while await asyncio.to_thread(self._waiting, backend_pids(link) - {besides}) < count:
+            assert time.monotonic() < deadline, f"fewer than {count} statements came to wait for the table"
+            await asyncio.sleep(0.01)
+
+    def _waiting(self, pids: set[int]) -> int:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            return admin.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))"
+                                 " AND pid = ANY(%s)", (self.pid, list(pids))).fetchone()[0]
 
     def release(self) -> None:
         self.conn.rollback()
@@ -61,13 +75,13 @@ def test_what_is_due_while_a_round_trip_runs_shares_the_next_one_and_reads_a_fre
         await link.append([a_row("warm")])  # the loop's connection is open
         held = TableHeld(schema_of(runtime))
         first = asyncio.ensure_future(link.append([a_row("a")]))
-        await asyncio.sleep(0.2)  # the first statement now waits for the table
+        await held.waited_on_by(link, 1)  # the first statement waits for the table
         # A write acknowledged while it waits: a head read asked for after it must include it.
         written = await asyncio.to_thread(runtime.ledger.register_account, "v@example.com", "secret123", "V", clock())
         position = await asyncio.to_thread(runtime.ledger.position)
         followers = [asyncio.ensure_future(link.append([a_row(name)])) for name in "bcd"]
         head = asyncio.ensure_future(link.head())
-        await asyncio.sleep(0.05)
+        await held.waited_on_by(link, 2)  # so does the followers' statement, on the second connection
         held.release()
         await asyncio.gather(first, *followers)
         return written, position, await head
@@ -93,10 +107,10 @@ def test_a_statement_whose_connection_the_server_drops_goes_out_again_on_a_new_o
         (backend_pid,) = backend_pids(link)
         held = TableHeld(schema_of(runtime))
         stuck = asyncio.ensure_future(link.append([a_row("lost"), a_row("lost too")]))
-        await asyncio.sleep(0.2)
+        await held.waited_on_by(link, 1)
         with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:  # the server drops the link's connection
             admin.execute("SELECT pg_terminate_backend(%s)", (backend_pid,))
-        await asyncio.sleep(0.2)
+        await held.waited_on_by(link, 1, besides=backend_pid)  # sent again, on a new connection
         held.release()
         outcome = await asyncio.gather(stuck, return_exceptions=True)
         await link.append([a_row("after")])
@@ -139,9 +153,9 @@ def test_calls_due_while_a_statement_is_in_flight_go_out_on_a_second_connection_
         await link.append([a_row("warm")])
         held = TableHeld(schema_of(runtime))
         first = asyncio.ensure_future(link.append([a_row("a")]))
-        await asyncio.sleep(0.1)  # the first statement waits for the table
+        await held.waited_on_by(link, 1)  # the first statement waits for the table
         second = asyncio.ensure_future(link.append([a_row("b")]))
-        await asyncio.sleep(0.1)  # so does the second, on a connection of its own: it did not wait for the first
+        await held.waited_on_by(link, 2)  # so does the second, on a connection of its own: not behind the first
         pids_in_flight = backend_pids(link)
         third = [asyncio.ensure_future(link.append([a_row(name)])) for name in "cd"]
         head = asyncio.ensure_future(link.head())  # needs no table, yet waits: both connections are busy
@@ -272,7 +286,9 @@ def test_writes_about_other_products_leave_calls_decided_from_memory_and_the_vie
             await asyncio.to_thread(ledger.issue_licenses, actor, other_product, 1,
                                     LicenseTerms(license_type=LicenseType.LIFETIME, hwid_locked=False), clock())
             await runtime.gate.validate(licensed())
-        await asyncio.sleep(0.2)  # the catch-up nobody waits for
+        deadline = time.monotonic() + 30  # the catch-up nobody waits for (a loaded machine takes its time)
+        while ledger.view.position < ledger.position() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     asyncio.run(scenario())
     # Check the other product's events made no call decide again, and the view still came up to the head.
