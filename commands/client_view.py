@@ -85,6 +85,7 @@ class ClientView:
         self._lock = threading.Lock()
         self._reaching: asyncio.Future[int] | None = None  # a catch-up to a head read through the link
         self._following: asyncio.Future[None] | None = None  # a catch-up that no call waits for
+        self._followed = 0  # the newest head `follow` was given
 
     def hit(self, candidates: Iterable[tuple[BlacklistType, str | None]], now: datetime) -> BlacklistType | None:
         """The first candidate type whose value is blocked at `now`, or None (call `catch_up` first)."""
@@ -143,10 +144,16 @@ class ClientView:
 
     def follow(self, head: int) -> None:
         """Start catching up to `head` (a thread) if behind it, without waiting: calls decided from memory
-        keep working while the log moves, and the view keeps near the head for the calls after them."""
+        keep working while the log moves, and the view keeps near the head for the calls after them. A head
+        given while a catch-up runs is reached after it."""
+        self._followed = max(self._followed, head)
         if head > self._position and (self._following is None or self._following.done()):
-            self._following = asyncio.ensure_future(self.reach(head))
+            self._following = asyncio.ensure_future(self._follow())
             self._following.add_done_callback(retrieved)  # a failure is retried by the next call
+
+    async def _follow(self) -> None:
+        while self._position < self._followed:
+            await self.reach(self._followed)
 
     def cached(self, aggregate_id: UUID | None) -> Any:
         return self._cached.get(aggregate_id.int, (-1, None))[1] if aggregate_id is not None else None

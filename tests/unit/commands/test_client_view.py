@@ -16,6 +16,17 @@ class EmptyLog:
         return []
 
 
+class HeldLog(EmptyLog):
+    """A log whose reads wait until `release` is set: a catch-up still running when the next head comes."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def select_notifications(self, *args, **kwargs) -> list:
+        self.release.wait(10)
+        return []
+
+
 class Head:
     def __init__(self, value: int) -> None:
         self.value = value
@@ -59,3 +70,18 @@ def test_calls_arriving_together_share_one_catch_up_and_all_reach_the_head():
         return view.position
 
     assert run_in_thread(many_calls) == 5
+
+
+def test_a_head_followed_while_a_catch_up_runs_is_reached_after_it_with_no_call_after():
+    async def follow_twice() -> int:
+        log = HeldLog()
+        view = ClientView(log, None, Head(9))
+        view.follow(5)
+        await asyncio.sleep(0.05)  # the catch-up to 5 is reading
+        view.follow(9)  # a call decided from memory saw the head at 9
+        log.release.set()
+        while not view._following.done():  # nobody calls again
+            await asyncio.sleep(0.01)
+        return view.position
+
+    assert run_in_thread(follow_twice) == 9
