@@ -4,8 +4,11 @@ tests/unit/adapters/test_children.py)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
+import struct
+import termios
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -55,6 +58,15 @@ def test_validations_made_by_helpers_are_signed_recorded_and_go_on_after_a_helpe
     assert [log["success"] for log in logs if log["action"] == "validation"] == [True, True]
 
 
+def queued_for(pid: int) -> int:
+    """How many bytes wait in the pipe a child reads its frames from (its stdin)."""
+    fd = os.open(f"/proc/{pid}/fd/0", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+    finally:
+        os.close(fd)
+
+
 def test_a_call_a_dying_helper_held_is_answered_503_and_the_next_one_is_signed(client, vendor_token):
     product = create_product(client, vendor_token, signing_algorithm="ed25519")
     license = create_license(client, vendor_token, product["id"])
@@ -66,7 +78,10 @@ def test_a_call_a_dying_helper_held_is_answered_503_and_the_next_one_is_signed(c
     os.kill(signer, signal.SIGSTOP)
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(call, client, "validate", license)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while not queued_for(signer):  # its frame has reached the stopped signer
+            assert time.monotonic() < deadline and not pending.done()
+            time.sleep(0.01)
         os.kill(signer, signal.SIGKILL)
         refused = pending.result(timeout=30)
 
