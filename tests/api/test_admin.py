@@ -94,9 +94,9 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(client, runtime,
         lambda: client.put(f"/api/admin/users/{one}", json={"is_active": False}, headers=auth(vendor_token)),
     )
 
-    # Check one winner; the loser gets the 409 envelope, not a 500 or a store conflict.
-    statuses = sorted(response.status_code for _, response in outcomes)
-    assert statuses == [200, 409], [response.text for _, response in outcomes]
-    assert [response.json()["error_code"] for _, response in outcomes if response.status_code == 409] == [
-        "LAST_ADMIN"]
+    # Check one winner; the loser gets an envelope, not a 500 or a store conflict: 409 when both got past the
+    # admin check together, or, when the winner was done first (a loaded machine), refused as no admin now.
+    answers = sorted((response.status_code, response.json().get("error_code")) for _, response in outcomes)
+    assert answers in ([(200, None), (409, "LAST_ADMIN")], [(200, None), (401, "UNAUTHORIZED")],
+                       [(200, None), (403, "FORBIDDEN")]), [response.text for _, response in outcomes]
     assert sum(runtime.ledger.get_account(UUID(i)).is_active_admin for i in (one, two)) == 1
