@@ -1,28 +1,11 @@
 """The client-call log: one row per client call, in its own append-only table, written in group commits.
 
-Every client call's outcome is recorded (DESIGN.md: in a log that command handlers never
-load). The records live apart from the event store for two reasons. A validation changes
-nothing, so it must not move the event log's head, which every client call reads to stay
-current (a moving head would make each call re-read the log). And a record needs none of an
-aggregate's machinery: no version, no snapshot, no optimistic concurrency, only an order.
-
-Whatever arrived while the last commit ran is appended in one transaction, so concurrent
-calls share a commit (on SQLite, an fsync): on a writer thread, or on PostgreSQL straight
-from the event loop through the client link (adapters/client_link.py). Each caller, blocking
-or async, returns only once its own record is durable: nothing acknowledged is lost.
-
-Positions are unique and grow with each writer's commits, but on PostgreSQL the writers of
-several processes commit side by side, so a position can become visible after a higher one.
-Nothing reads the log by tailing positions: the license logs read it by license and time.
-(Serialising the writers with a table lock would order them, but holds the lock across each
-commit's WAL flush, so every process would wait for every other's: it cost a fifth of the
-validation throughput with two API processes.) A reader that must tail it should read by
-time, re-reading a trailing window of a few seconds.
-
-The log is also its own read model: `GET /licenses/{id}/logs` reads a license's calls here,
-by an index on (license_id, at, position), beside the changes the license_logs projection
-keeps (projections/license_logs.py). Copying every call into a projection would double the
-hot path's writes for no gain: a record is final the moment it is appended.
+The records live apart from the event store, so a validation never moves the head every client call reads
+(decision 0020). Whatever arrived while the last commit ran goes in one transaction: from a writer thread
+or child on SQLite, from the event loop through the client link on PostgreSQL (adapters/client_link.py).
+Each caller returns only once its own record is durable. On PostgreSQL the writers of several processes
+commit side by side, so a position can become visible after a higher one: readers by position wait at a
+gap (projections/call_rows.py). The log is its own read model for `GET /licenses/{id}/logs`.
 """
 
 from __future__ import annotations

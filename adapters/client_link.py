@@ -1,39 +1,12 @@
 """The client path's PostgreSQL round trips: one statement carries whatever a batch of calls needs.
 
-A validation needs two things from PostgreSQL: to know that what it decided from is current,
-and its outcome appended to the call log before it is answered. Calls arriving together share
-each, and this link sends whatever is due as one statement, over asyncio connections of the
-event loop's own (two statements may be in flight at once, IN_FLIGHT), so a busy process makes
-one round trip per batch of calls.
-
-Most calls need only one thing. A call decided from the client view's memory as of position P
-(commands/client_view.py) asks for its record to be appended *unless changed*: unless an event
-about its license, its product or one of its blacklist entries lies past P. The statement
-appends the rows whose condition holds and answers which did not, with the head:
-
-    WITH batch AS (... jsonb_array_elements(rows)),
-         recent AS (the events past the batch's oldest position: one index range scan, mostly none),
-         stale AS (rows with a recent event about one of their ids past their position),
-         appended AS (INSERT INTO client_calls SELECT ... FROM batch WHERE n NOT IN stale)
-    SELECT MAX(notification_id) FROM events, ARRAY(stale)
-
-One statement runs in one snapshot, taken when it starts, which is after every call in it
-arrived; in autocommit it commits its rows before it answers. So an appended row's decision
-holds as of a moment after its call arrived (nothing it depends on changed between P and that
-snapshot), and its record is durable when the call hears of it. The event store's appends are
-serialised by a table lock (eventsourcing), so no event below the head can still turn up. A
-stale call decides again from the log up to the head it was given, and appends plainly.
-
-Plain appends (`append`) and head reads (`head`) ride in the same statements. Rows travel as
-one JSON array: one parameter to pass, whatever the batch holds. A caller that
-has work to do meanwhile (the API signs its answer) hears once its row's statement has been
-sent, so that work overlaps the round trip instead of delaying the statement.
-
-The statements go out through libpq itself (psycopg.pq), prepared once per connection, and each
-connection's socket has one reader for its whole life: psycopg's `execute` costs more than twice
-the CPU a statement (docs/decisions/0040). A connection psycopg connects (authentication,
-options), and the link never hands it back to psycopg's own calls, whose waits would take its
-socket's reader from it.
+Calls arriving together on an event loop share each statement: plain appends to the call log, head reads,
+and appends *unless changed*, for calls decided from the client view's memory as of position P: a row goes
+in only if no event about its license, product or blacklist entries lies past P, and the statement answers
+which rows were stale, with the head. One statement runs in one snapshot, taken after its calls arrived,
+and commits before it answers, so an appended row's decision holds and its record is durable when the call
+hears of it (decision 0022). Statements go out through libpq (psycopg.pq), prepared once per connection,
+at most IN_FLIGHT at a time on connections of the loop's own (decision 0040).
 """
 
 from __future__ import annotations
@@ -88,7 +61,8 @@ class _Lane:
 
     Its socket's reader runs for as long as the connection lives: it gathers the results of the
     statement in flight, and notices when the server drops the connection while none is (the
-    socket turns readable at its end), so the next statement opens a new one instead of failing.
+    socket turns readable at its end), so the next statement opens a new one instead of failing. So
+    psycopg only connects it: psycopg's own calls would wait on the socket and take that reader from it.
     """
 
     __slots__ = ("connection", "pgconn", "loop", "fileno", "prepared", "answer", "results", "flushing")

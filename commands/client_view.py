@@ -1,27 +1,11 @@
 """What the client path reads, kept in memory and brought up to the log's head on every call.
 
-Each client call would otherwise read the license, the product and three BlacklistEntry
-streams (license key, HWID, IP) that almost never exist. Instead the view asks the store for
-its head (one query) and, only when the head moved, reads the license, product and blacklist
-events recorded since (one more). Licenses and products are cached with the head at which
-they were loaded and reloaded once an event about them lies past that point; a key that
-names no license is remembered as absent the same way. The view is therefore exactly as
-current as the store at the start of the call, in every process: a suspension, a deletion or
-a blacklist entry recorded anywhere applies to the next call.
-
-Client calls only append to the call log (adapters/call_log.py), never to the event store,
-so under a flood of validations the head stays put and a call costs one head query.
-
-On an event loop, `fresh()` gives the same guarantee without blocking it, and the calls that
-arrive together share one head read (adapters/heads.py: on SQLite inline, microseconds over a
-connection of its own; on PostgreSQL through the client link); the log since is read in a
-thread, only when the head moved. A read is only shared by calls that arrived before it
-started, so each call still sees a head read after it arrived.
-
-On PostgreSQL a validation usually needs no head read before it decides: it decides from
-memory as of `position` and its record is appended unless something it was decided from
-changed (commands/client_gate.py); `follow` then brings the view up to the head that statement
-read, in the background.
+The view holds the blacklist entries and, for each license and product, the position of its last change;
+licenses and products are cached with the head they were loaded at and reloaded once an event about them
+lies past it (decision 0021). Each call reads the head and, only when it moved, the events since, so a
+change recorded anywhere applies to the next call, in every process. On an event loop `fresh` shares one
+head read among the calls that arrived together and reads the log in a thread; on PostgreSQL a call decided
+from memory needs no head read first, and `follow` brings the view up in the background (decision 0022).
 """
 
 from __future__ import annotations
