@@ -34,6 +34,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "DROP TABLE IF EXISTS license_logs",
         "DELETE FROM projection_tracking WHERE projection = 'license_logs'",
     )),
+    Migration(2, "audit_links: no index of fingerprints, read only after a break (decision 0092)", (
+        "DROP INDEX IF EXISTS audit_links_fingerprint",
+    )),
 )
 
 

@@ -95,3 +95,30 @@ def test_processes_migrating_at_once_run_each_step_once(settings):
     finally:
         for store in stores:
             store.close()
+
+
+def index_names(store: ReadStore) -> set[str]:
+    if store.dialect == "sqlite":
+        rows = store.query("SELECT name FROM sqlite_master WHERE type = 'index'")
+    else:
+        rows = store.query("SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()")
+    return {row["name"] for row in rows}
+
+
+def test_the_audit_links_fingerprint_index_an_older_version_made_is_dropped_and_its_links_kept(settings):
+    store = build_read_store(settings)
+    try:
+        with store.transaction() as cursor:  # what the audit chain's DDL made before step 2
+            cursor.execute("CREATE TABLE audit_links (chain TEXT NOT NULL, position BIGINT NOT NULL,"
+                           " record_id TEXT NOT NULL, version BIGINT NOT NULL, fingerprint TEXT NOT NULL,"
+                           " hash TEXT NOT NULL, PRIMARY KEY (chain, position))")
+            cursor.execute("CREATE INDEX audit_links_fingerprint ON audit_links (chain, fingerprint)")
+            cursor.execute("INSERT INTO audit_links VALUES ('events', 1, 'r', 1, 'f', 'h')")
+
+        build_runtime(settings, clock=FakeClock(), start_projector=False, start_workers=False).close()
+
+        assert "audit_links_fingerprint" not in index_names(store)
+        assert "audit_links_record" in index_names(store)  # the chain's own DDL still makes the other
+        assert store.query("SELECT position, hash FROM audit_links") == [{"position": 1, "hash": "h"}]
+    finally:
+        store.close()
