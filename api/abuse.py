@@ -1,13 +1,11 @@
 """Brute-force defence: failed logins and unknown license keys, counted, answered by a block on the address.
 
-Failed logins are counted per account (its normalised email, hashed) and per address, unknown license
-keys per address, each in a window (`KEYLEDGER_BRUTE_FORCE_WINDOW_SECONDS`). The failure that reaches a
-threshold blocks the address it came from for `KEYLEDGER_BRUTE_FORCE_BLOCK_SECONDS`: an expiring IP
-blacklist entry, saved with a blocking `brute_force` security alert (webhooks: `security.blocked`),
-which tells the admins (projections/notifications.py). A blocked address's login is answered like any
-refused login, after the same password hashing, whatever the password: nothing tells a guesser that
-the account exists, that the password was right, or that the address is blocked. Client calls from a
-blocked address are refused as blacklisted by the licensing rules themselves.
+Failed logins are counted per account (its normalised email, hashed) and per address, unknown license keys per
+address, each in a window. The failure that reaches a threshold blocks its address for a while: an expiring IP
+blacklist entry, saved with a blocking `brute_force` security alert. A blocked address's login is answered like
+any refused login, after the same password hashing, whatever the password: nothing tells a guesser that the
+account exists, that the password was right, or that the address is blocked. Client calls from a blocked address
+are refused as blacklisted by the licensing rules themselves. Thresholds and settings: docs/limits.md.
 """
 
 from __future__ import annotations

@@ -2,12 +2,10 @@
 request learns more.
 
 The application's entry (api/app.py) makes a `RequestActor` the current actor of every HTTP request before
-anything else runs in it, its rate limits included: its channel (the client API under /api/client/ and
-/api/v1/, else the vendor API), request id and IP. The vendor API's authentication then names the signed-in
-account (`signed_in`), and the client path the call's product and device (`client_call`). They may run in other threads than the handler (each
-with a copy of the request's context), so they fill in the one object the copies share rather than set
-the context variable. The actor is built only when an event is created (docs/decisions/0075). A vendor
-request's id is sent back as `X-Request-ID`: the caller's own, if it sent a plain one, else a new one.
+anything else runs in it, its rate limits included. The vendor API's authentication then names the signed-in
+account (`signed_in`), and the client path the call's product and device (`client_call`). They may run in other
+threads than the handler (each with a copy of the request's context), so they fill in the one object the copies
+share rather than set the context variable. Channels, request ids and why: docs/decisions/0075-event-actors.md.
 """
 
 from __future__ import annotations

@@ -41,10 +41,9 @@ CONTROLLERS = [AuthController, ProductController, LicenseController, StatsContro
 
 
 class LimitedApp(DirectApp):
-    """The application's entry: every HTTP request gets its actor (api/actors.py) and is counted against its rate
-    limits (api/ratelimit.py) here, before the direct front door or Litestar's routing, so that an alert raised
-    at the entry names the request too; every answer gets the RateLimit-* headers, a vendor answer its
-    X-Request-ID."""
+    """The application's entry: every HTTP request gets its actor (api/actors.py), so that an alert raised here names
+    the request too, then is counted against its rate limits (api/ratelimit.py), before the direct front door or
+    Litestar's routing; every counted answer gets the RateLimit-* headers, a vendor answer its X-Request-ID."""
 
     def __init__(self, runtime: Services, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -146,12 +146,9 @@ class ClientDataTooLargeError(ValueError):
 
 def client_request(runtime: Services, scope: HTTPScope, license_key: str, product_id: UUID | None,
                    hwid: str | None, client_data: Any = None, limited: bool = True) -> ClientRequest:
-    """The domain's view of a call: who (ip, user agent), what (key, product, device), when.
-
-    Everything the client protocol needs of a request is in its ASGI scope, so that the direct
-    validation path (api/direct.py) can use it without a Litestar request. Unless told it is not
-    `limited` (a refusal being recorded), the call is counted against its rate limits here
-    (api/ratelimit.py), on the direct path and every client route alike."""
+    """The domain's view of a call: who (ip, user agent), what (key, product, device), when; read off the ASGI
+    scope alone, so that the direct validation path (api/direct.py) can use it without a Litestar request. Unless
+    told it is not `limited` (a refusal being recorded), the call is counted against its rate limits here."""
     if limited:
         check_client(runtime, scope, product_id, license_key, hwid)
     client = scope.get("client")

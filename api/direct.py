@@ -1,14 +1,11 @@
 """Hot routes answered before Litestar routes them, through everything Litestar would apply to them.
 
-A route handler marked `opt={"direct": Direct(schema, answer)}` has its common case, a plain JSON
-body that arrives whole and is exactly the route's schema, answered by the application as the
-request comes in: no routing, no request object, no parameter resolution, no response object.
-It still passes through the route's middleware (app, router, controller and handler layers, in
-Litestar's order), its guards and the application's exception handling. What the direct way
-cannot apply (response headers or cookies, hooks, caching, background tasks) makes the
-application refuse to start, naming it; an application with `before_send` hooks or CORS answers
-nothing directly. Everything else goes to Litestar untouched, and the handler stays the reference
-the direct way must agree with (tests/api/test_direct_validation.py). Why: docs/decisions/0040.
+A route handler marked `opt={"direct": Direct(schema, answer)}` has its common case, a plain JSON body that
+arrives whole and is exactly the route's schema, answered as the request comes in, with no routing, request or
+response object, yet through the route's middleware (in Litestar's order), its guards and the application's
+exception handling. What the direct way cannot apply makes the application refuse to start, naming it. Everything
+else goes to Litestar untouched, and the handler stays the reference the direct way must agree with
+(tests/api/test_direct_validation.py). Why, and what is honoured: docs/decisions/0024 and 0040.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
 """`Idempotency-Key` on vendor writes: a retry with the same key gets the first answer and writes nothing new.
 
-What makes it safe is on the write side: the key's aggregate is saved in the same atomic save
-as the write (commands/idempotency.py), so a retry in any process, at any moment, records
-nothing new. The first answer is kept beside the read models (adapters/answers.py) for
-RETENTION and replayed as it was sent, marked `Idempotent-Replayed: true`; a key sent again
-with another request answers 422. Until the first answer is kept (its request is still
-running, or it ended without one) a retry answers 409 naming what the write recorded.
-Keys belong to the account whose token sent them.
+What makes it safe is on the write side: the key's aggregate is saved in the same atomic save as the write
+(commands/idempotency.py), so a retry in any process, at any moment, records nothing new. The first answer is kept
+beside the read models (adapters/answers.py) for RETENTION and replayed as it was sent, marked
+`Idempotent-Replayed: true`; a key sent again with another request answers 422. Until the first answer is kept (its
+request is still running, or it ended without one) a retry answers 409 naming what the write recorded. Keys belong
+to the account whose token sent them (docs/decisions/0002-idempotency-keys.md).
 """
 
 from __future__ import annotations

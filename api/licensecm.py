@@ -1,19 +1,11 @@
 """Client answers of a product in LicenseCM compatibility mode: what the published LicenseCM SDKs read.
 
-Only Node's and Python's SDKs check a signature, and both the same way: RSA PKCS#1 v1.5 with SHA-512
-over their own JSON text of `data.data`. Node writes it with JSON.stringify and Python with
-json.dumps, which agree on nothing but an ASCII string with nothing to escape, whose text is the
-string in double quotes. So `data.data` is such a string, the base64url of the canonical JSON of the
-answer's other fields (everything KeyLedger's own signature covers: validity, license, key, HWID,
-product, nonce, timestamp, key id), and `data.signature` signs `"` + that string + `"`. Every SDK
-fetches the key without naming a product, and Python's can only import RSA: these answers are
-always signed with the server's RSA key (docs/decisions/0004-licensecm-sdk-compatibility.md).
-
-Other fields follow what the SDKs parse: no nulls, whole-second expiry times (Swift parses no
-fraction), `new_token` whenever the call came with a session. A refusal keeps `success: false` and a
-text `message`; the words "expired" and "invalid" end a session in every SDK that heartbeats (Node
-matches them case-sensitively), so a refusal holds them, in lower case, only when the session really
-is over.
+Only Node's and Python's SDKs check a signature: RSA PKCS#1 v1.5 with SHA-512 over their own JSON text of
+`data.data`, on which they agree only for an ASCII string with nothing to escape. So `data.data` is the base64url of
+the canonical JSON of the answer's other fields, `data.signature` signs `"` + that string + `"`, and these answers
+are always signed with the server's RSA key. Other fields follow what the SDKs parse (no nulls, whole-second expiry
+times, `new_token` whenever the call came with a session); "expired" and "invalid" end an SDK's session, so a
+refusal says them only when the session really is over. Why each: docs/decisions/0004-licensecm-sdk-compatibility.md.
 """
 
 import base64

@@ -1,20 +1,11 @@
 """The OpenAPI document at /api/schema, completed from the route handlers in one place.
 
 Litestar documents each route's path, parameters and default answer from its handler's signature. What a
-signature does not say is derived here from properties every handler has, so a new route is documented
-correctly by construction:
-
-- bodies and answers are shown as msgspec's own JSON Schema of their Structs: msgspec decodes the one and
-  encodes the other, so constraints, nullable fields and `additionalProperties: false` (unknown fields are
-  refused) say exactly what the server does;
-- every refusal a route may send, in the error envelope (api/errors.py), from what its handler asks for: a
-  token (401), the admin role (403), an id (404), a body (413, 415), a write (409), a client request or
-  Lockence's exception handler (their refusal codes); 400 and 503 on every route; 429 with `Retry-After` and
-  the RateLimit-* headers on every route the rate limiter counts (api/ratelimit.py: every vendor route, and
-  every client request), whether or not the limits are on, since they are by default;
-- the bearer token on routes that need an account, and the `Idempotency-Key` header on vendor writes.
-
-A handler's own `responses=` win over the derived ones (login's 401 and 403, for instance).
+signature does not say is derived here from properties every handler has, so a new route is documented correctly
+by construction: bodies and answers as msgspec's own JSON Schema of their Structs (msgspec decodes the one and
+encodes the other, so the schema says exactly what the server does); every refusal a route may send, in the error
+envelope, from what its handler asks for (`refusals`); the bearer token where an account is needed, and
+`Idempotency-Key` on vendor writes. A handler's own `responses=` win over the derived ones (login's 401 and 403).
 """
 
 import re
@@ -192,10 +183,9 @@ class DocumentedOpenAPI(OpenAPIPlugin):
 
 
 def document(app: Litestar) -> None:
-    """Have `app` complete its OpenAPI document (see the module docstring) when the document is built.
-
-    Litestar makes its own plugin, keyed by its exact class; the instance is given our subclass's behaviour
-    in place (the subclass adds no state), so every route that serves the document gets it."""
+    """Have `app` complete its OpenAPI document (see the module docstring) when the document is built. Litestar makes
+    its own plugin, keyed by its exact class, so the instance is given our subclass's behaviour in place (the
+    subclass adds no state), and every route that serves the document gets it."""
     app.plugins.get(OpenAPIPlugin).__class__ = DocumentedOpenAPI
 
 

@@ -1,19 +1,11 @@
 """Rate limits: how often an account, an address or a client may call, counted per window.
 
-One function, `decide`, decides for every request once its keys were counted: on the event loop,
-never blocking it (`check_async`, `check_client_async`), or on a worker thread (`check_client`). The
-application's entry (api/app.py) counts the vendor API before anything else, keyed on the signed-in account (on the
-address before login), so that requests the direct front door answers and requests Litestar routes
-are counted alike. A client call is counted where its body is read: a validation in its answer
-function, which the direct front door and the route share (api/controllers/client.py
-`_validation`), every other client call in `client_request` (api/client_protocol.py); keyed on what
-identifies the client (product + license key + device), and on its address under a higher ceiling
-that also catches key guessing.
-
-Every answer carries the tightest limit's RateLimit-Limit/Remaining/Reset/Policy headers (IETF
-draft-ietf-httpapi-ratelimit-headers); a refusal is 429 `RATE_LIMIT_EXCEEDED` with Retry-After.
-The first refusal of a key in its window raises a `rate_limit_exceeded` security alert, the
-others none (counts are atomic, so exactly one request sees the first refusal).
+One function, `decide`, decides for every request once its keys were counted: on the event loop, never blocking it
+(`check_async`, `check_client_async`), or on a worker thread (`check_client`). The vendor API is counted at the
+application's entry (api/app.py), before the direct front door and routing, on the account (before login, the
+address); a client call where its body is read (`_validation` in api/controllers/client.py, else `client_request`),
+on product + license key + device and on its address. A refusal is 429 with Retry-After; a key's first refusal in its
+window alone raises a `rate_limit_exceeded` alert (counts are atomic). Why: docs/decisions/0050-rate-limits.md.
 """
 
 from __future__ import annotations

@@ -38,11 +38,9 @@ def body_struct(handler: Any) -> Any:
 
 
 def check_strictly(value: Any, kind: type[msgspec.Struct]) -> None:
-    """Refuse a body its JSON Schema in the OpenAPI document refuses (a msgspec.ValidationError: a 400).
-
-    Litestar converts a body leniently: `0` passes for a date or for `false`, `"5"` for a number. msgspec's
-    strict mode refuses those, and also `5.0` for an integer, which JSON Schema's `integer` takes: such a
-    number is made an int before the check (the request Structs keep their integers at the top level)."""
+    """Refuse a body its JSON Schema in the OpenAPI document refuses (a msgspec.ValidationError: a 400), strictly,
+    where Litestar would pass `0` for a date or `false` and `"5"` for a number. `5.0`, which JSON Schema's `integer`
+    takes, is made an int first, at the top level only, where the request Structs keep their integers."""
     if isinstance(value, dict):
         ints = _integer_fields(kind)
         value = {key: int(item) if key in ints and isinstance(item, float) and item.is_integer() else item
