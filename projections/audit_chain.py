@@ -33,12 +33,9 @@ DDL = (
 )
 BATCH = 1000
 SETTLE = timedelta(seconds=30)
-"""How long a gap in a log's positions is waited for before the chain passes over it.
-
-On PostgreSQL the call log's writers in several processes commit side by side, so a lower
-position can become visible after a higher one (adapters/call_log.py); a position whose
-transaction rolled back never appears. The chain stops at a gap until the record after it is
-this old, then links past it."""
+"""How long the chain waits at a gap in a log's positions before linking past it: on PostgreSQL the call log's
+writers commit side by side, so a lower position can appear after a higher one, and a rolled-back one never does
+(adapters/call_log.py, docs/audit.md)."""
 
 
 class ChainSource(Protocol):

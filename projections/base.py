@@ -55,10 +55,9 @@ class ProjectionView(TrackingRecorder):
             self.record_tracking(cursor, tracking)
 
     def claim_position(self, cursor: Cursor, application_name: str) -> int:
-        """Lock this read model's tracking row until the transaction ends, and return its position.
-
-        Projectors in other processes wait here for each other, so each reads the position the last
-        one committed and applies only what lies past it: every event lands exactly once."""
+        """Lock this read model's tracking row until the transaction ends, and return its position. Projectors in
+        other processes wait here for each other, so each reads the position the last one committed and applies
+        only what lies past it: every event lands exactly once."""
         cursor.execute(
             "INSERT INTO projection_tracking (projection, application_name, notification_id) VALUES (?, ?, 0)"
             " ON CONFLICT (projection, application_name)"
@@ -156,11 +155,9 @@ class ReadModelProjection(Projection[ProjectionView]):
         self.process_batch([(domain_event, tracking)])
 
     def process_batch(self, batch: Sequence[tuple[Any, Tracking]], after: int | None = None) -> int:
-        """Apply the events past this read model's position and record the last one, in one transaction;
-        returns the position afterwards.
-
-        Events another process applied meanwhile are skipped. `after` is the position the batch was
-        read from: a recorded position behind it would leave a gap, so the batch is refused instead."""
+        """Apply the events past this read model's position and record the last one, in one transaction; returns the
+        position afterwards. Events another process applied meanwhile are skipped. `after` is the position the
+        batch was read from: a recorded position behind it would leave a gap, so the batch is refused instead."""
         if not batch:
             return after or 0
         application_name = batch[0][1].application_name

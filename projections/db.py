@@ -42,11 +42,9 @@ class ReadStore(Protocol):
 
 
 def use_wal(conn: sqlite3.Connection, timeout: float = 30) -> None:
-    """Puts a SQLite file in WAL mode (the mode is kept in the file).
-
-    SQLite answers "database is locked" at once, without waiting on the busy timeout, when another
-    connection holds the file while the mode changes: processes opening a new file together take turns
-    here until `timeout`."""
+    """Puts a SQLite file in WAL mode (kept in the file). SQLite answers "database is locked" at once, without the
+    busy timeout, when another connection holds the file while the mode changes: processes opening a new file
+    together take turns here until `timeout`."""
     if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":  # a reader's lock, which waits its turn
         return
     deadline = time.monotonic() + timeout
@@ -161,14 +159,9 @@ def to_pyformat(sql: str) -> str:
 
 
 class _PgCursor:
-    """psycopg cursor that accepts the `?` statements the projections are written in.
-
-    Inside a transaction it runs in pipeline mode: statements are sent without waiting for each
-    answer. A run of the same statement (a rebuild inserting row after row) goes out as one
-    `executemany`, whose per-row cost is a fraction of `execute`'s, or, for a plain INSERT of a few
-    rows or more, as one statement (`set_insert`); the order of statements is kept, and a statement
-    whose rows or row count are read is sent on its own.
-    """
+    """psycopg cursor for the `?` statements the projections are written in, pipelined inside a transaction. A run
+    of the same statement goes out as one `executemany`, or as one `set_insert` statement for a plain INSERT of
+    SET_INSERT_MIN rows or more; order is kept, and a statement whose result is read goes alone (decision 0005)."""
 
     def __init__(self, cursor: Any, pipeline: Any = None,
                  column_types: Callable[[str], dict[str, str]] | None = None) -> None:

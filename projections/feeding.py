@@ -1,18 +1,11 @@
 """Who may write the read models: every projector process at once, or one rebuild alone.
 
-Projectors in several processes share the work safely (each event's tracking row commits with
-its read-model rows, so an event lands once). A rebuild cannot share: it drops the tables and
-replays from the first event, while a projector in another process still believes the tables
-hold everything up to its last position, writes past it into the new empty tables, and the
-rebuild then starts from there and skips everything before. So a projector holds this lock
-shared for as long as it runs, and `keyledger rebuild` takes it exclusively or refuses.
-
-On PostgreSQL it is a session advisory lock (keyed by the schema, so that databases' schemas do
-not lock each other), held on a connection of its own, and taken again should PostgreSQL drop
-that session (`ensure`, each projector round); on SQLite, `flock` on a file beside the database,
-since everything writing one SQLite file runs on one host. A lock holder's own
-rebuild (the embedded server's) is serialised with its projector by the projector's own lock;
-the lock here only has to keep other processes out.
+A projector in another process would write past its old position into a rebuild's new empty tables, and the
+replay would skip everything before, so a projector holds this lock shared while it runs and `keyledger rebuild`
+takes it exclusively or refuses (docs/decisions/0019-rebuild-runs-alone.md). On PostgreSQL it is a session advisory
+lock keyed by the schema, on a connection of its own, taken again should the session drop (`ensure`); on SQLite,
+`flock` on a file beside the database, since all its writers run on one host. A process's own rebuild is
+serialised with its projector by the projector's own lock: this one only keeps other processes out.
 """
 
 from __future__ import annotations

@@ -41,10 +41,9 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 
 def migrate(store: ReadStore, at: datetime, migrations: Sequence[Migration] = MIGRATIONS) -> list[Migration]:
-    """Run the steps not yet recorded, in one transaction with their records; the steps run now.
-
-    On PostgreSQL the transaction first takes an advisory lock, so processes starting together take
-    turns and each step runs once; SQLite's `BEGIN IMMEDIATE` already serialises them."""
+    """Run the steps not yet recorded, in one transaction with their records; the steps run now. On PostgreSQL
+    the transaction first takes an advisory lock, so processes starting together take turns and each step runs
+    once; SQLite's `BEGIN IMMEDIATE` already serialises them."""
     with store.transaction() as cursor:
         if store.dialect == "postgres":
             cursor.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))

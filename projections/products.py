@@ -10,13 +10,9 @@ from projections.db import Cursor, ReadStore, Row
 
 
 class ProductListProjection(ReadModelProjection):
-    """One row per live product; a deleted product's row goes.
-
-    A product's client protocol is kept in a table of its own, a row only for a product that chose
-    one: read models built before the setting existed then need no new column, and every product
-    without a row answers in KeyLedger's own protocol. The security policy likewise: `block_vm` and
-    `block_debugger` columns for the two detections it first covered, a row of `product_security_policies`
-    for each other detection a product set (domain/product.py SECURITY_POLICY_DEFAULTS for the rest)."""
+    """One row per live product; a deleted product's row goes. A client protocol, and each detection beyond the
+    `block_vm`/`block_debugger` columns, get a row of their own table only where a product set one (none: KeyLedger's
+    protocol, SECURITY_POLICY_DEFAULTS), so older read models need no new column (decisions 0004 and 0070)."""
 
     name = "products"
     tables = ("products", "product_client_protocols", "product_security_policies")

@@ -1,16 +1,10 @@
 """Security events read model: every security event, from client calls and from alerts (`GET /security/events`).
 
-Two logs feed one table. `SecurityAlert.Raised` events come from the event store like any
-projection's. Client calls never touch the event store: they are appended to the call log
-(adapters/call_log.py), and `follow_calls` copies the calls that are security events (the three
-licensing calls, and any call that raised a security event) into the same table, tracking its
-own position in the call log under the same read model name, in the same transaction as its
-rows. A rebuild drops both positions, so both logs are read again (decision 0045).
-
-The calls whose detections deserve an alert (domain/security.py `alerts_for_call`) are handed, in the
-same transaction, to the feed's `RaiseAlerts` (workers/security_feed.py raises them in the event store),
-with a position of their own (`ALERTS`) that a rebuild keeps: a rebuild reads the calls again, but raises
-no alert again.
+Two logs feed one table: `SecurityAlert.Raised` events from the event store, like any projection's, and the calls
+that are security events from the call log (adapters/call_log.py), copied by `follow_calls`, which tracks its
+call-log position under the same read model name in the same transaction as its rows; a rebuild drops both
+positions (decision 0045). The calls whose detections deserve an alert (`alerts_for_call`) go, in that transaction,
+to the feed's `RaiseAlerts` with a position of their own (`ALERTS`) that a rebuild keeps, so none is raised twice.
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """Time series read model: per product, counts per UTC hour and per UTC day (`GET /stats/products/{id}/timeseries`).
 
 Two logs feed it, each owning its own columns, so the rows do not depend on how the two interleave
-(decision 0085). The event store (the projector) gives new, expired and suspended licenses and
-each session's time open; the call log (`follow_calls`, like security_events.py) gives validations
-by outcome and error code, activations, deactivations and distinct devices, tracking its position
-in the call log under this read model's name, in the same transaction as its rows. Both granularities
-are kept as rows, so a day's distinct devices are exact, not summed from its hours. Peaks of concurrent
-sessions are swept at query time from each session's time open (`_peaks`).
+(decision 0085). The event store (the projector) gives new, expired and suspended licenses and each session's time
+open; the call log (`follow_calls`, like security_events.py, tracking its position with its rows) gives validations
+by outcome and error code, activations, deactivations and distinct devices. Both granularities are kept as rows, so
+a day's distinct devices are exact; peaks of concurrent sessions are swept at query time (`_peaks`).
 """
 
 from __future__ import annotations
@@ -245,10 +243,9 @@ def product_timeseries(store: ReadStore, product_id: str, start: datetime | None
 
 
 def _peaks(store: ReadStore, product_id: str, starts: list[str], stop: str) -> list[int]:
-    """The most sessions open at one instant in each bucket: a sweep over the sessions' [started, ended) times.
-
-    A function of the set of sessions alone, so it is the same whatever order their events were applied in
-    (the sweeper records a lapse late, dated back to the expiry). Times are fixed-width UTC text: they sort."""
+    """The most sessions open at one instant in each bucket: a sweep over the sessions' [started, ended) times. It
+    depends on the set of sessions alone, not on the order their events were applied in (the sweeper records a
+    lapse late, dated back to the expiry). Times are fixed-width UTC text: they sort."""
     changes: Counter[str] = Counter()
     for row in store.query("SELECT started_at, ended_at FROM timeseries_sessions WHERE product_id = ?"
                            " AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)", (product_id, stop, starts[0])):

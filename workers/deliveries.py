@@ -1,16 +1,11 @@
 """Webhook delivery: one attempt at one delivery, recorded, and the sweep that finds every delivery due.
 
 The same code runs in `keyledger serve` (an in-process queue, `DeliveryPool`) and in arq jobs on Redis
-(workers/webhook_jobs.py). The database is the truth: an attempt first takes a lease on its delivery
-(so two workers never send one delivery at once), and its outcome, the next retry's time included, is
-written before the lease ends. A delivery whose job was lost (Redis flushed, a worker killed) is due
-again once its lease lapses, and the sweep queues it.
-
-Its transactions commit without waiting for the WAL flush (`durable=False`): what a host crash could take
-back is a lease or an attempt's outcome, and either only means the delivery is sent again (at least once).
-
-Retries back off exponentially with jitter for about a day (BACKOFF); an endpoint whose attempts fail
-`disable_after` times in a row, with no success between, is disabled and its owner notified.
+(workers/webhook_jobs.py). The database is the truth: an attempt leases its delivery, so two workers never send it
+at once, and writes its outcome and next retry time before the lease ends; a lost job's delivery is due again once
+its lease lapses, and the sweep queues it (decision 0055). Commits skip the WAL flush (`durable=False`): a crash
+can take back only a lease or an outcome, so the delivery is sent again (at least once). Retries back off for about
+a day (BACKOFF); an endpoint failing `disable_after` times in a row is disabled and its owner notified.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
 """Expiry sweeper: records what lapses with time or stops running without an event of its own.
 
 Each round it records `License.Expired` once for every license whose expiry has passed, then
-`Session.Ended` for every session that can no longer run: lapsed (no heartbeat for SESSION_TTL),
-its device released, its license's sessions revoked, or its license or product deleted, and
-`BlacklistEntry.Expired` (at the entry's own expiry) for every entry whose expiry has passed. It also
-keeps the webhook delivery log to its retention (KEYLEDGER_WEBHOOK_LOG_DAYS).
-Clients meet all of these on their very next call; the sweeper only writes them down, within
-one interval.
+`Session.Ended` for every session that can no longer run (lapsed with no heartbeat for SESSION_TTL,
+its device released, its license's sessions revoked, or its license or product deleted), and
+`BlacklistEntry.Expired` (at the entry's own expiry) for every entry whose expiry has passed; it also keeps
+the webhook delivery log to its retention (KEYLEDGER_WEBHOOK_LOG_DAYS). Clients meet all of these on their
+very next call; the sweeper only writes them down, within one interval (decision 0012).
 """
 
 from __future__ import annotations

@@ -29,11 +29,9 @@ REBUILD_BATCH = 5000
 """Events a rebuild applies per transaction: it holds the read models alone, so larger batches cost no one a
 wait, and spare it most of its commits (docs/decisions/0001-exactly-once-projections.md)."""
 QUARANTINE_AFTER = 3
-"""Failed attempts at one event before its read model passes over it (projections/base.py, `quarantine`).
-
-A transient failure (a dropped connection, a lock timeout) gets this many tries, a second apart.
-One that fails every time (an event the model's code or tables cannot take) would otherwise
-stop this read model for every tenant, and every vendor write would wait for it in vain."""
+"""Failed attempts at one event, a second apart, before its read model passes over it (projections/base.py,
+`quarantine`): one that fails every time would otherwise stop the read model for every tenant, and every vendor
+write would wait for it in vain (docs/decisions/0018-projection-quarantine.md)."""
 
 
 Batch = list[tuple[Any, Tracking]]
@@ -61,11 +59,9 @@ class Projector:
         self._lock = threading.RLock()  # rebuild holds it across drop and replay
 
     def catch_up(self) -> int:
-        """Process everything recorded so far; returns how many notifications were read.
-
-        Stops when a round moves no projection (another projector process holds the batch). Called
-        where no projector runs (a command-line process), it holds the feeding lock meanwhile.
-        """
+        """Process everything recorded so far; returns how many notifications were read. Stops when a round moves no
+        projection (another projector process holds the batch). Called where no projector runs (a command-line
+        process), it holds the feeding lock meanwhile."""
         with self._lock:
             borrowed = self._feeding is not None and self._feeding.state == "none"
             if borrowed:
@@ -85,10 +81,9 @@ class Projector:
         return [(self.app.mapper.to_domain_event(n), Tracking(self.app.name, n.id)) for n in notifications]
 
     def _positions(self, projections: Sequence[ReadModelProjection]) -> dict[str, int]:
-        """Each projection's position: remembered from its last batch, read once otherwise.
-
-        Only a hint of where to read from: each batch reads the recorded position again, under a lock,
-        and skips what another projector process applied meanwhile (projections/base.py)."""
+        """Each projection's position: remembered from its last batch, read once otherwise. Only a hint of where to
+        read from: each batch reads the recorded position again, under a lock, and skips what another projector
+        process applied meanwhile (projections/base.py)."""
         known = self._positions_known
         for p in projections:
             if p.name not in known:
@@ -114,11 +109,9 @@ class Projector:
         return len(batch) if moved else 0
 
     def _apply(self, projection: ReadModelProjection, pending: Batch, position: int) -> bool:
-        """Apply one batch read after `position`; whether the projection's position moved (by this batch or
-        by another process).
-
-        A batch that fails is applied again one event at a time, so the events before the failing
-        one land; that one raises until its QUARANTINE_AFTER-th attempt, and is then passed over."""
+        """Apply one batch read after `position`; whether the projection's position moved (by this batch or by another
+        process). A batch that fails is applied again one event at a time, so the events before the failing one
+        land; that one raises until its QUARANTINE_AFTER-th attempt, and is then passed over (decision 0018)."""
         try:
             reached = projection.process_batch(pending, after=position)
         except PositionBehindError:
@@ -224,10 +217,9 @@ class Projector:
             self._feeding.close()
 
     def rebuild(self, names: Sequence[str] | None = None) -> int:
-        """Drop the named read models (all by default) and replay the whole store into them.
-
-        Refused (RebuildRefusedError) while a projector in another process runs: it would write into
-        the new tables past its old position, and the replay would then skip everything before."""
+        """Drop the named read models (all by default) and replay the whole store into them. Refused
+        (RebuildRefusedError) while a projector in another process runs: it would write into the new tables past
+        its old position, and the replay would then skip everything before (decision 0019)."""
         with self._lock:
             held = self._feeding.state if self._feeding is not None else "none"
             if self._feeding is not None and not self._feeding.try_exclusive():

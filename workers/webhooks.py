@@ -1,13 +1,10 @@
 """Webhook dispatcher: follows the event store as a projection does and records each delivery due.
 
-For each event that means one of the public webhook types (the table below), it writes one delivery
-per matching webhook of the event's owner into `webhook_deliveries`, in the same transaction as its
-position (projections/base.py), so every delivery is recorded exactly once, and only once its event is.
-It keeps its own small tables of who owns what (licenses, products, admins, webhooks), as of the
-position it has reached, and is never rebuilt: a rebuild would send every event again.
-
-After each batch commits it hands the new deliveries to the queue (in process, or arq on Redis); a
-delivery the queue loses is found again by the sweep (workers/deliveries.py).
+For each event that means one of the public webhook types (WEBHOOK_TYPES), it writes one delivery per matching
+webhook of the event's owner into `webhook_deliveries`, in the same transaction as its position, so every delivery
+is recorded exactly once, and only once its event is. Its small tables of who owns what are as of that position, and
+it is never rebuilt: a rebuild would send every event again (decision 0055). After each batch commits it hands the
+new deliveries to the queue; one the queue loses is found again by the sweep (workers/deliveries.py).
 """
 
 from __future__ import annotations
