@@ -99,11 +99,9 @@ class _Reads:
 
 
 class SQLiteCallStore(_Reads):
-    """The log in its own SQLite file (WAL, synchronous=FULL: a commit is on disk when it returns).
-
-    Reads go through a second connection, so a page of logs never waits for the writer's fsync. The
-    writers of every process take turns (adapters/writer_turns.py, `<log>.lock` beside the file).
-    """
+    """The log in its own SQLite file (WAL, synchronous=FULL: a commit is on disk when it returns). A file's reads
+    go through a second connection, so a page of logs never waits for the writer's fsync; the writers of every
+    process take turns on `<log>.lock` beside the file (adapters/writer_turns.py, decision 0091)."""
 
     DDL = TABLE_DDL.format(position="INTEGER PRIMARY KEY")
 
@@ -154,12 +152,9 @@ class SQLiteCallStore(_Reads):
 
 
 class PostgresCallStore(_Reads):
-    """The log as a PostgreSQL table beside the event store's, in the same schema.
-
-    The writer thread keeps a connection of its own (autocommit), the event loop appends through
-    the client link; both send a batch as one INSERT of one JSON array: one statement, one round
-    trip, one parameter, however many rows. Reads share a small pool.
-    """
+    """The log as a PostgreSQL table beside the event store's, in the same schema. The writer thread keeps a
+    connection of its own (autocommit), the event loop appends through the client link; both send a batch as one
+    INSERT of one JSON array, one round trip however many rows (decision 0020). Reads share a small pool."""
 
     DDL = TABLE_DDL.format(position="BIGSERIAL PRIMARY KEY")
 
@@ -271,13 +266,9 @@ def committer(path: str) -> Callable[[list[CallRow]], list[None]]:
 
 
 class CallLog:
-    """Appends call records in group commits: whatever arrives while a commit runs shares the next one.
-
-    Blocking callers go through one writer thread. Callers on an event loop go through it too,
-    unless given the client link (PostgreSQL), which batches them itself, or a writer child
-    (`child`: the handler factory it runs, `committer` below; a SQLite file only), which commits
-    off the API process's GIL (adapters/children.py).
-    """
+    """Appends call records in group commits: whatever arrives while a commit runs shares the next one (0020).
+    Blocking callers go through one writer thread, and so do an event loop's, unless given the client link
+    (PostgreSQL) or a writer child (`child` names its handler, `committer`; a SQLite file only: decision 0090)."""
 
     def __init__(self, store: CallTable, link: ClientLink | None = None, child: str | None = None) -> None:
         self.store = store

@@ -179,9 +179,8 @@ def serve_frames(handle: Callable[[list[Any]], list[Any]]) -> None:
 
 def main(argv: list[str]) -> None:
     """`python -m adapters.children module:function [args...]`: serve frames with `function(*args)`'s handler.
-
-    Ctrl-C and SIGTERM sent to the whole process group are for the API process: the child answers what it
-    is sent until the API process closes its pipe, on its way out or by dying."""
+    Ctrl-C and SIGTERM sent to the whole process group are for the API process: the child ignores them and answers
+    what it is sent until the API process closes its pipe, on its way out or by dying."""
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, signal.SIG_IGN)
     module, _, function = argv[0].partition(":")

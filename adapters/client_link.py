@@ -1,12 +1,11 @@
 """The client path's PostgreSQL round trips: one statement carries whatever a batch of calls needs.
 
-Calls arriving together on an event loop share each statement: plain appends to the call log, head reads,
-and appends *unless changed*, for calls decided from the client view's memory as of position P: a row goes
-in only if no event about its license, product or blacklist entries lies past P, and the statement answers
-which rows were stale, with the head. One statement runs in one snapshot, taken after its calls arrived,
-and commits before it answers, so an appended row's decision holds and its record is durable when the call
-hears of it (decision 0022). Statements go out through libpq (psycopg.pq), prepared once per connection,
-at most IN_FLIGHT at a time on connections of the loop's own (decision 0040).
+Calls arriving together on an event loop share each statement: plain appends to the call log, head reads, and
+appends *unless changed*, for calls decided from the client view's memory as of position P: a row goes in only if
+no event about its license, product or blacklist entries lies past P, and the statement answers which rows were
+stale, with the head. One statement runs in one snapshot taken after its calls arrived and commits before it
+answers, so an appended row's decision holds and its record is durable when the call hears of it (decision 0022).
+Statements go through libpq (psycopg.pq), prepared once per connection, at most IN_FLIGHT at a time (0040).
 """
 
 from __future__ import annotations
@@ -57,13 +56,9 @@ def rows_json(rows: Sequence[CallRow]) -> str:
 
 
 class _Lane:
-    """One connection of a loop's link, at most one statement in flight on it.
-
-    Its socket's reader runs for as long as the connection lives: it gathers the results of the
-    statement in flight, and notices when the server drops the connection while none is (the
-    socket turns readable at its end), so the next statement opens a new one instead of failing. So
-    psycopg only connects it: psycopg's own calls would wait on the socket and take that reader from it.
-    """
+    """One connection of a loop's link, at most one statement in flight on it. Its socket's one reader, for the
+    connection's life, gathers results and notices a connection the server dropped while idle (decision 0020); so
+    psycopg only connects it: psycopg's own calls would wait on the socket and take that reader from it."""
 
     __slots__ = ("connection", "pgconn", "loop", "fileno", "prepared", "answer", "results", "flushing")
 
@@ -206,12 +201,9 @@ class _LoopLink:
 
 
 class ClientLink:
-    """Head reads and call-log appends of each event loop, sent together: one round trip, one statement.
-
-    `table` and `columns` name the call log; `events`, the event store's table (a composed SQL
-    identifier); without it the link only appends. Each loop (a process has one; tests run
-    several) gets connections of its own, so nothing here is shared between threads.
-    """
+    """Head reads and call-log appends of each event loop, sent together: one round trip, one statement. `table`
+    and `columns` name the call log; `events`, the event store's table (a composed SQL identifier; without it the
+    link only appends). Each loop gets connections of its own, so nothing here is shared between threads."""
 
     def __init__(self, conninfo: str, connect_kwargs: dict[str, Any], table: str, columns: str,
                  events: Any = None) -> None:

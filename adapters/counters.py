@@ -83,20 +83,9 @@ return out
 
 
 class RedisCounters:
-    """Counters every API process shares; in this process's memory while Redis cannot be reached.
-
-    A hit's count is a number no other hit of the key's window gets, in every process. A key may be counted
-    in slices: Redis hands a process `slice` numbers at once (INCRBY), which it then gives its hits one by
-    one without asking again, so a busy key costs a round trip once a slice. The numbers a process has
-    taken and not given out are lost to every process: with slices of a hundredth of a limit, a limit is
-    reached at most a hundredth of it early per process, never late (api/ratelimit.py).
-
-    `hit` blocks its thread for the round trip (for handlers on worker threads). `hit_async`, for the
-    event loop, never blocks it: one thread counts, in one script call, the hits of every request that
-    asked while its previous call was out, and hands each its counts back on its loop. (A blocking round
-    trip on the loop cost validations half their rate on a loaded machine; redis-py's asyncio client
-    costs several times the CPU of this, bench/README.md.)
-    """
+    """Counters every API process shares; in this process's memory while Redis cannot be reached. Each hit gets a
+    number no other hit of its key's window gets; taken in slices (INCRBY), a limit may come early, never late (0050).
+    `hit` blocks for the round trip; `hit_async` never blocks the loop: one thread counts waiting requests together."""
 
     RETRY_AFTER = 5.0
     """Seconds counted in memory after Redis failed, before it is tried again (a dead Redis must not cost

@@ -69,9 +69,8 @@ def _settle(future: asyncio.Future[None]) -> None:
 
 class StoreFeed:
     """The event store's events after a position, a page at a time, and the bell that says it may have grown.
-
-    `listen` is called once, on the first wait: on PostgreSQL it starts this process's listener for appends,
-    if no projector or dispatcher started it already."""
+    `listen` is called once, on the first wait: on PostgreSQL it starts this process's listener for appends, if no
+    projector or dispatcher started it already."""
 
     def __init__(self, recorder: Any, mapper: Any, bell: Bell, listen: Callable[[], None]) -> None:
         self.recorder = recorder

@@ -24,12 +24,9 @@ LOOP = "asyncio"
 
 
 class NoDelayHTTP(HttpToolsProtocol):
-    """uvicorn's httptools HTTP/1.1 protocol with Nagle's algorithm off on every connection.
-
-    asyncio turns on TCP_NODELAY only for sockets whose `proto` is IPPROTO_TCP. With several workers,
-    uvicorn binds its listening socket with proto 0, so accepted connections keep Nagle on; an answer
-    written as headers then body then waits for the client's delayed ACK, about 40 ms on Linux.
-    """
+    """uvicorn's httptools HTTP/1.1 protocol with Nagle's algorithm off on every connection: asyncio turns on
+    TCP_NODELAY only where `proto` is IPPROTO_TCP, a socket bound for several workers has proto 0, and an answer
+    written as headers then body would wait for the client's delayed ACK (about 40 ms on Linux)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
@@ -77,14 +74,9 @@ def listening_sockets(host: str, port: int, count: int, backlog: int = 2048) -> 
 
 
 class SpreadWorkers(Multiprocess):
-    """uvicorn's supervisor of several API processes, each accepting on a socket of its own.
-
-    With one shared socket, whichever process wakes first accepts every connection waiting (asyncio
-    accepts up to the backlog at once), so a burst of keep-alive connections (a proxy's upstream pool,
-    a load generator) lands on one process while the others idle. With a socket each, the kernel
-    spreads them. The sockets stay open in this supervisor, so a process that dies and is restarted
-    finds the connections that arrived meanwhile waiting in its socket's queue.
-    """
+    """uvicorn's supervisor of several API processes, each accepting on a socket of its own, so the kernel spreads a
+    burst of connections instead of one process taking them all (decision 0027). The sockets stay open here, so a
+    process restarted after dying finds the connections that arrived meanwhile waiting in its socket's queue."""
 
     def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
         super().__init__(config, sockets)

@@ -202,12 +202,9 @@ class Runtime:
             raise ReadModelsBehindError(position) from None
 
     def wait_for(self, position: int, models: Collection[str] | None = None, timeout: float | None = None) -> None:
-        """Read-your-writes: wait until the read models in `models` (all without) have seen `position`, within
-        one deadline (`timeout`, else the consistency timeout).
-
-        Past it (the projector is down or far behind) the answer cannot show the change, and answering
-        with what the read models hold would show it missing or stale: ReadModelsBehindError, which the
-        API answers 503 with Retry-After. The change itself is recorded and stays recorded."""
+        """Read-your-writes: wait until the read models in `models` (all without) have seen `position`, within one
+        deadline (`timeout`, else the consistency timeout). Past it, or with them unreachable, ReadModelsBehindError
+        (the API answers 503 with Retry-After, decision 0009); the change itself stays recorded."""
         timeout = self.settings.consistency_timeout if timeout is None else timeout
         self.dispatcher.wake()  # a change a vendor made: its webhooks go out without waiting for the next poll
         try:
@@ -405,10 +402,9 @@ PRIVATE_FILE = 0o600
 
 
 def make_data_private(settings: Settings) -> None:
-    """The data dir holds every license key, password hash and signing key: it is the owner's alone (0700,
-    files 0600). What an earlier start left open to others is tightened, with one line in the log. The SQLite
-    databases are created here, empty and 0600, before SQLite or the eventsourcing library opens them: SQLite
-    gives a database's -wal and -shm files the database's own mode."""
+    """The data dir holds every license key, password hash and signing key: it is the owner's alone (0700, files
+    0600), and what an earlier start left open is tightened, with one line in the log. The SQLite databases are
+    created here, empty and 0600, before anything opens them: their -wal and -shm files take the database's mode."""
     settings.data_path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     tightened = [str(path) for path in _private_paths(settings) if _tighten(path)]
     if tightened:
@@ -451,15 +447,9 @@ SCHEMA_LOCK = 0x4B4C_5343  # "KLSC": the advisory lock key under which a process
 
 @contextmanager
 def schema_lock(settings: Settings) -> Iterator[None]:
-    """Hold a lock across processes while this one creates its tables: a session advisory lock on PostgreSQL,
-    an `flock` on a file beside the event store on SQLite.
-
-    CREATE TABLE IF NOT EXISTS is not safe against itself on PostgreSQL: two processes starting together on
-    a fresh database (the API processes of `keyledger serve --workers N`, `keyledger project`) can both pass
-    the check, and one then dies on pg_type's unique index. SQLite refuses a new file's switch to WAL at once,
-    without waiting, while another process has the file open. Under the lock they take turns, and every one
-    after the first finds the tables (and the files in WAL mode) there.
-    """
+    """Hold a lock across processes while this one creates its tables (a session advisory lock on PostgreSQL, an
+    `flock` beside the event store on SQLite): processes starting together on a fresh database take turns, and every
+    one after the first finds the tables, and the files in WAL mode, there. Why: decision 0029's Consequences."""
     if not settings.is_postgres:
         settings.sqlite_path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         fd = os.open(beside_store(settings, ".schema.lock"), os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
