@@ -143,11 +143,9 @@ class ClientCommands(CommandsBase):
     @records_refusals("heartbeat")
     @retry_on_conflict
     def keep_device_session_alive(self, request: ClientRequest, candidates: list[UUID]) -> Granted:
-        """A heartbeat without a token (Rust's automatic one, Delphi's once a validation dropped its token): the
-        newest of `candidates` still running for this license on the calling device lives on, its token
-        unchanged (only its hash is kept, so it cannot be handed out again). The candidates come from a read
-        model; whether one runs, and whether the license allows the call at all, is decided here, from the
-        aggregates, so a suspension or revoke applies on the very next call."""
+        """A heartbeat without a token: the newest of `candidates` (from a read model) still running for this license
+        on the calling device lives on, its token unchanged. Decided here from the aggregates, so a suspension or
+        revoke applies on the very next call; see docs/decisions/0004-licensecm-sdk-compatibility.md."""
         admitted = check_attempt(self._attempt(request, read_only=True))
         license = admitted.license
         session = next((found for found in map(self._optional_session, candidates)

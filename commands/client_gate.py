@@ -1,17 +1,11 @@
 """The client gate: how a validation is decided and recorded, while the API builds its answer.
 
-`admit` decides a call and queues its record (a refusal is recorded, then raised); the API
-signs its answer while the record commits; `record` waits for it, and answers with a new
-decision in the rare case the first went stale. One of two strategies decides first, chosen
-once from what the call log can do:
-
-- READ_THEN_DECIDE: the client view is brought to a head read after the call arrived
-  (commands/client_view.py), the call decided from it and its record appended. Every store.
-- DECIDE_THEN_CHECK: the call is decided from memory as of the view's position, and its
-  record appended only if nothing it was decided from (domain/validation.py's DECIDED_FROM)
-  changed since, in the statement that also reads the head (adapters/client_link.py): one
-  round trip. A call memory cannot answer, or whose decision went stale, is decided by
-  READ_THEN_DECIDE at that head. Needs a call log that appends conditionally (PostgreSQL).
+`admit` decides a call and queues its record (a refusal is recorded, then raised); the API signs its answer
+while the record commits; `record` waits for it, and answers with a new decision in the rare case the first
+went stale. One of two strategies decides first, chosen once from what the call log can do: READ_THEN_DECIDE
+(the view brought to a head read after the call arrived; every store) or DECIDE_THEN_CHECK (decided from memory,
+the record appended only if nothing in DECIDED_FROM changed since; PostgreSQL), which falls back to the first
+when memory cannot answer or its decision went stale. See docs/decisions/0065-client-gate.md.
 """
 
 from __future__ import annotations

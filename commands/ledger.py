@@ -107,10 +107,9 @@ class Ledger(AccountCommands, ProductCommands, LicenseCommands, InboxCommands, C
         transcoder.register(ActorAsDict())
 
     def record(self, *aggregates: Any) -> int:
-        """Save every changed aggregate atomically and return the last notification id.
-
-        Under an idempotency claim (commands/idempotency.py) the key's aggregate is saved with them,
-        or IdempotencyKeyUsedError is raised when the key already recorded a write."""
+        """Save every changed aggregate atomically and return the last notification id. Under an idempotency claim
+        (commands/idempotency.py) the key's aggregate is saved with them, or IdempotencyKeyUsedError is raised
+        when the key already recorded a write."""
         claim = CLAIM.get()
         if claim is not None and any(getattr(aggregate, "pending_events", None) for aggregate in aggregates):
             existing = self._optional(claim.key_id, IdempotencyKey)

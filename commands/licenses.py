@@ -46,12 +46,9 @@ class LicenseCommands(CommandsBase):
     @retry_on_conflict
     def issue_licenses(self, actor: Actor, product_id: UUID, count: int, terms: LicenseTerms, at: datetime
                        ) -> tuple[list[UUID], int]:
-        """Issue `count` (≤ 100) licenses in one atomic save; a key collision retries them all.
-
-        Issuing records an event on the product, so it conflicts with a racing delete; issues for
-        one product queue on a lock in this process rather than losing retries to each other (each
-        attempt holds it, so only another process's write can make one retry).
-        """
+        """Issue `count` (≤ 100) licenses in one atomic save; a key collision retries them all. The event on the
+        product makes a racing delete conflict; issues for one product queue on an in-process lock, so only another
+        process's write can make one retry (docs/decisions/0010-product-deletion.md)."""
         if not 1 <= count <= MAX_BULK:
             raise InvalidValueError(f"count must be between 1 and {MAX_BULK}")
         terms = terms.as_issued(at)

@@ -34,13 +34,9 @@ class OutcomeUnknownError(Exception):
 
 
 def retry_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
-    """Re-run `command` when the store refuses a stale version, or could not be reached (SQLite briefly
-    locked, a PostgreSQL connection dropped) before anything was recorded.
-
-    The command reloads its aggregates on every attempt, so the retry sees the winner's
-    events and answers with the domain's verdict (`MaxUsesExceeded`), never a store error.
-    A write the store may have recorded is never retried here (commands/ledger.py, `_record`).
-    """
+    """Re-run `command` when the store refuses a stale version, or could not be reached (SQLite briefly locked, a
+    PostgreSQL connection dropped) before anything was recorded. Each attempt reloads its aggregates, so a retry
+    answers with the domain's verdict, never a store error; a write that may be recorded is not retried here."""
 
     @wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:

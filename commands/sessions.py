@@ -48,11 +48,9 @@ class SessionCommands(CommandsBase):
 
     @retry_on_conflict
     def close_session(self, session_id: UUID, at: datetime) -> EndReason | None:
-        """Record `Session.Ended` with the reason a session no longer runs; None if it still runs, or ended.
-
-        A client call already meets the same facts at once (`Session.require_live`); this records them.
-        A heartbeat racing it conflicts on the session's version, so the retry sees the extended expiry.
-        """
+        """Record `Session.Ended` with the reason a session no longer runs; None if it still runs, or ended. A client
+        call meets the same facts at once (`Session.require_live`); this records them. A heartbeat racing it
+        conflicts on the session's version, so the retry sees the extended expiry."""
         session: Session | None = self._optional(session_id, Session)
         if session is None:
             return None

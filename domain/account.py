@@ -109,12 +109,9 @@ class FirstAccountSeat(Aggregate):
 
 
 class AdminRoster(Aggregate):
-    """The active admins, so that no change leaves the server without one.
-
-    Every command that makes or unmakes an active admin saves the roster with the account: two such
-    changes racing (two admins demoting each other) conflict on its version, and the retry is judged
-    on the roster the winner left.
-    """
+    """The active admins, so that no change leaves the server without one. Every command that makes or unmakes an
+    active admin saves the roster with the account: two such changes racing (two admins demoting each other)
+    conflict on its version, and the retry is judged on the roster the winner left."""
 
     @event("Established")
     def __init__(self, admin_ids: list[UUID], at: datetime) -> None:

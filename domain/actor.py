@@ -1,12 +1,11 @@
 """Who caused an event and how: an account through the vendor API, a client call's product and device, or
 the system (a worker, the CLI); with the request id and IP where there is one.
 
-Every event is stamped with the current actor when it is created (domain/aggregate.py), so it is
-stored with the event and comes back on replay. The current actor lives in a context variable that
-each way in sets once: the vendor API per request, the client path per call, the CLI per command,
-each worker per thread. What it holds may be an `EventActor` or an `ActorSource`, whose actor is
-built only when an event is created: the client path sets one on every call and creates an event on
-few of them (docs/decisions/0075). An actor never holds a token, password or key.
+Every event is stamped with the current actor when it is created (domain/aggregate.py), so it is stored with the
+event and comes back on replay. The current actor is a context variable each way in sets once (per request, call,
+CLI command or worker thread), holding an `EventActor` or an `ActorSource` whose actor is built only when an event
+is created, as few client calls create one (docs/decisions/0075-event-actors.md). It never holds a token,
+password or key.
 """
 
 from __future__ import annotations

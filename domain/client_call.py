@@ -72,11 +72,9 @@ def client_summary(client_data: Any) -> dict:
 
 @dataclass(frozen=True, slots=True)
 class CallRecord:
-    """The outcome of one client call, as appended to the call log (success when error_code is None).
-
-    Not an aggregate: nothing ever changes a call once it happened, and no command loads it, so
-    records go to their own append-only log and a busy license's stream stays small.
-    """
+    """The outcome of one client call, as appended to the call log (success when error_code is None). Not an
+    aggregate: nothing changes a call once it happened and no command loads it, so records go to their own
+    append-only log and a busy license's stream stays small (docs/decisions/0020-client-call-log.md)."""
 
     action: str
     license_id: UUID | None

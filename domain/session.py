@@ -48,11 +48,8 @@ class Session(Aggregate):
 
     def require_live(self, token_hash: str, hwid: str | None, license: License, now: datetime) -> None:
         """Guards, most decisive first: unknown token, another license's, ended, lapsed, unbound or revoked →
-        SESSION_EXPIRED; other device → hijack.
-
-        A session lives only while its device is still bound to the license and it began after the
-        license's last revoke, so a deactivation, HWID reset or revoke ends it on the very next call.
-        """
+        SESSION_EXPIRED; other device → hijack. A session lives only while its device is bound and it began after
+        the license's last revoke, so a deactivation, HWID reset or revoke ends it on the very next call."""
         if not self._holds_token(token_hash, now):
             raise SessionExpiredError()
         if license.id != self.license_id:  # a live token shown with another license's key: to be signed for it
@@ -94,13 +91,9 @@ class Session(Aggregate):
         self.expires_at = expires_at
 
     def closing_reason(self, license: License | None, product_deleted: bool, now: datetime) -> EndReason | None:
-        """Why this session can no longer run, most decisive first; None if ended already or still live.
-
-        The same facts `require_live` refuses a call on, so the reason recorded is the one the next
-        call would have met: a missing or deleted license or product, or a revoke → REVOKED; the
-        device released → DEACTIVATED; no heartbeat for SESSION_TTL → EXPIRED. Decided from the
-        aggregates alone, since whoever asks may have read a stale read model.
-        """
+        """Why this session can no longer run, most decisive first, from the facts `require_live` refuses a call on: a
+        missing or deleted license or product, or a revoke → REVOKED; device released → DEACTIVATED; no heartbeat
+        for SESSION_TTL → EXPIRED; None if ended or live. From the aggregates alone, as a read model may be stale."""
         if self.ended:
             return None
         if license is None or license.is_deleted or product_deleted or license.revoked_session(self.started_at):

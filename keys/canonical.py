@@ -1,12 +1,10 @@
 """Canonical JSON: the exact bytes an answer signature covers, reproducible in any language.
 
-The output is RFC 8785 (JSON Canonicalization Scheme): keys sorted, no whitespace, UTF-8,
-strings escaped as JSON.stringify does, numbers written as ECMAScript writes them. For the
-usual answer (ASCII keys, strings, integers, booleans, null) that is byte for byte
-`json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`, and msgspec's
-sorted encoder writes the same bytes several times faster. The two RFC
-rules beyond that exist so a JavaScript client agrees with us on the rare float (`1.0` is
-`1`, `1e-7` not `1e-07`) and non-BMP key (sorted by UTF-16 code unit, as JS sorts).
+The output is RFC 8785 (JSON Canonicalization Scheme; docs/client-protocol.md, "Canonical JSON"). For the usual
+answer (ASCII keys, strings, integers, booleans, null) that is byte for byte sorted compact UTF-8 JSON, which
+msgspec's sorted encoder writes several times faster. The two RFC rules beyond that exist so a JavaScript client
+agrees with us on the rare float (`1.0` is `1`, `1e-7` not `1e-07`) and non-BMP key (sorted by UTF-16 code unit,
+as JS sorts).
 """
 
 from __future__ import annotations
@@ -27,12 +25,9 @@ def canonical_json(obj: Any) -> bytes:
 
 
 def _plain(value: Any) -> bool:
-    """Whether a sorted compact JSON encoder writes `value` exactly as RFC 8785 does: no floats, only ASCII
-    keys, exact JSON types.
-
-    ASCII keys sort the same by code point and by UTF-16 unit, and without floats the two
-    writers differ in nothing else (the C encoder then does in microseconds what `_write` does).
-    """
+    """Whether a sorted compact JSON encoder writes `value` exactly as RFC 8785 does: no floats, only ASCII keys,
+    exact JSON types. ASCII keys sort the same by code point and by UTF-16 unit, and without floats the two
+    writers differ in nothing else."""
     kind = type(value)
     if kind is dict:
         for key, item in value.items():

@@ -1,13 +1,10 @@
 """Challenge-response: the client proves it holds the product secret by HMAC-ing a one-time challenge.
 
-response = hex HMAC-SHA256(secret key, challenge + license key + hwid), as the spec has it. The
-three parts are joined with no separator; the challenge is always 64 hex characters, and the
-caller binds each challenge to the license key and hwid it was issued for, so the joins cannot
-be shifted.
-
-The published LicenseCM SDKs answer a challenge their application gives them with
-HMAC-SHA256(key = hwid, message = challenge) instead: the HWID travels in the same request, so
-that answer proves nothing about the caller (`hwid_challenge_response`).
+response = hex HMAC-SHA256(secret key, challenge + license key + hwid), as the spec has it (docs/client-protocol.md,
+"Challenge-response"). The parts are joined with no separator, yet the joins cannot be shifted: the challenge is
+always 64 hex characters, and the caller binds each one to the license key and hwid it was issued for. The
+published LicenseCM SDKs answer HMAC-SHA256(key = hwid, message = challenge) instead (`hwid_challenge_response`),
+which proves nothing about the caller: the HWID travels in the same request.
 """
 
 from __future__ import annotations

@@ -1,21 +1,11 @@
 """The spec's encryption envelope: AES-256-GCM body, HMAC-SHA256 over `iv:data:tag:timestamp`.
 
-key = SHA-256(secret key, UTF-8); iv = 16 random bytes; data = ciphertext and tag = the 16-byte
-GCM tag, all hex; signature = hex HMAC-SHA256(secret key, f"{iv}:{data}:{tag}:{timestamp}") over
-the hex strings exactly as sent; timestamp = milliseconds since the epoch. The plaintext is the
-whole JSON request (or answer) body.
-
-The published LicenseCM SDKs build the same envelope with another AES key, the secret's first 32
-bytes (padded when shorter: NUL, or spaces from C#), and some with another nonce: Rust sends a
-12-byte iv, Go sends 16 bytes and encrypts with their first 12. A `Derivation` names one such way;
-`derivations_for` chooses at most two to try for an envelope, so opening one costs at most one
-extra decryption (docs/decisions/0004-licensecm-sdk-compatibility.md).
-
-`open_envelope` checks in a fixed order, cheapest and least revealing first: shape, then the
-HMAC (so nobody without the secret learns anything further, nor makes us decrypt anything), then
-the ±5 minute window, then GCM under each derivation in turn, then the plaintext. Replays inside
-the window are the caller's job: it keeps `replay_key` values in a shared cache for longer than
-the window.
+The format is in docs/client-protocol.md ("The encryption envelope"); the LicenseCM SDKs' other AES keys and
+nonces, of which `derivations_for` tries at most two, in docs/decisions/0004-licensecm-sdk-compatibility.md.
+`open_envelope` checks in a fixed order, cheapest and least revealing first: shape, then the HMAC (so nobody
+without the secret learns anything further, nor makes us decrypt anything), then the ±5 minute window, then GCM
+under each derivation in turn, then the plaintext. Replays inside the window are the caller's job: it keeps
+`replay_key` values in a shared cache for longer than the window.
 """
 
 from __future__ import annotations
@@ -48,10 +38,8 @@ class EnvelopeError(ValueError):
 
 class MalformedEnvelopeError(EnvelopeError):
     """Raised when a field is missing, of the wrong type or not well-formed hex, or the plaintext is no JSON object.
-
-    Recorded as `tamper_detected`: every SDK writes well-formed envelopes, so a malformed one is
-    a hand-made request or a damaged one, and the vendor wants to see either.
-    """
+    Recorded as `tamper_detected`: every SDK writes well-formed envelopes, so a malformed one is hand-made or
+    damaged, and the vendor wants to see either."""
 
 
 class TamperedEnvelopeError(EnvelopeError):
@@ -81,12 +69,9 @@ PREFIX_SPACE = Derivation("prefix-space")
 
 
 def derivations_for(secret_key: str, iv_bytes: int, licensecm_first: bool) -> tuple[Derivation, ...]:
-    """The ways to try, in order, for an envelope whose iv has `iv_bytes` bytes: never more than two.
-
-    A 12-byte iv is no client of ours (ours send 16): the secret's prefix, NUL- then space-padded
-    when the secret is short enough for padding to matter. A 16-byte iv is ours (SHA-256) or
-    Node's, Python's, Java's or PHP's (the prefix); Go's (the prefix, first 12 bytes) only comes
-    before ours where the product serves the LicenseCM SDKs (`licensecm_first`)."""
+    """The ways to try, in order, for an envelope whose iv has `iv_bytes` bytes, never more than two: a 12-byte iv
+    (never ours), the secret's prefix NUL-padded, then space-padded if the secret is short; a 16-byte iv, ours then
+    the prefix, or with `licensecm_first` the prefix then Go's (docs/decisions/0004-licensecm-sdk-compatibility.md)."""
     if iv_bytes == SHORT_IV_BYTES:
         short = len(secret_key.encode("utf-8")) < KEY_BYTES
         return (PREFIX, PREFIX_SPACE) if short else (PREFIX,)

@@ -9,13 +9,9 @@ from pathlib import Path
 
 
 def load_or_create(path: Path, make: Callable[[], bytes]) -> bytes:
-    """Return the file's bytes, creating it first (0600, atomically) if it does not exist.
-
-    The key is written in full to a private temporary file, flushed to disk, then hard-linked
-    into place: the file appears complete or not at all, and a link never replaces an existing
-    file. Two processes starting at once (the API processes of `keyledger serve --workers N`) may
-    both make a key, but only one is linked, and the other process reads and uses that one.
-    """
+    """Return the file's bytes, creating it first (0600, atomically) if it does not exist. The key is written in full
+    to a private temporary file, flushed to disk, then hard-linked into place, which never replaces a file: of two
+    processes starting at once (`keyledger serve --workers N`), only one links its key and the other uses that one."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         return path.read_bytes()

@@ -23,11 +23,8 @@ def watermark(master_key: bytes, license_id: str, hwid: str) -> str:
 
 
 def trace_watermark(master_key: bytes, license_id: str, known_hwids: Iterable[str], found: str) -> str | None:
-    """The device (hwid) whose watermark `found` is, among the license's known devices; None if none.
-
-    Every candidate is compared in constant time and the loop never stops early, so the time
-    taken says nothing about which device matched.
-    """
+    """The device (hwid) whose watermark `found` is, among the license's known devices; None if none. Every candidate
+    is compared in constant time and the loop never stops early, so the time taken says nothing of which matched."""
     found_bytes = found.strip().lower().encode("utf-8")
     match = None
     for hwid in known_hwids:
