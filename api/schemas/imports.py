@@ -1,13 +1,9 @@
 """The import file (`keyledger import FILE`, `POST /api/admin/import`): products and licenses, one per line.
 
-Two formats hold the same records (docs/migrating-from-licensecm.md, "Importing"):
-
-- JSON: an array of objects, each with `kind` ("product" or "license") and that kind's fields;
-- CSV: a header row naming the columns, then one record per row; an empty cell is an absent field,
-  `devices` lists HWIDs separated by `;`, `metadata` is a JSON object.
-
-Every record is numbered by the line of the file it starts on, and a record that does not fit its
-kind is refused with that number; the others go to the ledger (commands/imports.py).
+Two formats hold the same records (docs/migrating-from-licensecm.md, "Importing"): a JSON array of objects, each
+with `kind` ("product" or "license") and that kind's fields, or CSV with a header row (an empty cell is an absent
+field, `devices` lists HWIDs separated by `;`, `metadata` is a JSON object). Every record is numbered by the line
+it starts on, and one that does not fit its kind is refused with that number; the others go to the ledger.
 """
 
 import csv
