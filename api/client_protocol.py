@@ -238,7 +238,7 @@ def answer(runtime: Services, scope: HTTPScope, body: dict[str, Any], status_cod
 
 def success(runtime: Services, scope: HTTPScope, data: dict[str, Any]) -> ASGIResponse:
     """The success envelope around `data`, sealed when the request was, encoded here: a handler returning it
-    skips Litestar's response machinery (measured: 3 % of a validation's instructions)."""
+    skips Litestar's response machinery (decision 0024)."""
     return json_response(success_body(runtime, scope, data))
 
 
