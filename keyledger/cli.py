@@ -17,7 +17,7 @@ from domain.account import AccountNotFoundError, LastAdminError, Role
 from domain.actor import acting, system
 from domain.errors import InvalidValueError
 from keyledger import audit_cli
-from keyledger.preflight import StartupError, reach_database, redis_warning
+from keyledger.preflight import StartupError, reach_database, redis_warning, require_data
 from keyledger.settings import Settings, SettingsError
 from keyledger.wiring import Runtime, build_read_store, build_runtime, schema_lock, system_clock
 from projections.migrations import Migration, migrate
@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         command = admin_commands.add_parser(action, help=help_text)
         command.add_argument("email")
         command.set_defaults(run=_admin, action=action)
-    audit_cli.add_commands(commands, _started)
+    audit_cli.add_commands(commands, _opened)
     return parser
 
 
@@ -136,6 +136,12 @@ def _preflight(settings: Settings) -> None:
 def _started(settings: Settings) -> Runtime:
     _preflight(settings)
     return build_runtime(settings, start_projector=False, start_workers=False)
+
+
+def _opened(settings: Settings) -> Runtime:
+    """`_started`, for a command about a deployment that must already exist (it never makes one)."""
+    require_data(settings)
+    return _started(settings)
 
 
 def _project(_: argparse.Namespace) -> None:
@@ -202,7 +208,7 @@ def migrate_schema(settings: Settings) -> list[Migration]:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    runtime = _started(Settings.from_env())
+    runtime = _opened(Settings.from_env())
     try:
         count = runtime.projector.rebuild(args.names or None)
         calls = runtime.follow_call_log()
@@ -226,7 +232,7 @@ def _import(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError, InvalidValueError) as error:
         print(f"keyledger import: {args.file}: {error}", file=sys.stderr)
         return 1
-    runtime = _started(Settings.from_env())
+    runtime = _opened(Settings.from_env())
     try:
         owner = runtime.ledger.import_owner(args.owner)
         with acting(system("import", channel="cli", os_user=_operator())):
@@ -255,7 +261,7 @@ def _operator() -> str:
 
 def _admin(args: argparse.Namespace) -> int:
     role, is_active, _, done = ADMIN_ACTIONS[args.action]
-    runtime = _started(Settings.from_env())
+    runtime = _opened(Settings.from_env())
     try:
         with acting(system(f"admin {args.action}", channel="cli", os_user=_operator())):
             runtime.ledger.change_account_by_email(args.email, role, is_active, system_clock())

@@ -109,3 +109,23 @@ def test_export_filters_by_tenant_and_refuses_a_bad_time(keyledger, runtime, clo
     calls = [line for line in path.read_text().splitlines() if line.startswith('{"chain":"calls"')]
     assert len(calls) == 6
     assert code == 1 and "not an ISO-8601 time" in err
+
+
+@pytest.mark.parametrize("command", [("audit", "verify"), ("export",), ("rebuild",),
+                                     ("admin", "promote", "someone@example.com")])
+def test_a_data_dir_where_no_server_ran_is_refused_and_left_as_it_was(settings, monkeypatch, capsys, tmp_path,
+                                                                       command):
+    elsewhere = tmp_path / "not-the-data-dir"
+    environ = {key: value for key, value in cli.os.environ.items() if not key.startswith("KEYLEDGER_")}
+    environ["KEYLEDGER_DATA_DIR"] = str(elsewhere)
+    if settings.database_url:
+        environ["KEYLEDGER_DATABASE_URL"] = settings.database_url
+    monkeypatch.setattr(cli.os, "environ", environ)
+
+    code = cli.main(list(command))
+
+    # Check it says where it looked and made nothing there: no empty store, no new audit key to verify with
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert f"no KeyLedger data in {elsewhere}" in err
+    assert not elsewhere.exists()
