@@ -61,7 +61,7 @@ def main() -> None:
     long_events, others = (1_000, 2_000) if args.quick else (10_000, 20_000)
     rows: list[tuple[str, str, str, str, str]] = []
     for backend in args.backends:
-        with _runtime(backend) as runtime:
+        with fresh_runtime(backend) as runtime:
             rows += _measure(backend, runtime, long_events, others)
     print(f"\n{'backend':<9} {'measure':<44} {'value':>14} {'baseline':>14}  ratio  baseline is")
     for backend, measure, value, baseline, label in rows:
@@ -69,7 +69,8 @@ def main() -> None:
 
 
 @contextmanager
-def _runtime(backend: str) -> Iterator[Runtime]:
+def fresh_runtime(backend: str) -> Iterator[Runtime]:
+    """A runtime on an empty store of `backend` (a temporary data dir, and a schema of its own), removed after."""
     data = Path(tempfile.mkdtemp(prefix="klbench_audit_"))
     schema = f"klbench_{uuid.uuid4().hex[:10]}"
     url = None

@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:  # `python bench/followers.py` puts bench/, not th
     sys.path.insert(0, str(ROOT))
 
 from adapters.call_log import CallTable, to_row  # noqa: E402
-from bench.audit import _runtime  # noqa: E402
+from bench.audit import fresh_runtime  # noqa: E402
 from domain.client_call import CallRecord  # noqa: E402
 from keyledger.wiring import Runtime  # noqa: E402
 from workers.security_feed import feed_security_events, security_events_projection  # noqa: E402
@@ -45,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{'backend':<9} {'follower':<16} {'process µs':>11} {'postgres µs':>12}  of the plain read (process)")
     for backend in args.backends:
-        with _runtime(backend) as runtime:
+        with fresh_runtime(backend) as runtime:
             _measure(backend, runtime, args.calls)
 
 
