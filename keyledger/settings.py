@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -56,7 +56,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """...or, when it has grown at all, once the last checkpoint is this old."""
     geoip_db: str | None = None
     """A MaxMind DB file (GeoLite2/GeoIP2 Country or City) for the `geo_anomaly` rule; unset, that rule is off."""
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+    """uvicorn's log level for `keyledger serve`."""
     password_profile: str = "RFC_9106_LOW_MEMORY"
     """An argon2-cffi profile name; tests use CHEAPEST. Existing hashes verify under any profile."""
     client_compatibility: ClientCompatibility = ClientCompatibility.KEYLEDGER

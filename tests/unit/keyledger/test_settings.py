@@ -13,6 +13,8 @@ def test_a_bad_value_names_its_variable():
         Settings.from_env({"KEYLEDGER_DATABASE_POOL": "0"})
     with pytest.raises(SettingsError, match="KEYLEDGER_PORT"):
         Settings.from_env({"KEYLEDGER_PORT": "eighty"})
+    with pytest.raises(SettingsError, match="KEYLEDGER_LOG_LEVEL"):  # uvicorn would stop with a KeyError
+        Settings.from_env({"KEYLEDGER_LOG_LEVEL": "verbose"})
 
 
 def test_values_are_read_from_their_variables():
