@@ -38,3 +38,24 @@ def test_client_compatibility_is_read_from_the_environment_and_checked():
     assert chosen.client_compatibility is ClientCompatibility.LICENSECM_SDK
     with pytest.raises(SettingsError, match="KEYLEDGER_CLIENT_COMPATIBILITY"):
         Settings.from_env({"KEYLEDGER_CLIENT_COMPATIBILITY": "licensecm"})
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("KEYLEDGER_DATABASE_URL", "mysql://db/keyledger"),  # was taken as "not PostgreSQL": the embedded SQLite
+    ("KEYLEDGER_REDIS_URL", "localhost:6379"),
+    ("KEYLEDGER_PASSWORD_PROFILE", "FASTEST"),
+    ("KEYLEDGER_JWT_SECRET", "changeme"),
+    ("KEYLEDGER_MASTER_KEY", "not-base64-of-32-bytes"),
+    ("KEYLEDGER_GEOIP_DB", "/nonexistent/GeoLite2-Country.mmdb"),
+    ("KEYLEDGER_GEOIP_DB", __file__),  # a file, but not a MaxMind DB
+])
+def test_a_value_a_later_step_would_stop_on_names_its_variable(variable, value):
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env({variable: value})
+
+
+def test_values_that_would_serve_are_taken():
+    settings = Settings.from_env({"KEYLEDGER_DATABASE_URL": "postgres://db/keyledger",
+                                  "KEYLEDGER_REDIS_URL": "rediss://cache:6380/0",
+                                  "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST", "KEYLEDGER_JWT_SECRET": "x" * 32})
+    assert (settings.is_postgres, settings.redis_url, settings.jwt_secret) == (True, "rediss://cache:6380/0", "x" * 32)
