@@ -22,7 +22,7 @@ from keyledger.settings import Settings, SettingsError
 from keyledger.wiring import Runtime, build_read_store, build_runtime, schema_lock, system_clock
 from projections.migrations import Migration, migrate
 from projections.registry import build_projections
-from workers.projector import RebuildRefusedError
+from workers.projector import RebuildRefusedError, UnknownReadModelError
 
 if TYPE_CHECKING:
     from keyledger.serving import Companion
@@ -212,7 +212,7 @@ def _rebuild(args: argparse.Namespace) -> int:
     try:
         count = runtime.projector.rebuild(args.names or None)
         calls = runtime.follow_call_log()
-    except RebuildRefusedError as refused:
+    except (RebuildRefusedError, UnknownReadModelError) as refused:
         print(f"keyledger rebuild: {refused}", file=sys.stderr)
         return 1
     finally:

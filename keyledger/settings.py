@@ -27,13 +27,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Every knob of a KeyLedger process; each is also a flag of `keyledger serve`."""
 
     host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = DEFAULT_PORT
     data_dir: str = "./var"
     database_url: str | None = None
     redis_url: str | None = None
-    workers: int = 1
+    workers: Annotated[int, msgspec.Meta(ge=1, le=256)] = 1
     jwt_secret: str | None = None
-    jwt_ttl_seconds: int = 24 * 3600
+    jwt_ttl_seconds: Annotated[int, msgspec.Meta(ge=60)] = 24 * 3600
     master_key: str | None = None
     run_projections: bool = True
     run_workers: bool = True
@@ -45,8 +45,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Make Ed25519 answer signatures and the embedded call log's commits in two child processes of each API
     process rather than in its threads, which contend with its event loop for the GIL (docs/decisions/0090).
     `keyledger serve` turns it on in its API processes unless set; in-process runtimes keep the threads."""
-    sweep_interval: float = 60.0
-    consistency_timeout: float = 5.0
+    sweep_interval: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    consistency_timeout: Annotated[float, msgspec.Meta(gt=0)] = 5.0
     database_pool: Annotated[int, msgspec.Meta(ge=1)] = 6
     """On PostgreSQL, the most connections each of a process's two pools opens: the event store's and the
     read models'. A process opens at most 2 x this + 7 (keyledger/wiring.py, CONNECTIONS_BESIDE_POOLS)."""

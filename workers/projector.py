@@ -41,6 +41,10 @@ class RebuildRefusedError(RuntimeError):
     """Another process is projecting into the read models a rebuild would drop (projections/feeding.py)."""
 
 
+class UnknownReadModelError(ValueError):
+    """Raised when a rebuild names a read model this projector does not keep."""
+
+
 class Projector:
     """Keeps a set of projections up to date with one application."""
 
@@ -220,6 +224,10 @@ class Projector:
         """Drop the named read models (all by default) and replay the whole store into them. Refused
         (RebuildRefusedError) while a projector in another process runs: it would write into the new tables past
         its old position, and the replay would then skip everything before (decision 0019)."""
+        unknown = sorted(set(names or ()) - {projection.name for projection in self.projections})
+        if unknown:
+            raise UnknownReadModelError(f"No read model is named {', '.join(unknown)}; the read models are"
+                                        f" {', '.join(projection.name for projection in self.projections)}")
         with self._lock:
             held = self._feeding.state if self._feeding is not None else "none"
             if self._feeding is not None and not self._feeding.try_exclusive():

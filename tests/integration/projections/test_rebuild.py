@@ -14,6 +14,7 @@ from domain.product import SigningAlgorithm
 from projections import accounts, license_logs, licenses, products
 from tests.integration.conftest import issue, settle, snapshot
 from workers.expiry import sweep_blacklist, sweep_sessions
+from workers.projector import UnknownReadModelError
 
 
 @pytest.fixture
@@ -108,6 +109,12 @@ def test_rebuilding_one_read_model_leaves_the_others_and_equals_itself(runtime, 
 
     assert replayed > 0
     assert snapshot(runtime, history["vendors"], history["licenses"]) == before
+
+
+def test_a_rebuild_naming_an_unknown_read_model_is_refused_naming_it(runtime, history):
+    # Check a misspelt name among good ones refuses the whole rebuild (it rebuilt the others, silently)
+    with pytest.raises(UnknownReadModelError, match="licences; the read models are accounts, products"):
+        runtime.projector.rebuild(["licenses", "licences"])
 
 
 def test_rebuild_after_further_writes_includes_them(runtime, ledger, history, clock):

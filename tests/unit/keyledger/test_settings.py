@@ -48,6 +48,11 @@ def test_client_compatibility_is_read_from_the_environment_and_checked():
     ("KEYLEDGER_MASTER_KEY", "not-base64-of-32-bytes"),
     ("KEYLEDGER_GEOIP_DB", "/nonexistent/GeoLite2-Country.mmdb"),
     ("KEYLEDGER_GEOIP_DB", __file__),  # a file, but not a MaxMind DB
+    ("KEYLEDGER_WORKERS", "0"),  # uvicorn ran one process
+    ("KEYLEDGER_PORT", "70000"),
+    ("KEYLEDGER_JWT_TTL_SECONDS", "-1"),  # every token born expired
+    ("KEYLEDGER_SWEEP_INTERVAL", "0"),
+    ("KEYLEDGER_CONSISTENCY_TIMEOUT", "-5"),
 ])
 def test_a_value_a_later_step_would_stop_on_names_its_variable(variable, value):
     with pytest.raises(SettingsError, match=variable):
