@@ -153,6 +153,10 @@ class Vendor:
 
 # --- the proxy that alters answers -------------------------------------------------------------
 
+class _ProxyServer(ThreadingHTTPServer):
+    request_queue_size = 128  # six SDKs connect at once; socketserver's default backlog is 5
+
+
 class Proxy:
     """Forwards `/<mode>/api/...` to the server as `/api/...` and alters client answers by mode.
 
@@ -168,6 +172,8 @@ class Proxy:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the server it stands for: no connection per request
+
             def do_GET(self) -> None:  # noqa: N802
                 proxy.forward(self, None)
 
@@ -177,7 +183,7 @@ class Proxy:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _ProxyServer(("127.0.0.1", 0), Handler)
         self.root = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -372,7 +372,8 @@ namespace LicenseCM
             }
             catch (Exception error) when (error is HttpRequestException || error is TaskCanceledException || error is System.IO.IOException)
             {
-                throw new LicenseCMException("No answer from the license server: " + error.Message, "NETWORK_ERROR", 0,
+                string cause = error.InnerException != null ? error.Message + " (" + error.InnerException.Message + ")" : error.Message;
+                throw new LicenseCMException("No answer from the license server: " + cause, "NETWORK_ERROR", 0,
                     new Dictionary<string, object> { { "action", action } });
             }
             object parsed;
