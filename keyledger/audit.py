@@ -27,9 +27,13 @@ class Audit:
         return {self.key.key_id: load_public_key(self.key.public_pem)}
 
 
+def audit_key_path(data_path: Path) -> Path:
+    return data_path / "keys" / "audit-ed25519.pem"
+
+
 def audit_key(data_path: Path) -> SigningKey:
     """The server's checkpoint-signing key, Ed25519, created on first start (0600); apart from the answer keys."""
-    return load_or_create_signing_key(data_path / "keys" / "audit-ed25519.pem", "ed25519")
+    return load_or_create_signing_key(audit_key_path(data_path), "ed25519")
 
 
 def build_audit(data_path: Path, ledger: Any, store: ReadStore, clock: Callable[[], datetime], every: int,

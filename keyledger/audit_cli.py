@@ -91,12 +91,12 @@ def _verify_file(args: argparse.Namespace) -> int:
 def _trusted_pem(path: str | None) -> str | None:
     if path:
         return Path(path).read_text()
-    own = Settings.from_env().data_path / "keys" / "audit-ed25519.pem"
-    if not own.exists():
-        return None
-    from keyledger.audit import audit_key
+    from keyledger.audit import audit_key, audit_key_path
 
-    return audit_key(Settings.from_env().data_path).public_pem
+    data_path = Settings.from_env().data_path
+    if not audit_key_path(data_path).exists():
+        return None
+    return audit_key(data_path).public_pem
 
 
 @contextmanager

@@ -58,12 +58,16 @@ def _require_writable(settings: Settings) -> None:
 def require_data(settings: Settings) -> None:
     """Refuse a command that reads or changes an existing deployment (audit, export, rebuild, import, admin) where
     no server has run: it would make an empty store and a new audit key there, and report on those."""
-    keys = settings.data_path / "keys" / "audit-ed25519.pem"
-    store = None if settings.is_postgres else settings.sqlite_path
-    if not keys.exists() or (store is not None and not store.exists()):
-        raise StartupError(f"KEYLEDGER_DATA_DIR: no KeyLedger data in {settings.data_path.resolve()} (no"
-                           f" {'event store' if store is not None and not store.exists() else 'keys'});"
-                           " point it at the server's data dir")
+    from keyledger.audit import audit_key_path
+
+    if not audit_key_path(settings.data_path).exists():
+        missing = "keys"
+    elif not settings.is_postgres and not settings.sqlite_path.exists():
+        missing = "event store"
+    else:
+        return
+    raise StartupError(f"KEYLEDGER_DATA_DIR: no KeyLedger data in {settings.data_path.resolve()} (no {missing});"
+                       " point it at the server's data dir")
 
 
 def redis_warning(settings: Settings) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -15,6 +15,8 @@ from domain.product import ClientCompatibility
 DEFAULT_PORT = 47293
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+SQLITE_SCHEME = "sqlite:///"
 JWT_SECRET_BYTES = 32
 """The shortest KEYLEDGER_JWT_SECRET taken: RFC 7518 asks HS256 for a key of at least 256 bits."""
 
@@ -115,10 +117,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         except msgspec.ValidationError as error:  # "... - at `$.port`" names the variable instead
             raise SettingsError(re.sub(r"`\$\.(\w+)`", lambda field: f"KEYLEDGER_{field[1].upper()}",
                                        str(error))) from None
-        problems = _problems(settings)
-        if problems:
-            field, problem = problems[0]
-            raise SettingsError(f"{problem} - at KEYLEDGER_{field.upper()}")
+        problem = next(_problems(settings), None)
+        if problem is not None:
+            raise SettingsError(f"{problem[1]} - at KEYLEDGER_{problem[0].upper()}")
         return settings
 
     @property
@@ -127,40 +128,38 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def is_postgres(self) -> bool:
-        return bool(self.database_url) and self.database_url.startswith(("postgresql://", "postgres://"))
+        return bool(self.database_url) and self.database_url.startswith(POSTGRES_SCHEMES)
 
     @property
     def sqlite_path(self) -> Path:
         """The event store file for the embedded default (or an explicit sqlite:/// URL)."""
-        if self.database_url and self.database_url.startswith("sqlite:///"):
-            return Path(self.database_url.removeprefix("sqlite:///"))
+        if self.database_url and self.database_url.startswith(SQLITE_SCHEME):
+            return Path(self.database_url.removeprefix(SQLITE_SCHEME))
         return self.data_path / "events.sqlite3"
 
 
-def _problems(settings: Settings) -> list[tuple[str, str]]:
-    """What the types cannot say: values a later step would stop on with a traceback, or take silently for
-    something else (a MySQL URL would have meant the embedded SQLite store)."""
+def _problems(settings: Settings) -> Iterator[tuple[str, str]]:
+    """(field, what is wrong) for what the types cannot say: values a later step would stop on with a traceback,
+    or take silently for something else (a MySQL URL would have meant the embedded SQLite store)."""
     from argon2 import Parameters, profiles
 
     from keys.secrets import decode_master_key
 
-    problems = []
-    if settings.database_url and not settings.database_url.startswith(("postgresql://", "postgres://", "sqlite:///")):
-        problems.append(("database_url", "Expected a postgresql:// or sqlite:/// URL"))
+    if settings.database_url and not settings.database_url.startswith((*POSTGRES_SCHEMES, SQLITE_SCHEME)):
+        yield "database_url", "Expected a postgresql:// or sqlite:/// URL"
     if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
-        problems.append(("redis_url", "Expected a redis://, rediss:// or unix:// URL"))
+        yield "redis_url", "Expected a redis://, rediss:// or unix:// URL"
     if not isinstance(getattr(profiles, settings.password_profile, None), Parameters):
-        problems.append(("password_profile", "Expected an argon2-cffi profile name, such as RFC_9106_LOW_MEMORY"))
+        yield "password_profile", "Expected an argon2-cffi profile name, such as RFC_9106_LOW_MEMORY"
     if settings.jwt_secret and len(settings.jwt_secret.encode()) < JWT_SECRET_BYTES:
-        problems.append(("jwt_secret", f"Expected at least {JWT_SECRET_BYTES} bytes (HS256 wants a 256-bit key)"))
+        yield "jwt_secret", f"Expected at least {JWT_SECRET_BYTES} bytes (HS256 wants a 256-bit key)"
     if settings.master_key:
         try:
             decode_master_key(settings.master_key)
         except ValueError:
-            problems.append(("master_key", "Expected 32 bytes, urlsafe-base64 encoded"))
+            yield "master_key", "Expected 32 bytes, urlsafe-base64 encoded"
     if settings.geoip_db and not _mmdb(settings.geoip_db):
-        problems.append(("geoip_db", "Expected a MaxMind DB file (.mmdb) this process can read"))
-    return problems
+        yield "geoip_db", "Expected a MaxMind DB file (.mmdb) this process can read"
 
 
 def _mmdb(path: str) -> bool:
