@@ -25,7 +25,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ if str(ROOT) not in sys.path:  # `python bench/audit.py` puts bench/, not the ro
 from litestar.testing import TestClient  # noqa: E402
 
 from api.app import create_app  # noqa: E402
+from bench import validate  # noqa: E402
 from domain.account import Actor  # noqa: E402
 from domain.audit import CALLS, EVENTS  # noqa: E402
 from domain.license import LicenseTerms  # noqa: E402
@@ -72,22 +73,15 @@ def main() -> None:
 def fresh_runtime(backend: str) -> Iterator[Runtime]:
     """A runtime on an empty store of `backend` (a temporary data dir, and a schema of its own), removed after."""
     data = Path(tempfile.mkdtemp(prefix="klbench_audit_"))
-    schema = f"klbench_{uuid.uuid4().hex[:10]}"
-    url = None
-    if backend == "postgres":
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        url = f"{POSTGRES_URL}?schema={schema}"
-    settings = Settings(data_dir=str(data), database_url=url, password_profile="CHEAPEST", consistency_timeout=60)
-    runtime = build_runtime(settings, start_projector=False, start_workers=False)
-    try:
-        yield runtime
-    finally:
-        runtime.close()
-        shutil.rmtree(data, ignore_errors=True)
+    with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, data, ignore_errors=True)
+        url = None
         if backend == "postgres":
-            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            url = f"{POSTGRES_URL}?schema={cleanup.enter_context(validate.postgres_schema(POSTGRES_URL, 'klbench'))}"
+        settings = Settings(data_dir=str(data), database_url=url, password_profile="CHEAPEST", consistency_timeout=60)
+        runtime = build_runtime(settings, start_projector=False, start_workers=False)
+        cleanup.callback(runtime.close)
+        yield runtime
 
 
 def _measure(backend: str, runtime: Runtime, long_events: int, others: int) -> list[tuple[str, str, str, str, str]]:

@@ -8,15 +8,14 @@ Run from the repository root:
 
 A fresh store is given `--calls` records of successful validations of one license, 1,000 a commit, then each
 follower catches up over all of them alone, in this process: the security-event feed, the time-series feed and
-the audit chain's keeper. Each is timed in CPU of this process and of every PostgreSQL process on the machine
-(so run it on a quiet one), per call. The baseline is reading the same rows page by page, which every follower
-does before anything of its own. Compare ratios between runs.
+the audit chain's keeper. Each is timed in CPU of this process and of every PostgreSQL (and Redis) process on
+the machine (so run it on a quiet one), per call. The baseline is reading the same rows page by page, which
+every follower does before anything of its own. Compare ratios between runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import uuid
@@ -29,6 +28,7 @@ if str(ROOT) not in sys.path:  # `python bench/followers.py` puts bench/, not th
     sys.path.insert(0, str(ROOT))
 
 from adapters.call_log import CallTable, to_row  # noqa: E402
+from bench import validate  # noqa: E402
 from bench.audit import fresh_runtime  # noqa: E402
 from domain.client_call import CallRecord  # noqa: E402
 from keyledger.wiring import Runtime  # noqa: E402
@@ -90,30 +90,11 @@ def _read_all(store: CallTable) -> int:
 
 
 def _cost(run: Callable[[], object], calls: int) -> tuple[float, float]:
-    """Microseconds a call of this process's CPU, and of every PostgreSQL process's, while `run` runs."""
-    own, db = time.process_time(), _postgres_ticks()
+    """Microseconds a call of this process's CPU, and of every PostgreSQL (and Redis) process's, while `run` runs."""
+    own, db = time.process_time(), validate.db_ticks()
     run()
-    after = _postgres_ticks()
-    ticks = sum(max(0, now - db.get(pid, 0)) for pid, now in after.items())  # a process that ended is left out
-    return (time.process_time() - own) / calls * 1e6, ticks / os.sysconf("SC_CLK_TCK") / calls * 1e6
-
-
-def _postgres_ticks() -> dict[int, int]:
-    """CPU ticks so far of each PostgreSQL process on the machine, by pid."""
-    ticks = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as file:
-                if not file.read().startswith(b"postgres"):
-                    continue
-            with open(f"/proc/{entry}/stat") as file:
-                fields = file.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks[int(entry)] = int(fields[11]) + int(fields[12])
-    return ticks
+    ticks = sum(max(0, now - db.get(pid, (b"", 0))[1]) for pid, (_, now) in validate.db_ticks().items())
+    return (time.process_time() - own) / calls * 1e6, ticks / validate.CLK_TCK / calls * 1e6  # ended: left out
 
 
 if __name__ == "__main__":

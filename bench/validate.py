@@ -366,7 +366,7 @@ class CpuMeter:
         self.ours = {group.pgid: group.cpu_ticks() for group in self.groups}
         self.children = _children_ticks()
         self.self_ticks = _self_ticks()
-        self.db = _db_ticks()
+        self.db = db_ticks()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -386,7 +386,7 @@ class CpuMeter:
         own = _self_ticks() - self.self_ticks
         ports = _postgres_client_ports([pid for group in self.groups for pid in group.pids()])
         db = 0
-        for pid, (cmdline, ticks) in _db_ticks().items():
+        for pid, (cmdline, ticks) in db_ticks().items():
             client = re.search(rb"\((\d+)\)", cmdline)
             if client is None or int(client.group(1)) in ports:  # a background process, or a backend of ours
                 db += ticks - self.db.get(pid, (b"", 0))[1]
@@ -395,7 +395,7 @@ class CpuMeter:
         self.other_cores = max(0.0, (busy - ours - children - own - db) / CLK_TCK / elapsed)
 
 
-def _db_ticks() -> dict[int, tuple[bytes, int]]:
+def db_ticks() -> dict[int, tuple[bytes, int]]:
     """Command line and CPU ticks of every PostgreSQL and Redis server process on the machine."""
     found = {}
     for entry in os.listdir("/proc"):
