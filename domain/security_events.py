@@ -18,6 +18,9 @@ SEVERITIES = {
 
 SEVERITY_LEVELS = ("info", "low", "medium", "high", "critical")
 
+STATS_DAYS = 7
+"""The days `/security/stats` counts (today included): a retention of info events may not be shorter."""
+
 
 def severity_of(event_type: str) -> str:
     return SEVERITIES.get(event_type, "medium")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
 import msgspec
 
 from domain.product import ClientCompatibility
+from domain.security_events import STATS_DAYS
 
 DEFAULT_PORT = 47293
 
@@ -81,6 +83,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Seconds between sweeps that queue every delivery due (a retry's time come, or one Redis lost)."""
     webhook_log_days: Annotated[int, msgspec.Meta(ge=0, le=36500)] = 30
     """Days a finished delivery (delivered, failed or cancelled) and its attempts stay listed; 0 keeps them all."""
+    security_info_days: Annotated[int, msgspec.Meta(ge=0, le=36500)] = 90
+    """Days an `info` security event (a plain validation, activation or deactivation) stays listed; detections
+    and alerts stay, and every call stays in its license's logs and the audit chain. 0 keeps them all."""
 
     rate_limit_api: Annotated[int, msgspec.Meta(ge=0)] = 100
     """Vendor API requests an account may make a window (before login: an address); 0 turns the limit off."""
@@ -127,6 +132,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return Path(self.data_dir)
 
     @property
+    def security_info_retention(self) -> timedelta | None:
+        """How long an `info` security event stays listed; None: for good."""
+        return timedelta(days=self.security_info_days) if self.security_info_days else None
+
+    @property
     def is_postgres(self) -> bool:
         return bool(self.database_url) and self.database_url.startswith(POSTGRES_SCHEMES)
 
@@ -158,6 +168,8 @@ def _problems(settings: Settings) -> Iterator[tuple[str, str]]:
             decode_master_key(settings.master_key)
         except ValueError:
             yield "master_key", "Expected 32 bytes, urlsafe-base64 encoded"
+    if 0 < settings.security_info_days < STATS_DAYS:
+        yield "security_info_days", f"Expected 0 or at least {STATS_DAYS}: the security stats count {STATS_DAYS} days"
     if settings.geoip_db and not _mmdb(settings.geoip_db):
         yield "geoip_db", "Expected a MaxMind DB file (.mmdb) this process can read"
 

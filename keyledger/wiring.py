@@ -114,7 +114,7 @@ class Runtime:
 
         now, calls = self.clock(), self.ledger.calls.store
         return (feed_security_events(security_events_projection(self.projector.projections), calls, now,
-                                     self.ledger.raise_call_alerts)
+                                     self.ledger.raise_call_alerts, self.settings.security_info_retention)
                 + feed_timeseries(timeseries_projection(self.projector.projections), calls, now))
 
     def start_workers(self, deliver_in_process: bool = True) -> None:
@@ -124,7 +124,7 @@ class Runtime:
         from workers.expiry import run_sweeper
 
         args = (self.ledger, self.store, self.clock, self._stop, self.settings.sweep_interval,
-                self.settings.webhook_log_days)
+                self.settings.webhook_log_days, self.settings.security_info_days)
         self._start_thread(run_sweeper, args, "expiry-sweeper")
         if self.settings.run_call_followers:
             self.start_followers(audit=False, feeds=True)
@@ -148,8 +148,8 @@ class Runtime:
             return
         calls = self.ledger.calls.store
         self._start_thread(run_security_feed, (security_events_projection(self.projector.projections), calls,
-                                               self.clock, self._stop, self.ledger.raise_call_alerts),
-                           "security-feed")
+                                               self.clock, self._stop, self.ledger.raise_call_alerts, 1.0,
+                                               self.settings.security_info_retention), "security-feed")
         self._start_thread(run_timeseries_feed, (timeseries_projection(self.projector.projections), calls,
                                                  self.clock, self._stop), "timeseries-feed")
 

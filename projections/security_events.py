@@ -18,7 +18,7 @@ from eventsourcing.persistence import Tracking
 
 from domain.client_call import CallRecord
 from domain.security import SecurityAlert, alerts_for_call
-from domain.security_events import call_event_types, severity_of
+from domain.security_events import STATS_DAYS, call_event_types, severity_of
 from projections.base import ProjectionView, ReadModelProjection, from_json, iso, page_bounds, pagination, to_json
 from projections.call_rows import CallSource, StoredCall, settled_calls
 from projections.db import Cursor, ReadStore, Row
@@ -66,20 +66,22 @@ class SecurityEventsProjection(ReadModelProjection):
 
 
 def follow_calls(projection: SecurityEventsProjection, calls: CallSource, now: datetime, limit: int = 5000,
-                 raise_alerts: RaiseAlerts | None = None) -> int:
+                 raise_alerts: RaiseAlerts | None = None, info_since: datetime | None = None) -> int:
     """Copy the security events among the call log's next `limit` records, with the position reached, in one
     transaction, and hand those that deserve an alert to `raise_alerts`; returns how many records were read (0:
-    caught up, or waiting at a gap)."""
+    caught up, or waiting at a gap). `info` events older than `info_since` are past their retention: not copied."""
     view: ProjectionView = projection.view
     with view.store.transaction(durable=False) as cursor:
         position = view.claim_position(cursor, CALL_LOG)
         read = settled_calls(calls, position, limit, now)
         rows, detections = [], []
+        expired = iso(info_since) or ""
         for call in read:
             details = call.detail_values()
             for n, event_type in enumerate(call_event_types(call.action, call.security_event, details)):
                 row_id = f"call:{call.position}:{n}" if n else f"call:{call.position}"  # a second detection: `:1`
-                rows.append(_call_row(row_id, event_type, call, details))
+                if call.at >= expired or severity_of(event_type) != "info":
+                    rows.append(_call_row(row_id, event_type, call, details))
                 detections.append((call, event_type))
         if rows:
             cursor.executemany(INSERT, rows)
@@ -100,6 +102,23 @@ def _alert(cursor: Cursor, alerts: ProjectionView, position: int, reached: int,
     raise_alerts([(call.position, event_type, call.record()) for call, event_type in detections
                   if call.position > alerted and alerts_for_call(event_type)])
     alerts.record_tracking(cursor, Tracking(CALL_LOG, reached))
+
+
+PRUNE_BATCH = 5000
+"""Info events removed per transaction, so a first prune of a large table holds no long lock."""
+
+
+def prune_info_events(store: ReadStore, before: datetime) -> int:
+    """Remove the `info` events made before `before`, a batch per transaction; how many were removed."""
+    removed = 0
+    while True:
+        with store.transaction(durable=False) as cursor:
+            cursor.execute("DELETE FROM security_events WHERE id IN (SELECT id FROM security_events"
+                           " WHERE created_at < ? AND severity = 'info' LIMIT ?)", (iso(before), PRUNE_BATCH))
+            batch = cursor.rowcount
+        removed += batch
+        if batch < PRUNE_BATCH:
+            return removed
 
 
 def _call_row(row_id: str, event_type: str, call: StoredCall, details: dict[str, Any]) -> tuple[Any, ...]:
@@ -159,7 +178,7 @@ def list_security_events(
     return [shape_event(row) for row in rows], pagination(page, limit, total)
 
 
-def security_event_stats(store: ReadStore, now: datetime, days: int = 7) -> Row:
+def security_event_stats(store: ReadStore, now: datetime, days: int = STATS_DAYS) -> Row:
     """Today's counts (UTC day), and per type, per severity and per day over the last `days` days (today
     included); `active_blacklist` and `active_sessions` come from their own read models."""
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -195,4 +214,5 @@ def _daily(store: ReadStore, since: str | None, today: datetime, days: int) -> l
     return trend
 
 
-__all__ = ["SecurityEventsProjection", "follow_calls", "list_security_events", "security_event_stats"]
+__all__ = ["SecurityEventsProjection", "follow_calls", "list_security_events", "prune_info_events",
+           "security_event_stats"]

@@ -4,7 +4,8 @@ Each round it records `License.Expired` once for every license whose expiry has 
 `Session.Ended` for every session that can no longer run (lapsed with no heartbeat for SESSION_TTL,
 its device released, its license's sessions revoked, or its license or product deleted), and
 `BlacklistEntry.Expired` (at the entry's own expiry) for every entry whose expiry has passed; it also keeps
-the webhook delivery log to its retention (KEYLEDGER_WEBHOOK_LOG_DAYS). Clients meet all of these on their
+the webhook delivery log and the `info` security events to their retention (KEYLEDGER_WEBHOOK_LOG_DAYS,
+KEYLEDGER_SECURITY_INFO_DAYS). Clients meet all of these on their
 very next call; the sweeper only writes them down, within one interval (decision 0012).
 """
 
@@ -22,6 +23,7 @@ from domain.actor import acting, system
 from projections.blacklist import lapsed_entry_ids
 from projections.db import ReadStore
 from projections.licenses import lapsed_license_ids
+from projections.security_events import prune_info_events
 from projections.sessions import sessions_to_close
 from workers.deliveries import prune_delivery_log
 
@@ -60,17 +62,25 @@ SWEEPS = (sweep_expired, sweep_sessions, sweep_blacklist)
 
 
 def run_sweeper(ledger: Ledger, store: ReadStore, clock: Callable[[], datetime], stop: threading.Event,
-                interval: float = 60.0, webhook_log_days: int = 0) -> None:
-    """Run every sweep each `interval` seconds until `stop` is set, and prune the webhook delivery log to its
-    last `webhook_log_days` days (0: keep it all); a failed sweep is retried next round."""
+                interval: float = 60.0, webhook_log_days: int = 0, security_info_days: int = 0) -> None:
+    """Run every sweep each `interval` seconds until `stop` is set, then `prune_logs`; a failed sweep is retried
+    next round."""
     while not stop.wait(interval):
         for sweep in SWEEPS:
             try:
                 sweep(ledger, store, clock())
             except Exception:
                 log.exception("%s failed; retrying next round", sweep.__name__)
-        if webhook_log_days:
+        prune_logs(store, clock(), webhook_log_days, security_info_days)
+
+
+def prune_logs(store: ReadStore, now: datetime, webhook_log_days: int = 0, security_info_days: int = 0) -> None:
+    """Keep the webhook delivery log and the `info` security events to their last so many days (0: keep all);
+    a failed prune is retried next round."""
+    for days, prune, what in ((webhook_log_days, prune_delivery_log, "the webhook delivery log"),
+                              (security_info_days, prune_info_events, "the info security events")):
+        if days:
             try:
-                prune_delivery_log(store, clock() - timedelta(days=webhook_log_days))
+                prune(store, now - timedelta(days=days))
             except Exception:
-                log.exception("pruning the webhook delivery log failed; retrying next round")
+                log.exception("pruning %s failed; retrying next round", what)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain.actor import act_as, system
@@ -22,11 +22,11 @@ log = logging.getLogger(__name__)
 
 
 def feed_security_events(projection: SecurityEventsProjection, calls: CallSource, now: datetime,
-                         raise_alerts: RaiseAlerts | None = None) -> int:
+                         raise_alerts: RaiseAlerts | None = None, keep_info: timedelta | None = None) -> int:
     """Copy everything the call log holds past the read model's position, raising the alerts due (the Ledger's
-    `raise_call_alerts`; None: none); returns how many records were read."""
-    total = 0
-    while read := follow_calls(projection, calls, now, raise_alerts=raise_alerts):
+    `raise_call_alerts`; None: none), but `info` events older than `keep_info`; returns how many records were read."""
+    total, info_since = 0, None if keep_info is None else now - keep_info
+    while read := follow_calls(projection, calls, now, raise_alerts=raise_alerts, info_since=info_since):
         total += read
     return total
 
@@ -36,11 +36,12 @@ def security_events_projection(projections: list[Any]) -> SecurityEventsProjecti
 
 
 def run_security_feed(projection: SecurityEventsProjection, calls: CallSource, clock: Callable[[], datetime],
-                      stop: threading.Event, raise_alerts: RaiseAlerts | None = None, interval: float = 1.0) -> None:
+                      stop: threading.Event, raise_alerts: RaiseAlerts | None = None, interval: float = 1.0,
+                      keep_info: timedelta | None = None) -> None:
     """Feed every `interval` seconds until `stop` is set; a failed round is retried the next."""
     act_as(system("security-feed"))  # the actor of any event this thread records
     while not stop.wait(interval):
         try:
-            feed_security_events(projection, calls, clock(), raise_alerts)
+            feed_security_events(projection, calls, clock(), raise_alerts, keep_info)
         except Exception:
             log.exception("the security-event feed failed; retrying next round")

@@ -53,6 +53,7 @@ def test_client_compatibility_is_read_from_the_environment_and_checked():
     ("KEYLEDGER_JWT_TTL_SECONDS", "-1"),  # every token born expired
     ("KEYLEDGER_SWEEP_INTERVAL", "0"),
     ("KEYLEDGER_CONSISTENCY_TIMEOUT", "-5"),
+    ("KEYLEDGER_SECURITY_INFO_DAYS", "3"),  # the security stats count seven days
 ])
 def test_a_value_a_later_step_would_stop_on_names_its_variable(variable, value):
     with pytest.raises(SettingsError, match=variable):
@@ -64,3 +65,11 @@ def test_values_that_would_serve_are_taken():
                                   "KEYLEDGER_REDIS_URL": "rediss://cache:6380/0",
                                   "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST", "KEYLEDGER_JWT_SECRET": "x" * 32})
     assert (settings.is_postgres, settings.redis_url, settings.jwt_secret) == (True, "rediss://cache:6380/0", "x" * 32)
+
+
+def test_info_security_events_are_kept_ninety_days_unless_told_otherwise():
+    from datetime import timedelta
+
+    assert Settings.from_env({}).security_info_retention == timedelta(days=90)
+    assert Settings.from_env({"KEYLEDGER_SECURITY_INFO_DAYS": "7"}).security_info_retention == timedelta(days=7)
+    assert Settings.from_env({"KEYLEDGER_SECURITY_INFO_DAYS": "0"}).security_info_retention is None
