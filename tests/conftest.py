@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -255,6 +256,19 @@ def call_records(store: Any, after: int = 0, limit: int = 10_000) -> list[tuple[
     from projections.call_rows import StoredCall
 
     return [(call.position, call.record()) for call in map(StoredCall._make, store.rows(after, limit))]
+
+
+T = TypeVar("T")
+
+
+def eventually(condition: Callable[[], T], what: object = "", seconds: float = 30, pause: float = 0.05) -> T:
+    """`condition()`'s first truthy answer, asked every `pause` seconds; fails with `what` (called, if it can be)
+    once `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while not (found := condition()):
+        assert time.monotonic() < deadline, what() if callable(what) else what
+        time.sleep(pause)
+    return found
 
 
 def settle(runtime: Runtime) -> None:

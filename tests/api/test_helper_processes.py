@@ -17,7 +17,7 @@ import msgspec
 import pytest
 
 from tests.api.test_client import call, verified
-from tests.conftest import auth, create_license, create_product
+from tests.conftest import auth, create_license, create_product, eventually
 from tests.e2e.test_serving import children_of
 
 pytestmark = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="a signing child needs a core to spare")
@@ -46,10 +46,7 @@ def test_validations_made_by_helpers_are_signed_recorded_and_go_on_after_a_helpe
 
     for pid in children:
         os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while helpers() & children:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    eventually(lambda: not helpers() & children, "the killed helpers are gone", 10)
 
     again = call(client, "validate", license)
     assert again.status_code == 200 and verified(client, again.json()["data"], product["id"])

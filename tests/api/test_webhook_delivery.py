@@ -9,7 +9,7 @@ import pytest
 from domain.security import SecurityAlert
 from keyledger.settings import Settings
 from keys.webhook_signature import verify_webhook_signature
-from tests.conftest import auth, create_license, create_product, settle
+from tests.conftest import auth, create_license, create_product, eventually, settle
 from tests.webhook_receiver import Receiver
 from workers.expiry import sweep_expired
 
@@ -40,14 +40,9 @@ def hook(client, token, url, events=ALL_TYPES):
 def quiet(runtime):
     """Wait until the dispatcher has taken every event and no delivery is due or in flight (a test moves its
     clock only then: a jump of the clock past an attempt's lease would let a second worker take it)."""
-    import time
-
     runtime.dispatcher.wait(runtime.ledger.position(), timeout=10)
-    deadline = time.monotonic() + 10
-    while runtime.deliverer.due() or runtime.store.query(
-            "SELECT id FROM webhook_deliveries WHERE lease_until IS NOT NULL"):
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    eventually(lambda: not runtime.deliverer.due() and not runtime.store.query(
+        "SELECT id FROM webhook_deliveries WHERE lease_until IS NOT NULL"), "deliveries still due or leased", 10, 0.02)
 
 
 def raise_alert(runtime, clock, product_id, blocked):
@@ -152,12 +147,8 @@ def test_an_endpoint_failing_again_and_again_is_disabled_and_its_owner_told(clie
             create_license(client, vendor_token, product["id"])
         receiver.wait_for(lambda r: len(r.received) == 3)
         settle(runtime)
-        import time
-
-        deadline = time.monotonic() + 10
-        while client.get(f"/api/webhooks/{webhook['id']}", headers=auth(vendor_token)).json()["data"]["is_active"]:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        eventually(lambda: not client.get(f"/api/webhooks/{webhook['id']}", headers=auth(vendor_token))
+                   .json()["data"]["is_active"], "the endpoint is disabled", 10, 0.02)
         create_license(client, vendor_token, product["id"])  # no longer delivered
         runtime.dispatcher.wait(runtime.ledger.position(), timeout=10)
 

@@ -29,6 +29,7 @@ import licensecm  # noqa: E402
 from licensecm import LicenseCM, LicenseCMError, get_hwid  # noqa: E402
 from licensecm.transport import urllib_transport  # noqa: E402
 
+from tests.conftest import eventually  # noqa: E402
 from tests.e2e.conftest import Server  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -124,15 +125,6 @@ def tampering(change: Callable[[dict[str, Any]], Any]) -> Callable[..., tuple[in
         return status, json.dumps(answer).encode()
 
     return transport
-
-
-def wait_until(predicate: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 # --- the protocol, offline: the documented test vectors ----------------------------------------
@@ -372,8 +364,8 @@ def test_auto_heartbeat_keeps_rotating_the_token(vendor, products, make_client):
     assert client.heartbeat_running
 
     tokens = {client.session_token}
-    wait_until(lambda: tokens.add(client.session_token) or len(tokens) >= 4, 5)
-    assert len(tokens) >= 4  # activation's token and at least three rotations
+    eventually(lambda: tokens.add(client.session_token) or len(tokens) >= 4, tokens, 5, 0.02)  # activation's
+    # token and at least three rotations
     assert client.validate()["valid"] is True
 
     client.close()
@@ -403,7 +395,7 @@ def test_suspension_ends_the_session_through_the_heartbeat(vendor, products, mak
     vendor.suspend(license)
     assert expired.wait(3), "on_session_expired was not called within 3 s"
     assert calls[0] - suspended_at < 2
-    assert wait_until(lambda: not client.heartbeat_running, 2)
+    eventually(lambda: not client.heartbeat_running, "the heartbeat stops", 2, 0.02)
     time.sleep(0.5)
     assert len(calls) == 1 and client.session_token is None
     with pytest.raises(LicenseCMError) as refused:
@@ -429,7 +421,8 @@ def test_tampered_heartbeat_answer_ends_the_session_and_is_reported(vendor, prod
     client.activate(license["license_key"])
     assert expired.wait(3), "on_session_expired was not called within 3 s"
     assert len(beats) == 3 and [v["action"] for v in violations.seen] == ["heartbeat"]
-    assert wait_until(lambda: not client.heartbeat_running, 2) and client.session_token is None
+    eventually(lambda: not client.heartbeat_running, "the heartbeat stops", 2, 0.02)
+    assert client.session_token is None
 
 
 def test_answer_for_another_vendors_license_is_rejected(sdk_server, products, make_client):

@@ -8,8 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -17,6 +15,7 @@ import pytest
 
 from keys.signing import load_public_key, verify_answer
 
+from tests.conftest import eventually
 from tests.e2e.conftest import Server, backend_url, free_port, server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.e2e
@@ -60,14 +59,6 @@ def followers(data_dir: Path, marker: bytes = b"follow") -> set[int]:
     return found
 
 
-def until(condition: Callable[[], object], what: str, seconds: float = 30, pause: float = 0.2) -> object:
-    deadline = time.monotonic() + seconds
-    while not (found := condition()):
-        assert time.monotonic() < deadline, what
-        time.sleep(pause)
-    return found
-
-
 def connection_owners(port: int, pids: set[int]) -> set[int]:
     """Which of `pids` hold an established TCP connection on local port `port` (from /proc/net/tcp)."""
     inodes = set()
@@ -97,10 +88,8 @@ def test_two_api_processes_share_the_connections_and_stop_together(backend_url: 
     server.start()
     try:
         assert server.process is not None
-        deadline = time.monotonic() + 30
-        while len(workers := api_processes(server.process.pid)) < 2:
-            assert time.monotonic() < deadline, server.log_tail()
-            time.sleep(0.2)
+        workers = eventually(lambda: found if len(found := api_processes(server.process.pid)) >= 2 else set(),
+                             server.log_tail)
         follower = followers(server.data_dir)
         assert len(follower) == 1, "two API processes share one follower of the call log"
         clients = [httpx.Client(base_url=server.base, timeout=30) for _ in range(32)]
@@ -140,19 +129,19 @@ def test_the_call_log_is_followed_by_a_child_that_returns_when_killed_and_ends_w
             events = http.get("/security/events", params={"hwid": hwid}, headers=headers).json()["data"]["events"]
             return any(event["event_type"] == "license_activation" for event in events)
 
-        first = until(lambda: followers(server.data_dir), "serve starts a follower")
+        first = eventually(lambda: followers(server.data_dir), "serve starts a follower")
         activate_on("before-kill")
-        until(lambda: listed("before-kill"), "the follower lists an activation as a security event")
+        eventually(lambda: listed("before-kill"), "the follower lists an activation as a security event")
         # Check a follower killed outright is started again, and the calls made meanwhile still get listed.
         (pid,) = first
         os.kill(pid, signal.SIGKILL)
         activate_on("after-kill")
-        until(lambda: followers(server.data_dir) - first, "serve starts the follower again")
-        until(lambda: listed("after-kill"), "the new follower lists what came while none ran")
+        eventually(lambda: followers(server.data_dir) - first, "serve starts the follower again")
+        eventually(lambda: listed("after-kill"), "the new follower lists what came while none ran")
         # Check a serve killed outright leaves no follower running behind it.
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait()
-        until(lambda: not followers(server.data_dir), "the follower stops when serve is gone", seconds=15)
+        eventually(lambda: not followers(server.data_dir), "the follower stops when serve is gone", seconds=15)
     finally:
         server.stop()
 
@@ -164,10 +153,10 @@ def test_a_serve_stopped_while_its_follower_starts_leaves_none_behind(tmp_path: 
     process = subprocess.Popen(command, env={**os.environ, "KEYLEDGER_PASSWORD_PROFILE": "CHEAPEST"},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        until(lambda: followers(data_dir), "serve starts a follower", pause=0.005)
+        eventually(lambda: followers(data_dir), "serve starts a follower", pause=0.005)
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
-        until(lambda: not followers(data_dir), "no follower outlives a stopped serve", seconds=15)
+        eventually(lambda: not followers(data_dir), "no follower outlives a stopped serve", seconds=15)
     finally:
         for pid in followers(data_dir):
             os.kill(pid, signal.SIGKILL)
@@ -205,7 +194,7 @@ def test_validations_are_signed_and_recorded_by_children_that_end_with_serve(bac
         # Check an API process killed outright leaves no child behind: each sees its pipe close.
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait()
-        until(lambda: not followers(server.data_dir, b"adapters.children"), "the children stop with serve", 15)
+        eventually(lambda: not followers(server.data_dir, b"adapters.children"), "the children stop with serve", 15)
     finally:
         server.stop()
 

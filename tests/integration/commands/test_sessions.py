@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 from uuid import UUID, uuid4
 
@@ -14,6 +13,7 @@ from domain.refusals import SessionExpiredError
 from domain.session import SESSION_TTL, EndReason, Session
 from projections.base import iso
 from projections.sessions import count_active_sessions, list_sessions, sessions_to_close
+from tests.conftest import eventually
 from tests.integration.conftest import issue, settle
 from workers.expiry import run_sweeper, sweep_sessions
 
@@ -222,9 +222,7 @@ def test_the_sweeper_loop_ends_lapsed_sessions_each_round(runtime, ledger, licen
     sweeper = threading.Thread(target=run_sweeper, args=(ledger, runtime.store, clock, stop, 0.01))
     sweeper.start()
     try:
-        deadline = time.monotonic() + 10
-        while not endings(ledger, session_id) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        eventually(lambda: endings(ledger, session_id), "the sweeper thread ends the session", 10, 0.01)
     finally:
         stop.set()
         sweeper.join(timeout=10)

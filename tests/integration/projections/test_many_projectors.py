@@ -6,7 +6,6 @@ thread, as a `keyledger project` process would; tests/faults runs the same with 
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -14,6 +13,7 @@ from keyledger.wiring import build_read_store, build_runtime, feeding_lock
 from projections import licenses
 from projections.base import ProjectionView, ReadModelProjection
 from projections.registry import build_projections
+from tests.conftest import eventually
 from tests.integration.conftest import snapshot
 from tests.traffic import license_rows_are_sane, run_traffic
 from workers.projector import Projector
@@ -40,10 +40,8 @@ def projections_of(settings):
 
 def wait_until_caught_up(runtime, projectors, timeout=30.0):
     head = runtime.ledger.position()
-    deadline = time.monotonic() + timeout
-    while any(model["position"] < head for projector in projectors for model in projector.status()):
-        assert time.monotonic() < deadline, projectors[0].status()
-        time.sleep(0.05)
+    eventually(lambda: all(model["position"] >= head for projector in projectors for model in projector.status()),
+               projectors[0].status, timeout)
 
 
 @pytest.mark.parametrize("count", [2, 3])
