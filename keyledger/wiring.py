@@ -178,6 +178,7 @@ class Runtime:
         if self.settings.is_postgres and self._notifications is None:
             channel = self.ledger.recorder.channel_name  # eventsourcing NOTIFYs it with each append
             self._notifications = StoreNotifications(postgres_conninfo(self.settings), channel, self._wake).start()
+            self.projector.poll = self.dispatcher.poll = NOTIFIED_POLL
 
     def _wake(self) -> None:
         self.projector.wake()
@@ -280,6 +281,9 @@ def _call_table(ledger: Ledger) -> CallTable:
     return ledger.calls.store
 
 
+NOTIFIED_POLL = 1.0
+"""Seconds between a projector's polls where every append wakes it (PostgreSQL's notifications): only a
+notification lost while the listening connection was down waits for one (SQLite's projectors poll every 0.05 s)."""
 SHUTDOWN_SECONDS = 5.0
 """How long closing waits for the background threads, all together. Their work commits with its tracking
 row, so one still busy (on a connection being retried, say) may die with the process; supervisors such as
