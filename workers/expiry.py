@@ -5,8 +5,8 @@ Each round it records `License.Expired` once for every license whose expiry has 
 its device released, its license's sessions revoked, or its license or product deleted), and
 `BlacklistEntry.Expired` (at the entry's own expiry) for every entry whose expiry has passed; it also keeps
 the webhook delivery log and the `info` security events to their retention (KEYLEDGER_WEBHOOK_LOG_DAYS,
-KEYLEDGER_SECURITY_INFO_DAYS). Clients meet all of these on their
-very next call; the sweeper only writes them down, within one interval (decision 0012).
+KEYLEDGER_SECURITY_INFO_DAYS). Clients meet all of these on their very next call; the sweeper only writes
+them down, within one interval (decision 0012).
 """
 
 from __future__ import annotations
