@@ -31,7 +31,7 @@ from projections import licenses
 from tests.conftest import LIMITS_OFF_ENV, POSTGRES_URL, throwaway_schema
 from tests.e2e.conftest import Server, free_port
 from tests.faults.http_traffic import Traffic
-from tests.integration.conftest import snapshot
+from tests.integration.conftest import differences, snapshot
 from tests.traffic import license_rows_are_sane
 
 pytestmark = pytest.mark.faults
@@ -184,6 +184,7 @@ def assert_nothing_lost_nothing_twice(data_dir: Path, env: dict[str, str], traff
         assert license_rows_are_sane(rows) == []
         incremental = snapshot(runtime, [], sorted(issued))
         runtime.projector.rebuild()
-        assert snapshot(runtime, [], sorted(issued)) == incremental
+        rebuilt = snapshot(runtime, [], sorted(issued))
+        assert rebuilt == incremental, differences(rebuilt, incremental)
     finally:
         runtime.close()

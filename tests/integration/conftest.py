@@ -103,6 +103,19 @@ def snapshot(runtime: Runtime, vendors: list[Actor], license_ids: list[UUID]) ->
     }
 
 
+def differences(rebuilt: dict[str, Any], incremental: dict[str, Any]) -> dict[str, Any]:
+    """What differs between two snapshots, for an assertion's message: each answer that differs, and each table's
+    rows found on one side only."""
+    found: dict[str, Any] = {key: "answers differ" for key in rebuilt if key != "tables"
+                             and rebuilt[key] != incremental.get(key)}
+    for table, rows in rebuilt.get("tables", {}).items():
+        other = incremental["tables"].get(table, [])
+        if rows != other:
+            found[table] = {"rebuilt only": [row for row in rows if row not in other][:5],
+                            "incremental only": [row for row in other if row not in rows][:5]}
+    return found
+
+
 def _tables(runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every read-model table, in a total order (raw, so no query can hide a difference)."""
     tables = {}
