@@ -33,6 +33,12 @@ COLUMNS = "at, action, license_id, product_id, error_code, security_event, ip, h
 INSERT = f"INSERT INTO client_calls ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_JSON = insert_json("client_calls", COLUMNS)  # PostgreSQL: a whole batch as one JSON array, in order
 SELECT = f"SELECT position, {COLUMNS} FROM client_calls WHERE position > ? ORDER BY position LIMIT ?"
+SELECT_SETTLING = (f"SELECT position, {COLUMNS}, s.xmin, s.xmax FROM client_calls,"
+                   " (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,"
+                   " pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax) AS s"
+                   " WHERE position > ? ORDER BY position LIMIT ?")
+"""PostgreSQL: SELECT, with the bounds of the statement's snapshot (every transaction id below the first has ended;
+none at or above the second had started)."""
 HEAD = "SELECT COALESCE(MAX(position), 0) FROM client_calls"
 HISTORY = ("SELECT position, at, action, ip, hwid, user_agent, error_code, security_event, details"
            " FROM client_calls WHERE license_id = ? ORDER BY at DESC, position DESC LIMIT ?")
@@ -173,6 +179,8 @@ class PostgresCallStore(_Reads):
         with self._pool.connection() as conn:
             conn.execute(self.DDL)
             conn.execute(INDEX_DDL)
+        self._gaps: dict[int, int] = {}  # a gap's first position: the snapshot's xmax when it was first seen
+        self._gaps_lock = threading.Lock()
         self._writer: Any = None
         self._written_at = 0.0
         self._write_lock = threading.Lock()
@@ -216,6 +224,27 @@ class PostgresCallStore(_Reads):
         if self._writer is None:
             self._writer = psycopg.connect(self._conninfo, **{**self._kwargs, "autocommit": True})
         return self._writer
+
+    def rows(self, after: int, limit: int) -> list[CallRow]:
+        """Rows past `after` in position order, up to the first gap that may still fill (`settled`)."""
+        read = self._read(SELECT_SETTLING, (after, limit))
+        return self._settled(read, after) if read else []
+
+    def _settled(self, read: list[CallRow], after: int) -> list[CallRow]:
+        """Positions come from a sequence and commit out of order. The writer of a missing position drew it before
+        the row after it, so it had its transaction id by then (XID_FIRST, adapters/client_link.py): once every
+        transaction running when the gap was first seen has ended, the position never fills and is passed."""
+        xmin, xmax = read[0][-2:]
+        settled, expected = [], after + 1
+        for row in read:
+            if row[0] != expected:
+                with self._gaps_lock:
+                    running_then = self._gaps.setdefault(expected, xmax)
+                if xmin < running_then:
+                    break
+            settled.append(row[:-2])
+            expected = row[0] + 1
+        return settled
 
     def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[CallRow]:
         with self._pool.connection() as conn:

@@ -44,11 +44,16 @@ def _row_fields(columns: str) -> str:
     return ", ".join(f"r->>{i}" for i in range(len(columns.split(","))))
 
 
+XID_FIRST = "txn AS MATERIALIZED (SELECT pg_current_xact_id() AS id)"
+"""A CTE every call-log INSERT joins: the transaction takes its id before it draws a position, which lets a
+reader tell a gap that may still fill from one that never will (adapters/call_log.py, `settled`)."""
+
+
 def insert_json(table: str, columns: str, parameter: str = "%s") -> str:
     """INSERT of the rows of one JSON array parameter (each row an array of text or null), in order;
     `parameter` is its placeholder (psycopg's `%s`, or libpq's `$1`)."""
-    return (f"INSERT INTO {table} ({columns}) SELECT {_row_fields(columns)}"
-            f" FROM jsonb_array_elements({parameter}::jsonb) WITH ORDINALITY AS batch(r, n) ORDER BY n")
+    return (f"WITH {XID_FIRST} INSERT INTO {table} ({columns}) SELECT {_row_fields(columns)}"
+            f" FROM jsonb_array_elements({parameter}::jsonb) WITH ORDINALITY AS batch(r, n), txn ORDER BY n")
 
 
 def rows_json(rows: Sequence[CallRow]) -> str:
@@ -222,13 +227,14 @@ class ClientLink:
             return
         self._prepared[_HEAD] = sql.SQL("SELECT MAX(notification_id) FROM {}").format(events).as_bytes()
         self._prepared[_BOTH] = sql.SQL(  # type: ignore[arg-type]
-            "WITH batch AS (SELECT r, n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(r, n)),"
+            f"WITH {XID_FIRST},"
+            " batch AS (SELECT r, n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(r, n)),"
             " recent AS MATERIALIZED (SELECT originator_id, notification_id FROM {events}"
             " WHERE notification_id > (SELECT MIN((r->>{after})::bigint) FROM batch)),"
             " stale AS (SELECT n FROM batch WHERE EXISTS (SELECT FROM recent"
             " WHERE recent.notification_id > (batch.r->>{after})::bigint"
             " AND recent.originator_id = ANY(string_to_array(batch.r->>{ids}, ',')::uuid[]))),"
-            " appended AS (INSERT INTO {table} ({columns}) SELECT {fields} FROM batch"
+            " appended AS (INSERT INTO {table} ({columns}) SELECT {fields} FROM batch, txn"
             " WHERE n NOT IN (SELECT n FROM stale) ORDER BY n)"
             " SELECT (SELECT MAX(notification_id) FROM {events}), ARRAY(SELECT n FROM stale)"
         ).format(events=events, after=sql.Literal(width), ids=sql.Literal(width + 1), table=sql.SQL(table),

@@ -33,9 +33,8 @@ DDL = (
 )
 BATCH = 1000
 SETTLE = timedelta(seconds=30)
-"""How long the chain waits at a gap in a log's positions before linking past it: on PostgreSQL the call log's
-writers commit side by side, so a lower position can appear after a higher one, and a rolled-back one never does
-(adapters/call_log.py, docs/audit.md)."""
+"""How long the chain waits at a gap in a log's positions before linking past it. The call log hands out rows past
+a gap only once no transaction can fill it, so what is left is a rolled-back append's (docs/audit.md)."""
 
 
 class ChainSource(Protocol):

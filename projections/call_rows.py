@@ -17,9 +17,9 @@ from domain.client_call import CallRecord
 from domain.instants import utc_text
 
 GAP_WAIT = timedelta(seconds=10)
-"""How long a follower waits at a gap in the call log's positions before passing it. On PostgreSQL positions come
-from a sequence, and concurrent appends commit out of order: a gap is usually a record still committing, but
-one rolled back leaves a gap for ever."""
+"""How long a follower waits at a gap in the call log's positions before passing it. On PostgreSQL the store hands
+out rows past a gap only once no transaction can fill it (adapters/call_log.py, `_settled`): what is left is a
+rolled-back append's gap, and this wait only delays passing it."""
 
 
 class StoredCall(NamedTuple):

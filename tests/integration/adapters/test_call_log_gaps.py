@@ -1,0 +1,52 @@
+"""PostgreSQL: a call still committing leaves a gap in the call log's positions. Its followers wait at the gap for
+as long as it may still fill, however old the calls after it, and pass it once it cannot."""
+
+import psycopg
+import pytest
+
+from adapters.call_log import COLUMNS
+from domain.instants import utc_text
+from keyledger.wiring import postgres_conninfo, postgres_parts
+from workers.security_feed import feed_security_events, security_events_projection
+
+pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]
+
+
+def call_row(clock, hwid):
+    return (utc_text(clock()), "validation", None, None, "LICENSE_NOT_FOUND", None, "192.0.2.1", hwid, "test", "{}")
+
+
+@pytest.fixture
+def committing(runtime, settings, clock):
+    """A writer that has drawn a position and not committed yet, as an API process stalled mid-commit."""
+    schema = postgres_parts(settings.database_url)["schema"]
+    conn = psycopg.connect(postgres_conninfo(settings), options=f"-c search_path={schema}")
+    conn.execute("SELECT pg_current_xact_id()")  # as every call-log INSERT takes its id first (XID_FIRST)
+    conn.execute(f"INSERT INTO client_calls ({COLUMNS}) VALUES ({', '.join(['%s'] * 10)})",
+                 call_row(clock, "late-pc"))
+    yield conn
+    conn.close()
+
+
+def listed_devices(runtime, clock):
+    feed_security_events(security_events_projection(runtime.projector.projections), runtime.ledger.calls.store,
+                         clock())
+    return sorted(row["hwid"] for row in runtime.store.query("SELECT hwid FROM security_events"))
+
+
+def test_a_call_committing_late_is_waited_for_and_listed(runtime, clock, committing):
+    runtime.ledger.calls.store.append([call_row(clock, "prompt-pc")])  # drawn after it, committed first
+    clock.advance(hours=1)  # both calls an hour old: the gap is no younger
+    assert listed_devices(runtime, clock) == []
+
+    committing.commit()
+    assert listed_devices(runtime, clock) == ["late-pc", "prompt-pc"]
+
+
+def test_a_gap_left_by_a_rolled_back_call_is_passed(runtime, clock, committing):
+    runtime.ledger.calls.store.append([call_row(clock, "prompt-pc")])
+    assert listed_devices(runtime, clock) == []
+
+    committing.rollback()
+    clock.advance(minutes=1)  # past the followers' own wait at a gap (GAP_WAIT)
+    assert listed_devices(runtime, clock) == ["prompt-pc"]
