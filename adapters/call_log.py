@@ -33,10 +33,9 @@ COLUMNS = "at, action, license_id, product_id, error_code, security_event, ip, h
 INSERT = f"INSERT INTO client_calls ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_JSON = insert_json("client_calls", COLUMNS)  # PostgreSQL: a whole batch as one JSON array, in order
 SELECT = f"SELECT position, {COLUMNS} FROM client_calls WHERE position > ? ORDER BY position LIMIT ?"
-SELECT_SETTLING = (f"SELECT position, {COLUMNS}, s.xmin, s.xmax FROM client_calls,"
-                   " (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,"
-                   " pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax) AS s"
-                   " WHERE position > ? ORDER BY position LIMIT ?")
+SELECT_SETTLING = ("WITH s AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,"
+                   f" pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax) SELECT position, {COLUMNS},"
+                   " s.xmin, s.xmax FROM client_calls, s WHERE position > ? ORDER BY position LIMIT ?")
 """PostgreSQL: SELECT, with the bounds of the statement's snapshot (every transaction id below the first has ended;
 none at or above the second had started)."""
 HEAD = "SELECT COALESCE(MAX(position), 0) FROM client_calls"
