@@ -148,7 +148,7 @@ class Runtime:
             return
         calls = self.ledger.calls.store
         self._start_thread(run_security_feed, (security_events_projection(self.projector.projections), calls,
-                                               self.clock, self._stop, self.ledger.raise_call_alerts, 1.0,
+                                               self.clock, self._stop, self.ledger.raise_call_alerts,
                                                self.settings.security_info_retention), "security-feed")
         self._start_thread(run_timeseries_feed, (timeseries_projection(self.projector.projections), calls,
                                                  self.clock, self._stop), "timeseries-feed")

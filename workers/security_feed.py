@@ -36,8 +36,8 @@ def security_events_projection(projections: list[Any]) -> SecurityEventsProjecti
 
 
 def run_security_feed(projection: SecurityEventsProjection, calls: CallSource, clock: Callable[[], datetime],
-                      stop: threading.Event, raise_alerts: RaiseAlerts | None = None, interval: float = 1.0,
-                      keep_info: timedelta | None = None) -> None:
+                      stop: threading.Event, raise_alerts: RaiseAlerts | None = None,
+                      keep_info: timedelta | None = None, interval: float = 1.0) -> None:
     """Feed every `interval` seconds until `stop` is set; a failed round is retried the next."""
     act_as(system("security-feed"))  # the actor of any event this thread records
     while not stop.wait(interval):
