@@ -225,7 +225,7 @@ class PostgresCallStore(_Reads):
         return self._writer
 
     def rows(self, after: int, limit: int) -> list[CallRow]:
-        """Rows past `after` in position order, up to the first gap that may still fill (`settled`)."""
+        """Rows past `after` in position order, up to the first gap that may still fill (`_settled`)."""
         read = self._read(SELECT_SETTLING, (after, limit))
         return self._settled(read, after) if read else []
 

@@ -46,7 +46,7 @@ def _row_fields(columns: str) -> str:
 
 XID_FIRST = "txn AS MATERIALIZED (SELECT pg_current_xact_id() AS id)"
 """A CTE every call-log INSERT joins: the transaction takes its id before it draws a position, which lets a
-reader tell a gap that may still fill from one that never will (adapters/call_log.py, `settled`)."""
+reader tell a gap that may still fill from one that never will (adapters/call_log.py, `PostgresCallStore._settled`)."""
 
 
 def insert_json(table: str, columns: str, parameter: str = "%s") -> str:
