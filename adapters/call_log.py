@@ -51,6 +51,9 @@ READ_CONNECTIONS = 2
 IDLE_CHECK_SECONDS = 2.0
 """The writer thread's connection, unused this long, is checked before its next batch (the server may have
 dropped it). The client link needs no such check: its sockets' readers notice (adapters/client_link.py)."""
+REMEMBERED_GAPS = 1024
+"""Gaps a PostgreSQL log remembers the bounds of, the oldest forgotten first: one is left by each rolled-back
+append, and a forgotten one met again is only waited at a little longer (`PostgresCallStore._settled`)."""
 
 
 class CallTable(Protocol):
@@ -232,13 +235,16 @@ class PostgresCallStore(_Reads):
     def _settled(self, read: list[CallRow], after: int) -> list[CallRow]:
         """Positions come from a sequence and commit out of order. The writer of a missing position drew it before
         the row after it, so it had its transaction id by then (XID_FIRST, adapters/client_link.py): once every
-        transaction running when the gap was first seen has ended, the position never fills and is passed."""
+        transaction running when the gap was first seen has ended, the position never fills and is passed. A later
+        snapshot's bound is as sound, only later: a forgotten gap is settled again, by the next read's."""
         xmin, xmax = read[0][-2:]
         settled, expected = [], after + 1
         for row in read:
             if row[0] != expected:
                 with self._gaps_lock:
                     running_then = self._gaps.setdefault(expected, xmax)
+                    if len(self._gaps) > REMEMBERED_GAPS:
+                        del self._gaps[next(iter(self._gaps))]
                 if xmin < running_then:
                     break
             settled.append(row[:-2])

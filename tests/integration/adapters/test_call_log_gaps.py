@@ -4,6 +4,7 @@ as long as it may still fill, however old the calls after it, and pass it once i
 import psycopg
 import pytest
 
+from adapters import call_log
 from adapters.call_log import COLUMNS
 from domain.instants import utc_text
 from keyledger.wiring import postgres_conninfo, postgres_parts
@@ -16,16 +17,19 @@ def call_row(clock, hwid):
     return (utc_text(clock()), "validation", None, None, "LICENSE_NOT_FOUND", None, "192.0.2.1", hwid, "test", "{}")
 
 
-@pytest.fixture
-def committing(runtime, settings, clock):
+def drawn(settings, clock, hwid):
     """A writer that has drawn a position and not committed yet, as an API process stalled mid-commit."""
     schema = postgres_parts(settings.database_url)["schema"]
     conn = psycopg.connect(postgres_conninfo(settings), options=f"-c search_path={schema}")
     conn.execute("SELECT pg_current_xact_id()")  # as every call-log INSERT takes its id first (XID_FIRST)
-    conn.execute(f"INSERT INTO client_calls ({COLUMNS}) VALUES ({', '.join(['%s'] * 10)})",
-                 call_row(clock, "late-pc"))
-    yield conn
-    conn.close()
+    conn.execute(f"INSERT INTO client_calls ({COLUMNS}) VALUES ({', '.join(['%s'] * 10)})", call_row(clock, hwid))
+    return conn
+
+
+@pytest.fixture
+def committing(runtime, settings, clock):
+    with drawn(settings, clock, "late-pc") as conn:
+        yield conn
 
 
 def listed_devices(runtime, clock):
@@ -50,3 +54,16 @@ def test_a_gap_left_by_a_rolled_back_call_is_passed(runtime, clock, committing):
     committing.rollback()
     clock.advance(minutes=1)  # past the followers' own wait at a gap (GAP_WAIT)
     assert listed_devices(runtime, clock) == ["prompt-pc"]
+
+
+def test_gaps_remembered_are_bounded_and_each_still_passed(runtime, settings, clock, monkeypatch):
+    monkeypatch.setattr(call_log, "REMEMBERED_GAPS", 1)
+    store = runtime.ledger.calls.store
+    for n in range(3):  # each rolled-back append leaves a gap, seen while its writer still runs
+        with drawn(settings, clock, f"lost-{n}") as conn:
+            store.append([call_row(clock, f"kept-{n}")])
+            listed_devices(runtime, clock)
+            conn.rollback()
+    clock.advance(minutes=1)
+    assert listed_devices(runtime, clock) == ["kept-0", "kept-1", "kept-2"]
+    assert len(store._gaps) == 1
