@@ -27,7 +27,7 @@ from api.auth import account_id_of
 from api.deps import DEPENDENCIES
 from api.direct import DirectApp
 from api.errors import EXCEPTION_HANDLERS
-from api.idempotency import IdempotencyMiddleware
+from api.idempotency import IDEMPOTENT_PATHS, IdempotencyMiddleware
 from api.openapi import document
 from api.ports import Services
 from api.ratelimit import check_vendor, is_client_path, refused_answer, with_quota_headers
@@ -83,14 +83,20 @@ class LimitedApp(DirectApp):
 
 def under_api(controller: type[Controller]) -> type[Controller]:
     """The controller served under /api. Registered on the app itself, not on a Router at /api, because
-    Litestar deep-copies a Router with every handler in it for each app it joins."""
-    return type(controller.__name__, (controller,), {"path": "/api" + controller.path,
-                                                     "__module__": controller.__module__})
+    Litestar deep-copies a Router with every handler in it for each app it joins. A controller of vendor
+    writes gets the idempotency middleware; other routes, the validations first, never pass through it."""
+    path = "/api" + controller.path
+    attributes: dict[str, Any] = {"path": path, "__module__": controller.__module__}
+    if path in IDEMPOTENT_PATHS:
+        declared = getattr(controller, "middleware", None)  # a slot's descriptor where the class declares none
+        attributes["middleware"] = [IdempotencyMiddleware(), *(declared if isinstance(declared, list) else [])]
+    return type(controller.__name__, (controller,), attributes)
 
 
 def create_app(runtime: Services, middleware: Sequence[Middleware] = ()) -> Litestar:
-    """Build the app around the services a request may use; closing the app closes them. `middleware` runs
-    after our own, on every route, the directly answered validations included (api/direct.py)."""
+    """Build the app around the services a request may use; closing the app closes them. `middleware` runs on
+    every route, the directly answered validations included (api/direct.py), outside the vendor writes'
+    idempotency middleware."""
     app = LimitedApp(
         runtime,
         route_handlers=[under_api(controller) for controller in CONTROLLERS],
@@ -98,7 +104,7 @@ def create_app(runtime: Services, middleware: Sequence[Middleware] = ()) -> Lite
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         request_class=LedgerRequest,
-        middleware=[IdempotencyMiddleware(), *middleware],
+        middleware=list(middleware),
         openapi_config=OpenAPIConfig(title="KeyLedger", version="0.1.0", path="/api/schema"),
         on_shutdown=[runtime.close],
         debug=False,

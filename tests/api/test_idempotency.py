@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from uuid import UUID
 
+from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 
 from api.app import create_app
+from api.idempotency import WRITES, IdempotencyMiddleware, takes_idempotency_key
 from keyledger.wiring import build_runtime
 from tests.conftest import auth, create_license, create_product, settle
 
@@ -161,3 +163,13 @@ def test_an_answer_kept_in_clear_before_sealing_still_replays(client, vendor_tok
     again = client.post("/api/products", json={"name": "old"}, headers=keyed(vendor_token, "old-row"))
 
     assert again.status_code == 201 and again.json() == first.json()
+
+
+def test_every_vendor_write_and_no_other_write_passes_through_the_keys(runtime):
+    routes = [(method, route.path, handler) for route in create_app(runtime).routes if isinstance(route, HTTPRoute)
+              for handler in route.route_handlers for method in handler.http_methods & WRITES]
+    keyed_routes = {(method, path) for method, path, handler in routes
+                    if any(isinstance(layer, IdempotencyMiddleware) for layer in handler.resolve_middleware())}
+
+    assert keyed_routes == {(method, path) for method, path, _ in routes if takes_idempotency_key(method, path)}
+    assert ("POST", "/api/admin/import") in keyed_routes and ("POST", "/api/client/validate") not in keyed_routes
