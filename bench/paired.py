@@ -13,6 +13,7 @@ are each round's ratios: a tree's rate over the first tree's, and over the bare 
     .venv/bin/python bench/paired.py f7e3d21 c154f24 HEAD            # 7 rounds of 3 s at 32 connections
     .venv/bin/python bench/paired.py HEAD HEAD+KEYLEDGER_RATE_LIMIT_VALIDATION=0 --connections 32,128
     .venv/bin/python bench/paired.py f7e3d21 HEAD --postgres --connections 32,128
+    .venv/bin/python bench/paired.py HEAD . --postgres --cpu      # and where each tree's CPU went
 
 Needs wrk, as `validate.py` does. A revision must serve the vendor and client routes `prepare` uses.
 """
@@ -34,6 +35,7 @@ if str(ROOT) not in sys.path:
 
 from bench.validate import (  # noqa: E402
     POSTGRES_URL,
+    CpuMeter,
     Group,
     bare_server,
     free_port,
@@ -57,6 +59,8 @@ class Tree:
     settings: dict[str, str]
     url: str = ""
     body: dict[str, str] | None = None
+    server: Group | None = None
+    projector: Group | None = None
 
 
 def parse_tree(spec: str) -> tuple[str, dict[str, str]]:
@@ -103,6 +107,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per wrk run")
     parser.add_argument("--connections", default="32", help="wrk connection counts (comma)")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL + Redis, two API processes a tree")
+    parser.add_argument("--cpu", action="store_true",
+                        help="also each tree's CPU a validation: API processes, projector and worker, databases, wrk")
     args = parser.parse_args()
     connection_counts = [int(count) for count in args.connections.split(",")]
 
@@ -124,11 +130,12 @@ def main() -> None:
             for index, tree in enumerate(trees):
                 port, data_dir = free_port(), Path(tmp) / f"data-{index}"
                 env = tree_env(index, tree, schema_names[index] if args.postgres else None)
-                server = keyledger_server(port, data_dir, env, cwd=tree.path)
+                server = tree.server = keyledger_server(port, data_dir, env, cwd=tree.path)
                 groups.append(server)
                 wait_until_up(f"http://127.0.0.1:{port}/api/client/public-key", server, processes)
                 if args.postgres:
-                    groups.append(keyledger_projector(data_dir, env, cwd=tree.path))
+                    tree.projector = keyledger_projector(data_dir, env, cwd=tree.path)
+                    groups.append(tree.projector)
                 tree.url = f"http://127.0.0.1:{port}/api/client/validate"
                 tree.body = prepare(f"http://127.0.0.1:{port}/api")["ed25519"]
             wait_until_up(f"http://127.0.0.1:{bare_port}/health", bare, processes)
@@ -139,12 +146,22 @@ def main() -> None:
                 wrk(tree.url, tree.body or {}, max(connection_counts), 1, script_dir)
             for connections in connection_counts:
                 rates: dict[str, list[float]] = {tree.label: [] for tree in [bare_tree, *trees]}
+                costs: dict[str, list[tuple[float, ...]]] = {tree.label: [] for tree in trees}
                 for index in range(args.rounds):
                     order = trees if index % 2 == 0 else trees[::-1]
                     for tree in [bare_tree, *order]:
-                        rates[tree.label].append(parse_wrk(wrk(tree.url, tree.body or {}, connections,
-                                                                args.seconds, script_dir)).rps)
+                        with CpuMeter(groups, tree.server or bare, tree.projector) as meter:
+                            rate = parse_wrk(wrk(tree.url, tree.body or {}, connections, args.seconds,
+                                                 script_dir)).rps
+                        rates[tree.label].append(rate)
+                        if tree.server is not None:
+                            api = sum(meter.per_process.get(pid, 0.0) for pid in tree.server.workers())
+                            beside = sum(meter.per_process.values()) - api + meter.projector_cores
+                            costs[tree.label].append(tuple(cores / rate * 1e6 for cores in (
+                                api, beside, meter.db_cores, meter.wrk_cores)))
                 report(connections, args.rounds, rates, bare_tree.label, trees[0].label)
+                if args.cpu:
+                    report_cpu(costs)
         finally:
             for group in reversed(groups):
                 group.stop()
@@ -159,6 +176,15 @@ def report(connections: int, rounds: int, rates: dict[str, list[float]], bare: s
         of_first = statistics.median(value / base for value, base in zip(values, rates[first]))
         print(f"  {label:40} {statistics.median(values):8,.0f}  {of_bare:5.0%} of bare  {of_first:5.0%} of first"
               f"  ({', '.join(f'{value:,.0f}' for value in values)})", flush=True)
+
+
+def report_cpu(costs: dict[str, list[tuple[float, ...]]]) -> None:
+    """Each tree's median CPU a validation, by where it was spent (wrk's included: it drives every tree alike)."""
+    print("  µs of CPU a validation (medians): API processes; beside them (`keyledger project` and `keyledger worker`,"
+          " or serve's children); PostgreSQL and Redis; wrk; in all")
+    for label, rows in costs.items():
+        medians = [statistics.median(column) for column in zip(*rows)]
+        print(f"  {label:40} " + "  ".join(f"{value:6.1f}" for value in medians) + f"  {sum(medians):7.1f}")
 
 
 if __name__ == "__main__":
