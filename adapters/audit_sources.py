@@ -6,8 +6,9 @@ Plumbing only: each turns stored rows into `ChainRecord`s (projections/audit_cha
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import msgspec
 
 from domain.audit import ChainRecord
 
@@ -39,10 +40,12 @@ class CallLogSource:
         return [call_record(row) for row in self.calls.rows(after, limit)]
 
 
-_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode  # built once
+_ENCODE = msgspec.json.Encoder(order="sorted").encode
+"""Compact JSON, keys sorted, non-ASCII as UTF-8: the bytes of Python's `json.dumps(..., sort_keys=True,
+separators=(",", ":"), ensure_ascii=False)` (tests/property/test_audit_bytes.py), at a fraction of its cost."""
 
 
 def call_record(row: tuple[Any, ...]) -> ChainRecord:
     fields = dict(zip(CALL_FIELDS, row[1:], strict=True))
-    data = _ENCODE(fields).encode()
+    data = _ENCODE(fields)
     return ChainRecord(row[0], fields["license_id"] or "", 0, fields["action"], data, fields["at"])
