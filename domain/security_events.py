@@ -31,7 +31,12 @@ def call_event_types(action: str, security_event: str | None, details: dict) -> 
     as a heartbeat that raised nothing), and each environment detection its client reported, so a call carrying
     both debugger and VM indicators stands for both `debug_detected` and `vm_detected`."""
     first = security_event or CALL_TYPES.get(action)
-    client = details.get("client") if isinstance(details.get("client"), dict) else {}
-    detected = [name for name, key in (("debug_detected", "debug_indicators"), ("vm_detected", "vm_indicators"))
-                if client.get(key)]
-    return list(dict.fromkeys([first, *detected] if first else detected))
+    types = [first] if first else []
+    client = details.get("client")
+    if isinstance(client, dict):
+        types += [name for name, key in _DETECTIONS if client.get(key) and name != first]
+    return types
+
+
+_DETECTIONS = (("debug_detected", "debug_indicators"), ("vm_detected", "vm_indicators"))
+"""What a client reports of its environment (`client_data`), as the event each report stands for."""
