@@ -46,9 +46,16 @@ class LimitedApp(DirectApp):
     Litestar's routing; every counted answer gets the RateLimit-* headers, a vendor answer its X-Request-ID."""
 
     def __init__(self, runtime: Services, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**kwargs, on_shutdown=[self._close])
+        self.serve(runtime)
+
+    def serve(self, runtime: Services) -> None:
+        """Serve `runtime`'s services from now on (the tests give one app each test's runtime in turn)."""
         self.state.runtime = runtime  # what handlers and dependencies read
         self.runtime = runtime  # the same, without the state's lookup on every request
+
+    def _close(self) -> None:
+        self.runtime.close()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -106,7 +113,6 @@ def create_app(runtime: Services, middleware: Sequence[Middleware] = ()) -> Lite
         request_class=LedgerRequest,
         middleware=list(middleware),
         openapi_config=OpenAPIConfig(title="KeyLedger", version="0.1.0", path="/api/schema"),
-        on_shutdown=[runtime.close],
         debug=False,
     )
     _allow_every_method(app)

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from litestar.testing import TestClient
 
-from api.app import create_app
+from api.app import LimitedApp, create_app
 from keyledger.settings import Settings
 from keyledger.wiring import Runtime, build_runtime
 
@@ -209,9 +209,19 @@ def runtime(settings: Settings, clock: FakeClock) -> Iterator[Runtime]:
     runtime.close()
 
 
+_APPS: list[LimitedApp] = []
+"""The test process's one app: building one (about a hundred handlers) costs more than most tests."""
+
+
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient[Any]]:
-    with TestClient(app=create_app(runtime)) as test_client:
+    """A client of the test process's app, serving this test's runtime."""
+    if not _APPS:
+        _APPS.append(create_app(runtime))
+    app = _APPS[0]
+    app.serve(runtime)
+    app.get_logger = app.logging_config.configure()  # its log handlers write to this test's stderr
+    with TestClient(app=app) as test_client:
         yield test_client
 
 
