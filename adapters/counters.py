@@ -159,7 +159,7 @@ class RedisCounters:
         if time.monotonic() < self._down_until:
             return self._fallback.hit(keys, windows)
         slices = slices or [1] * len(keys)
-        if max(slices) > 1 and None not in (found := self._leased_all_or_none(keys, slices)):
+        if None not in (found := self._leased_all_or_none(keys, slices)):
             return found  # type: ignore[return-value]
         if self._sender is None:
             with self._lock:
@@ -175,19 +175,17 @@ class RedisCounters:
     def _leased_all_or_none(self, keys: Sequence[str], slices: Sequence[int]) -> list[Hit | None]:
         """Every key's next number from the slices in hand, or [None] taking none, if one key has none left."""
         with self._leases_lock:
-            now = time.monotonic()
-            if all(size > 1 and (lease := self._leases.get(key)) is not None and lease[0] <= lease[1]
-                   and lease[2] > now for key, size in zip(keys, slices)):
-                return self._take(keys, now)
-        return [None]
-
-    def _take(self, keys: Sequence[str], now: float) -> list[Hit | None]:
-        found: list[Hit | None] = []
-        for key in keys:
-            lease = self._leases[key]
-            found.append((int(lease[0]), lease[2] - now))
-            lease[0] += 1
-        return found
+            now, leases = time.monotonic(), []
+            for key, size in zip(keys, slices):  # a loop, not all(...): this runs on every client call
+                lease = self._leases.get(key) if size > 1 else None
+                if lease is None or lease[0] > lease[1] or lease[2] <= now:
+                    return [None]
+                leases.append(lease)
+            found: list[Hit | None] = []
+            for lease in leases:
+                found.append((int(lease[0]), lease[2] - now))
+                lease[0] += 1
+            return found
 
     def _send_forever(self) -> None:
         """Count every request waiting in one script call; answer each on its own loop."""

@@ -154,15 +154,26 @@ def _client_plan(validation: int, client_ip: int, window: float) -> _ClientPlan 
 
 def _client_keys(plan: _ClientPlan, scope: Any, product_id: UUID | None, license_key: str,
                  hwid: str | None) -> list[str]:
-    keys = []
-    for kind in plan.kinds:
-        if kind == "v":
-            product = product_id.bytes if product_id is not None else b""  # str(UUID) is Python code: bytes are not
-            keys.append("v:" + hashlib.blake2b(b"%s\0%s\0%s" % (product, license_key.encode(), (hwid or "").encode()),
-                                               digest_size=16).hexdigest())
-        else:
-            keys.append(f"c:{_ip(scope)}")
-    return keys
+    return [_client_key(product_id, license_key, hwid) if kind == "v" else f"c:{_ip(scope)}" for kind in plan.kinds]
+
+
+_CLIENT_KEYS: dict[tuple[UUID | None, str, str | None], str] = {}
+"""Each recent client's counter key: a device validates again and again, and its key is a hash."""
+CLIENT_KEYS_KEPT = 16_384
+
+
+def _client_key(product_id: UUID | None, license_key: str, hwid: str | None) -> str:
+    """The client's counter key: a hash, so neither license key nor device is stored in the clear."""
+    found = _CLIENT_KEYS.get((product_id, license_key, hwid))
+    if found is not None:
+        return found
+    product = product_id.bytes if product_id is not None else b""
+    key = "v:" + hashlib.blake2b(b"%s\0%s\0%s" % (product, license_key.encode(), (hwid or "").encode()),
+                                 digest_size=16).hexdigest()
+    if len(_CLIENT_KEYS) >= CLIENT_KEYS_KEPT:
+        _CLIENT_KEYS.clear()
+    _CLIENT_KEYS[product_id, license_key, hwid] = key
+    return key
 
 
 def _refuse_over(quota: Quota | None) -> None:

@@ -94,6 +94,18 @@ def test_the_address_ceiling_catches_key_guessing(client, runtime, license):
     assert len(alerts(runtime)) == 1
 
 
+def test_a_client_is_counted_alike_whether_or_not_its_key_is_remembered(client, license, monkeypatch):
+    from api import ratelimit
+
+    monkeypatch.setattr(ratelimit, "CLIENT_KEYS_KEPT", 1)  # each new client forgets the last one's key
+    first = [validate(client, license)[0] for _ in range(VALIDATION)]
+    other = validate(client, license, hwid="device-2")[0]
+
+    assert 429 not in first and other != 429  # refused or not, a call counts
+    assert validate(client, license)[0] == 429  # device-1's fourth call, its key hashed again
+    assert len(ratelimit._CLIENT_KEYS) == 1
+
+
 def test_a_window_past_lets_the_client_call_again(settings, client, runtime, license):
     runtime.settings = msgspec.structs.replace(settings, rate_limit_window_seconds=1)
     assert [validate(client, license)[0] for _ in range(VALIDATION + 1)][-1] == 429
