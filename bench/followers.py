@@ -8,8 +8,9 @@ Run from the repository root:
 
 A fresh store is given `--calls` records of successful validations of one license, 1,000 a commit, then each
 follower catches up over all of them alone, in this process: the security-event feed, the time-series feed and
-the audit chain's keeper. Each is timed in CPU of this process and of every PostgreSQL (and Redis) process on
-the machine (so run it on a quiet one), per call. The baseline is reading the same rows page by page, which
+the audit chain's keeper; then both feeds again as the workers run them, from one read (workers/call_feeds.py).
+Each is timed in CPU of this process and of every PostgreSQL (and Redis) process on the machine (so run it on a
+quiet one), per call. The baseline is reading the same rows page by page, which
 every follower does before anything of its own. Compare ratios between runs.
 """
 
@@ -32,6 +33,7 @@ from bench import validate  # noqa: E402
 from bench.audit import fresh_runtime  # noqa: E402
 from domain.client_call import CallRecord  # noqa: E402
 from keyledger.wiring import Runtime  # noqa: E402
+from workers.call_feeds import feed_calls  # noqa: E402
 from workers.security_feed import feed_security_events, security_events_projection  # noqa: E402
 from workers.timeseries_feed import feed_timeseries, timeseries_projection  # noqa: E402
 
@@ -65,6 +67,11 @@ def _measure(backend: str, runtime: Runtime, calls: int) -> None:
     ):
         own, db = _cost(follow, calls)
         print(f"{backend:<9} {name:<16} {own:>11.1f} {_db(backend, db):>12}  {own / base:.1f}")
+    projections = runtime.projector.projections
+    runtime.projector.rebuild(["security_events", "timeseries"])  # both back to the call log's start
+    own, db = _cost(lambda: feed_calls(security_events_projection(projections), timeseries_projection(projections),
+                                       store, now), calls)
+    print(f"{backend:<9} {'both feeds':<16} {own:>11.1f} {_db(backend, db):>12}  {own / base:.1f}")
 
 
 def _db(backend: str, microseconds: float) -> str:

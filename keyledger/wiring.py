@@ -109,13 +109,14 @@ class Runtime:
     def follow_call_log(self) -> int:
         """Bring the read models the client call log feeds (security events, time series) up to its head, as
         their worker threads do each second; `keyledger rebuild` runs it after replaying the event store."""
-        from workers.security_feed import feed_security_events, security_events_projection
-        from workers.timeseries_feed import feed_timeseries, timeseries_projection
+        from workers.call_feeds import feed_calls
+        from workers.security_feed import security_events_projection
+        from workers.timeseries_feed import timeseries_projection
 
-        now, calls = self.clock(), self.ledger.calls.store
-        return (feed_security_events(security_events_projection(self.projector.projections), calls, now,
-                                     self.ledger.raise_call_alerts, self.settings.security_info_retention)
-                + feed_timeseries(timeseries_projection(self.projector.projections), calls, now))
+        projections = self.projector.projections
+        return feed_calls(security_events_projection(projections), timeseries_projection(projections),
+                          self.ledger.calls.store, self.clock(), self.ledger.raise_call_alerts,
+                          self.settings.security_info_retention)
 
     def start_workers(self, deliver_in_process: bool = True) -> None:
         """The in-process workers: the expiry sweeper, the security-event and time-series feeds (unless another
@@ -139,19 +140,19 @@ class Runtime:
     def start_followers(self, audit: bool, feeds: bool) -> None:
         """Follow the client call log here: the audit chain's keeper (beside the projector, or in `keyledger
         follow`), the security-event and time-series feeds (beside the workers, or there), or both."""
-        from workers.security_feed import run_security_feed, security_events_projection
-        from workers.timeseries_feed import run_timeseries_feed, timeseries_projection
+        from workers.call_feeds import run_call_feeds
+        from workers.security_feed import security_events_projection
+        from workers.timeseries_feed import timeseries_projection
 
         if audit and self.audit is not None:
             self.audit.keeper.start()
         if not feeds:
             return
-        calls = self.ledger.calls.store
-        self._start_thread(run_security_feed, (security_events_projection(self.projector.projections), calls,
-                                               self.clock, self._stop, self.ledger.raise_call_alerts,
-                                               self.settings.security_info_retention), "security-feed")
-        self._start_thread(run_timeseries_feed, (timeseries_projection(self.projector.projections), calls,
-                                                 self.clock, self._stop), "timeseries-feed")
+        projections = self.projector.projections
+        self._start_thread(run_call_feeds, (security_events_projection(projections), timeseries_projection(projections),
+                                            self.ledger.calls.store, self.clock, self._stop,
+                                            self.ledger.raise_call_alerts, self.settings.security_info_retention),
+                           "call-feeds")
 
     def _start_thread(self, target: Callable[..., None], args: tuple[Any, ...], name: str) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)

@@ -68,30 +68,38 @@ class SecurityEventsProjection(ReadModelProjection):
 def follow_calls(projection: SecurityEventsProjection, calls: CallSource, now: datetime, limit: int = 5000,
                  raise_alerts: RaiseAlerts | None = None, info_since: datetime | None = None) -> int:
     """Copy the security events among the call log's next `limit` records, with the position reached, in one
-    transaction, and hand those that deserve an alert to `raise_alerts`; returns how many records were read (0:
-    caught up, or waiting at a gap). `info` events older than `info_since` are past their retention: not copied."""
+    transaction (`copy_calls`); returns how many records were read (0: caught up, or waiting at a gap)."""
     view: ProjectionView = projection.view
     with view.store.transaction(durable=False) as cursor:
         position = view.claim_position(cursor, CALL_LOG)
         read = settled_calls(calls, position, limit, now)
-        rows, detections = [], []
-        expired = iso(info_since) or ""
-        for call in read:
-            details = call.detail_values()
-            for n, event_type in enumerate(call_event_types(call.action, call.security_event, details)):
-                row_id = f"call:{call.position}:{n}" if n else f"call:{call.position}"  # a second detection: `:1`
-                if call.at >= expired or severity_of(event_type) != "info":
-                    rows.append(_call_row(row_id, event_type, call, details))
-                detections.append((call, event_type))
-        if rows:
-            cursor.executemany(INSERT, rows)
-        if read:
-            view.record_tracking(cursor, Tracking(CALL_LOG, read[-1].position))
-            if raise_alerts is not None:
-                _alert(cursor, ProjectionView(view.store, ALERTS), position, read[-1].position, detections,
-                       raise_alerts)
+        copy_calls(cursor, projection, position, read, raise_alerts, info_since)
     view.notify_advanced()
     return len(read)
+
+
+def copy_calls(cursor: Cursor, projection: SecurityEventsProjection, position: int, read: list[StoredCall],
+               raise_alerts: RaiseAlerts | None = None, info_since: datetime | None = None) -> None:
+    """Copy the security events among `read`, the calls past `position` (claimed in this transaction), and move
+    the position past them; hand those that deserve an alert to `raise_alerts`. `info` events older than
+    `info_since` are past their retention: not copied."""
+    rows, detections = [], []
+    expired = iso(info_since) or ""
+    for call in read:
+        details = call.detail_values()
+        for n, event_type in enumerate(call_event_types(call.action, call.security_event, details)):
+            row_id = f"call:{call.position}:{n}" if n else f"call:{call.position}"  # a second detection: `:1`
+            if call.at >= expired or severity_of(event_type) != "info":
+                rows.append(_call_row(row_id, event_type, call, details))
+            detections.append((call, event_type))
+    if rows:
+        cursor.executemany(INSERT, rows)
+    if read:
+        view = projection.view
+        view.record_tracking(cursor, Tracking(CALL_LOG, read[-1].position))
+        if raise_alerts is not None:
+            _alert(cursor, ProjectionView(view.store, ALERTS), position, read[-1].position, detections,
+                   raise_alerts)
 
 
 def _alert(cursor: Cursor, alerts: ProjectionView, position: int, reached: int,
@@ -214,5 +222,5 @@ def _daily(store: ReadStore, since: str | None, today: datetime, days: int) -> l
     return trend
 
 
-__all__ = ["SecurityEventsProjection", "follow_calls", "list_security_events", "prune_info_events",
+__all__ = ["SecurityEventsProjection", "copy_calls", "follow_calls", "list_security_events", "prune_info_events",
            "security_event_stats"]

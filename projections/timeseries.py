@@ -124,24 +124,28 @@ class TimeseriesProjection(ReadModelProjection):
 
 def follow_calls(projection: TimeseriesProjection, calls: CallSource, now: datetime, limit: int = 5000) -> int:
     """Count the call log's next `limit` records into their buckets, with the position reached, in one
-    transaction; returns how many records were read (0: caught up, or waiting at a gap)."""
+    transaction (`count_calls`); returns how many records were read (0: caught up, or waiting at a gap)."""
     view: ProjectionView = projection.view
     with view.store.transaction(durable=False) as cursor:
-        position = view.claim_position(cursor, CALL_LOG)
-        read = settled_calls(calls, position, limit, now)
-        counts, errors, devices = _tally(read)
-        for key in _new_devices(cursor, devices):
-            counts[key]["devices"] += 1
-        _add_counts(cursor, counts)
-        for (product_id, interval, bucket, code), n in errors.items():
-            cursor.execute("INSERT INTO timeseries_errors VALUES (?, ?, ?, ?, ?) ON CONFLICT"
-                           f" ({KEY}, error_code) DO UPDATE SET count = timeseries_errors.count + excluded.count",
-                           (product_id, interval, bucket, code, n))
-        if read:
-            view.record_tracking(cursor, Tracking(CALL_LOG, read[-1].position))
-            _forget_old_devices(cursor, read[-1].at)
+        read = settled_calls(calls, view.claim_position(cursor, CALL_LOG), limit, now)
+        count_calls(cursor, projection, read)
     view.notify_advanced()
     return len(read)
+
+
+def count_calls(cursor: Cursor, projection: TimeseriesProjection, read: list[StoredCall]) -> None:
+    """Count `read`, the calls past the position claimed in this transaction, and move the position past them."""
+    counts, errors, devices = _tally(read)
+    for key in _new_devices(cursor, devices):
+        counts[key]["devices"] += 1
+    _add_counts(cursor, counts)
+    for (product_id, interval, bucket, code), n in errors.items():
+        cursor.execute("INSERT INTO timeseries_errors VALUES (?, ?, ?, ?, ?) ON CONFLICT"
+                       f" ({KEY}, error_code) DO UPDATE SET count = timeseries_errors.count + excluded.count",
+                       (product_id, interval, bucket, code, n))
+    if read:
+        projection.view.record_tracking(cursor, Tracking(CALL_LOG, read[-1].position))
+        _forget_old_devices(cursor, read[-1].at)
 
 
 def _forget_old_devices(cursor: Cursor, at: str) -> None:

@@ -1,24 +1,18 @@
 """Security-event feed: copies the call log's security events into the security events read model.
 
-Client calls are recorded in the call log, not the event store, so the projector never sees
-them; this loop follows the call log instead, in batches, every `interval` seconds, with its
-position kept beside the rows it writes (projections/security_events.py). The calls whose detections
+Client calls are recorded in the call log, not the event store, so the projector never sees them; this feed
+follows the call log instead, in batches, with its position kept beside the rows it writes
+(projections/security_events.py); workers/call_feeds.py runs it beside the time series. The calls whose detections
 deserve an alert raise a `SecurityAlert` in the event store as they are copied (commands/security_alerts.py),
 once each, so webhooks deliver them as `security.alert` or `security.blocked`.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.actor import act_as, system
 from projections.security_events import CallSource, RaiseAlerts, SecurityEventsProjection, follow_calls
-
-log = logging.getLogger(__name__)
 
 
 def feed_security_events(projection: SecurityEventsProjection, calls: CallSource, now: datetime,
@@ -33,15 +27,3 @@ def feed_security_events(projection: SecurityEventsProjection, calls: CallSource
 
 def security_events_projection(projections: list[Any]) -> SecurityEventsProjection:
     return next(p for p in projections if isinstance(p, SecurityEventsProjection))
-
-
-def run_security_feed(projection: SecurityEventsProjection, calls: CallSource, clock: Callable[[], datetime],
-                      stop: threading.Event, raise_alerts: RaiseAlerts | None = None,
-                      keep_info: timedelta | None = None, interval: float = 1.0) -> None:
-    """Feed every `interval` seconds until `stop` is set; a failed round is retried the next."""
-    act_as(system("security-feed"))  # the actor of any event this thread records
-    while not stop.wait(interval):
-        try:
-            feed_security_events(projection, calls, clock(), raise_alerts, keep_info)
-        except Exception:
-            log.exception("the security-event feed failed; retrying next round")

@@ -1,23 +1,18 @@
 """Time-series feed: counts the call log's client calls into the time series read model.
 
 The call log's half of projections/timeseries.py (validations, activations, deactivations,
-devices): the projector never sees client calls, so this loop follows the call log in batches,
-every `interval` seconds, with its position kept beside the rows it writes. Any number of
-processes may run it: each batch claims the position first (exactly once, decision 0085).
+devices): the projector never sees client calls, so this feed follows the call log in batches,
+with its position kept beside the rows it writes; workers/call_feeds.py runs it beside the security
+events. Any number of processes may run it: each batch claims the position first (exactly once, decision 0085).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from projections.security_events import CallSource
 from projections.timeseries import TimeseriesProjection, follow_calls
-
-log = logging.getLogger(__name__)
 
 
 def feed_timeseries(projection: TimeseriesProjection, calls: CallSource, now: datetime) -> int:
@@ -30,13 +25,3 @@ def feed_timeseries(projection: TimeseriesProjection, calls: CallSource, now: da
 
 def timeseries_projection(projections: list[Any]) -> TimeseriesProjection:
     return next(p for p in projections if isinstance(p, TimeseriesProjection))
-
-
-def run_timeseries_feed(projection: TimeseriesProjection, calls: CallSource, clock: Callable[[], datetime],
-                        stop: threading.Event, interval: float = 1.0) -> None:
-    """Feed every `interval` seconds until `stop` is set; a failed round is retried the next."""
-    while not stop.wait(interval):
-        try:
-            feed_timeseries(projection, calls, clock())
-        except Exception:
-            log.exception("the time-series feed failed; retrying next round")

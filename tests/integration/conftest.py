@@ -81,14 +81,15 @@ OWNER_PARAMS = frozenset({"owner_id", "account_id", "user_id", "actor_id"})
 def snapshot(runtime: Runtime, vendors: list[Actor], license_ids: list[UUID]) -> dict[str, Any]:
     """Every query answer for these vendors and licenses (as of `runtime.clock()`), and every table's rows."""
     from projections import accounts, license_logs, licenses, products, sessions
-    from workers.security_feed import feed_security_events, security_events_projection
-    from workers.timeseries_feed import feed_timeseries, timeseries_projection
+    from workers.call_feeds import feed_calls
+    from workers.security_feed import security_events_projection
+    from workers.timeseries_feed import timeseries_projection
 
-    store, now = runtime.store, runtime.clock()
+    store, now, projections = runtime.store, runtime.clock(), runtime.projector.projections
     # The call log's halves of the security events and the time series are fed by workers on their own beat:
     # bring them up to date.
-    feed_security_events(security_events_projection(runtime.projector.projections), runtime.ledger.calls.store, now)
-    feed_timeseries(timeseries_projection(runtime.projector.projections), runtime.ledger.calls.store, now)
+    feed_calls(security_events_projection(projections), timeseries_projection(projections), runtime.ledger.calls.store,
+               now)
     owners = [str(vendor.id) for vendor in vendors] + [None]  # None: an admin's view
     return {
         "accounts": accounts.list_accounts(store, 1, 10_000),
