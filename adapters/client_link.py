@@ -20,9 +20,10 @@ import msgspec
 
 from adapters.batches import settle
 
-GATHER_TURNS = 1
-"""How many turns of the event loop a statement waits for more calls before it goes out: a burst of
-requests is read in one wake of the loop, so one turn lets the whole burst join (docs/decisions/0040)."""
+GATHER_TURNS = 3
+"""How many turns of the event loop a statement waits for more calls before it goes out. A burst of requests
+is read in one wake of the loop, and each reaches the queue a turn or two later (its task starts on the next
+turn): three turns let the burst share one statement (docs/decisions/0040)."""
 
 IN_FLIGHT = 2
 """Statements a loop may have in flight at once, each on a connection of its own; what comes while both
