@@ -3,7 +3,7 @@ ends every token the account holds at once (the new password's answer brings a n
 
 import pytest
 
-from tests.conftest import auth, register
+from tests.conftest import auth
 
 OLD, NEW = "secret123", "a-new-passphrase"
 

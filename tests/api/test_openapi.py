@@ -13,7 +13,7 @@ from keys.challenge import challenge_response, hwid_challenge_response
 from keys.envelope import open_envelope, seal_envelope
 from tests.webhook_receiver import Receiver
 from keys.tokens import session_id_of
-from tests.conftest import auth, create_license, create_product, register
+from tests.conftest import auth, create_license
 
 CLIENT_ROUTES = {("/api/client/validate", "post"), ("/api/client/activate", "post"),
                  ("/api/client/deactivate", "post"), ("/api/client/heartbeat", "post"),

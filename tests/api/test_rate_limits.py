@@ -13,7 +13,7 @@ from eventsourcing.utils import get_topic
 from domain.security import SecurityAlert
 from keyledger.wiring import build_runtime
 from tests.api.test_direct_validation import handled, post_raw  # noqa: F401 (a fixture)
-from tests.conftest import REDIS_URL, auth, create_license, create_product, register
+from tests.conftest import REDIS_URL, auth, register
 
 API, VALIDATION, CLIENT_IP = 30, 3, 12
 

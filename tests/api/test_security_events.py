@@ -1,7 +1,5 @@
 """Security events and stats: client calls and alerts in one read model, every filter of the spec."""
 
-from datetime import timedelta
-
 import pytest
 
 from tests.conftest import auth, calling_from, settle

@@ -7,7 +7,6 @@ import sys
 import time
 
 import httpx
-import pytest
 
 from keys.envelope import open_envelope, seal_envelope
 from tests.e2e.conftest import backend_url  # noqa: F401 - the fixture
