@@ -19,6 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
+
 Row = dict[str, Any]
 
 
@@ -158,6 +160,24 @@ def to_pyformat(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def json_rows(rows: list[tuple[Any, ...]]) -> str | None:
+    """The rows as one JSON array, or None if a value is not plain JSON (bytes, datetimes, NaN: psycopg adapts
+    those, row by row). Rows of text, integers, booleans and nulls only, the common case, go through msgspec."""
+    if {type(value) for row in rows for value in row} <= _PLAIN:
+        try:
+            return _ENCODE(rows).decode()
+        except ValueError:  # a lone surrogate: json writes it escaped, as PostgreSQL's error will show
+            pass
+    try:
+        return json.dumps(rows, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
+
+
 class _PgCursor:
     """psycopg cursor for the `?` statements the projections are written in, pipelined inside a transaction. A run
     of the same statement goes out as one `executemany`, or as one `set_insert` statement for a plain INSERT of
@@ -200,14 +220,10 @@ class _PgCursor:
         """`rows` of one statement: as one set-based INSERT where it is a plain one and its values are JSON
         (text, numbers, booleans, nulls), else as an `executemany`."""
         statement = self._set_insert(sql) if len(rows) >= SET_INSERT_MIN else None
-        if statement is not None:
-            try:
-                batch = json.dumps(rows, allow_nan=False, separators=(",", ":"))
-            except (TypeError, ValueError):  # bytes, datetimes, NaN: psycopg adapts them, row by row
-                pass
-            else:
-                self._cursor.execute(statement, (batch,))
-                return
+        batch = None if statement is None else json_rows(rows)
+        if batch is not None:
+            self._cursor.execute(statement, (batch,))
+            return
         self._cursor.executemany(to_pyformat(sql), rows)
 
     def _set_insert(self, sql: str) -> str | None:
