@@ -17,6 +17,8 @@ from domain.actor import act_as, system
 from projections.call_rows import CallSource, StoredCall, settled_calls
 from projections.security_events import CALL_LOG, RaiseAlerts, SecurityEventsProjection, copy_calls
 from projections.timeseries import TimeseriesProjection, count_calls
+from workers.security_feed import feed_security_events
+from workers.timeseries_feed import feed_timeseries
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +59,27 @@ def _past(read: list[StoredCall], position: int) -> list[StoredCall]:
     return read if not read or read[0].position > position else [call for call in read if call.position > position]
 
 
+def feed_round(security: SecurityEventsProjection, timeseries: TimeseriesProjection, calls: CallSource,
+               now: datetime, raise_alerts: RaiseAlerts | None = None, keep_info: timedelta | None = None) -> None:
+    """One round of the loop: both feeds together, and where that fails, each alone, so that a failing feed
+    (an alert it cannot raise, say) does not hold the other back. Failures are logged; the next round retries."""
+    try:
+        feed_calls(security, timeseries, calls, now, raise_alerts, keep_info)
+        return
+    except Exception:
+        log.exception("the call log's feeds failed together; each tries alone")
+    for name, feed in (("security-event", lambda: feed_security_events(security, calls, now, raise_alerts, keep_info)),
+                       ("time-series", lambda: feed_timeseries(timeseries, calls, now))):
+        try:
+            feed()
+        except Exception:
+            log.exception("the %s feed failed; retrying next round", name)
+
+
 def run_call_feeds(security: SecurityEventsProjection, timeseries: TimeseriesProjection, calls: CallSource,
                    clock: Callable[[], datetime], stop: threading.Event, raise_alerts: RaiseAlerts | None = None,
                    keep_info: timedelta | None = None, interval: float = 1.0) -> None:
-    """Feed every `interval` seconds until `stop` is set; a failed round is retried the next."""
+    """A round (`feed_round`) every `interval` seconds until `stop` is set."""
     act_as(system("security-feed"))  # the actor of any alert this thread raises
     while not stop.wait(interval):
-        try:
-            feed_calls(security, timeseries, calls, clock(), raise_alerts, keep_info)
-        except Exception:
-            log.exception("the call log's feeds failed; retrying next round")
+        feed_round(security, timeseries, calls, clock(), raise_alerts, keep_info)

@@ -9,7 +9,7 @@ from projections.security_events import CALL_LOG
 from projections.timeseries import FROM_CALLS
 from tests.integration.conftest import race, settle
 from tests.integration.projections.test_timeseries import history  # noqa: F401  (a fixture)
-from workers.call_feeds import feed_calls
+from workers.call_feeds import feed_calls, feed_round
 from workers.security_feed import feed_security_events, security_events_projection
 from workers.timeseries_feed import feed_timeseries, timeseries_projection
 
@@ -37,8 +37,10 @@ def rows(runtime):
 
 
 def positions(runtime):
-    return {name: runtime.store.query("SELECT notification_id AS n FROM projection_tracking WHERE projection = ?"
-                                      " AND application_name = ?", (name, CALL_LOG))[0]["n"] for name in FEEDS}
+    """Each read model's call-log position (0: none kept)."""
+    found = {row["projection"]: row["n"] for row in runtime.store.query(
+        "SELECT projection, notification_id AS n FROM projection_tracking WHERE application_name = ?", (CALL_LOG,))}
+    return {name: found.get(name, 0) for name in FEEDS}
 
 
 def forget(runtime, *names):
@@ -90,3 +92,21 @@ def test_feeds_racing_copy_and_count_each_call_once(runtime, history):  # noqa: 
     race(lambda: feed_both(runtime), lambda: feed_both(runtime), lambda: feed_each(runtime))
 
     assert rows(runtime) == before
+
+
+def test_a_failing_feed_does_not_hold_the_other_back(runtime, history):  # noqa: F811
+    feed_each(runtime)
+    before = rows(runtime)
+    forget(runtime, *FEEDS)
+    projections = runtime.projector.projections
+
+    def cannot_raise(alerts):
+        raise RuntimeError("the event store is away")
+
+    feed_round(security_events_projection(projections), timeseries_projection(projections),
+               runtime.ledger.calls.store, runtime.clock(), cannot_raise)
+
+    after = rows(runtime)
+    assert {table: after[table] == before[table] for table in before} == {
+        "security_events": False, "timeseries": True, "timeseries_errors": True, "timeseries_devices": True}
+    assert positions(runtime) == {"security_events": 0, "timeseries": runtime.ledger.calls.store.head()}
