@@ -170,7 +170,7 @@ def json_rows(rows: list[tuple[Any, ...]]) -> str | None:
     if {type(value) for row in rows for value in row} <= _PLAIN:
         try:
             return _ENCODE(rows).decode()
-        except ValueError:  # a lone surrogate: json writes it escaped, as PostgreSQL's error will show
+        except ValueError:  # a lone surrogate, which UTF-8 cannot carry: json escapes it (PostgreSQL refuses it)
             pass
     try:
         return json.dumps(rows, allow_nan=False, separators=(",", ":"))
