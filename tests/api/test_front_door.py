@@ -89,3 +89,32 @@ def test_a_direct_route_whose_extras_the_direct_way_would_skip_refuses_to_start(
 
     with pytest.raises(ImproperlyConfiguredException, match=f"/ping .* {named}"):
         DirectApp(route_handlers=[skipped_ping])
+
+
+async def sulk(scope: Any, body: Ping) -> bytes:
+    raise ValueError(f"no pong for {body.name}")
+
+
+@post("/sulk", opt={"direct": Direct(Ping, sulk)})
+async def sulking(data: JSONBody[Ping]) -> bytes:
+    return await sulk({}, data)
+
+
+def test_a_direct_failure_meets_the_apps_exception_handling_as_the_handlers_does():
+    seen: list[str] = []
+
+    async def note(error: Exception, scope: Scope) -> None:
+        seen.append(f"{scope['path']}: {error}")
+
+    def teapot(_: Any, error: ValueError) -> Any:
+        from litestar import Response
+        return Response({"refused": str(error)}, status_code=418)
+
+    app = DirectApp(route_handlers=[sulking], after_exception=[note], exception_handlers={ValueError: teapot})
+    with TestClient(app=app) as client:
+        direct = post_raw(client, "/sulk", [b'{"name":"a"}'])
+        routed = post_raw(client, "/sulk", [b'{"name"', b':"a"}'])
+
+    # Check both ways answer through the app's handler for the error, and its after_exception hook saw both.
+    assert direct[0] == routed[0] == 418 and direct[2] == routed[2] == {"refused": "no pong for a"}
+    assert seen == ["/sulk: no pong for a", "/sulk: no pong for a"]
