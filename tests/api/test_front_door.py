@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from litestar import post
+from litestar import Response, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader
 from litestar.exceptions import ImproperlyConfiguredException, NotAuthorizedException
@@ -106,8 +106,7 @@ def test_a_direct_failure_meets_the_apps_exception_handling_as_the_handlers_does
     async def note(error: Exception, scope: Scope) -> None:
         seen.append(f"{scope['path']}: {error}")
 
-    def teapot(_: Any, error: ValueError) -> Any:
-        from litestar import Response
+    def teapot(_: Any, error: ValueError) -> Response[Any]:
         return Response({"refused": str(error)}, status_code=418)
 
     app = DirectApp(route_handlers=[sulking], after_exception=[note], exception_handlers={ValueError: teapot})
