@@ -147,13 +147,14 @@ class RedisCounters:
             if len(self._leases) > 50_000:
                 self._leases = {key: lease for key, lease in self._leases.items() if lease[2] > now}
             for key, size in zip(keys, slices, strict=True):
-                lease = self._leases.get(key) if size > 1 else None
-                if lease is not None and lease[0] <= lease[1] and lease[2] > now:
-                    found.append((int(lease[0]), lease[2] - now))
-                    lease[0] += 1
-                else:
-                    found.append(None)
+                lease = self._in_hand(key, size, now)
+                found.append(None if lease is None else _take(lease, now))
         return found
+
+    def _in_hand(self, key: str, size: int, now: float) -> list[float] | None:
+        """The key's lease while a number of it is left and its window is open (call with the leases' lock)."""
+        lease = self._leases.get(key) if size > 1 else None
+        return lease if lease is not None and lease[0] <= lease[1] and lease[2] > now else None
 
     async def hit_async(self, keys: Sequence[str], windows: Sequence[float], slices: Sequence[int] = ()) -> list[Hit]:
         if time.monotonic() < self._down_until:
@@ -177,15 +178,11 @@ class RedisCounters:
         with self._leases_lock:
             now, leases = time.monotonic(), []
             for key, size in zip(keys, slices):  # a loop, not all(...): this runs on every client call
-                lease = self._leases.get(key) if size > 1 else None
-                if lease is None or lease[0] > lease[1] or lease[2] <= now:
+                lease = self._in_hand(key, size, now)
+                if lease is None:
                     return [None]
                 leases.append(lease)
-            found: list[Hit | None] = []
-            for lease in leases:
-                found.append((int(lease[0]), lease[2] - now))
-                lease[0] += 1
-            return found
+            return [_take(lease, now) for lease in leases]
 
     def _send_forever(self) -> None:
         """Count every request waiting in one script call; answer each on its own loop."""
@@ -227,6 +224,13 @@ class RedisCounters:
 
     def close(self) -> None:
         self._redis.close()
+
+
+def _take(lease: list[float], now: float) -> Hit:
+    """The lease's next number and the seconds left in its window; the number is used up."""
+    hit = (int(lease[0]), lease[2] - now)
+    lease[0] += 1
+    return hit
 
 
 def _hits(found: Sequence[Any], count: int) -> list[Hit]:
