@@ -16,6 +16,8 @@ from uuid import UUID
 from domain.client_call import CallRecord
 from domain.instants import utc_text
 
+BATCH = 5000
+"""Calls a follower of the call log reads per transaction."""
 GAP_WAIT = timedelta(seconds=10)
 """How long a follower waits at a gap in the call log's positions before passing it. On PostgreSQL the store hands
 out rows past a gap only once no transaction can fill it (adapters/call_log.py, `_settled`): what is left is a

@@ -20,7 +20,7 @@ from domain.client_call import CallRecord
 from domain.security import SecurityAlert, alerts_for_call
 from domain.security_events import STATS_DAYS, call_event_types, severity_of
 from projections.base import ProjectionView, ReadModelProjection, from_json, iso, page_bounds, pagination, to_json
-from projections.call_rows import CallSource, StoredCall, settled_calls
+from projections.call_rows import BATCH, CallSource, StoredCall, settled_calls
 from projections.db import Cursor, ReadStore, Row
 
 CALL_LOG = "client_calls"
@@ -65,7 +65,7 @@ class SecurityEventsProjection(ReadModelProjection):
             iso(event.at), "alert"))
 
 
-def follow_calls(projection: SecurityEventsProjection, calls: CallSource, now: datetime, limit: int = 5000,
+def follow_calls(projection: SecurityEventsProjection, calls: CallSource, now: datetime, limit: int = BATCH,
                  raise_alerts: RaiseAlerts | None = None, info_since: datetime | None = None) -> int:
     """Copy the security events among the call log's next `limit` records, with the position reached, in one
     transaction (`copy_calls`); returns how many records were read (0: caught up, or waiting at a gap)."""

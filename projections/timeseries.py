@@ -22,7 +22,7 @@ from domain.license import License
 from domain.session import Session
 from projections.base import ProjectionView, ReadModelProjection, iso
 from projections.db import Cursor, ReadStore, Row
-from projections.call_rows import CallSource, StoredCall, settled_calls
+from projections.call_rows import BATCH, CallSource, StoredCall, settled_calls
 from projections.security_events import CALL_LOG
 
 INTERVALS: dict[str, timedelta] = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
@@ -122,7 +122,7 @@ class TimeseriesProjection(ReadModelProjection):
                        " WHERE session_id = ? AND ended_at IS NULL", (at, at, str(event.originator_id)))
 
 
-def follow_calls(projection: TimeseriesProjection, calls: CallSource, now: datetime, limit: int = 5000) -> int:
+def follow_calls(projection: TimeseriesProjection, calls: CallSource, now: datetime, limit: int = BATCH) -> int:
     """Count the call log's next `limit` records into their buckets, with the position reached, in one
     transaction (`count_calls`); returns how many records were read (0: caught up, or waiting at a gap)."""
     view: ProjectionView = projection.view

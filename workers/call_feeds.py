@@ -14,17 +14,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from domain.actor import act_as, system
-from projections.call_rows import CallSource, StoredCall, settled_calls
+from projections.call_rows import BATCH, CallSource, StoredCall, settled_calls
 from projections.security_events import CALL_LOG, RaiseAlerts, SecurityEventsProjection, copy_calls
 from projections.timeseries import TimeseriesProjection, count_calls
 from workers.security_feed import feed_security_events
 from workers.timeseries_feed import feed_timeseries
 
 log = logging.getLogger(__name__)
-
-BATCH = 5000
-"""Calls read per transaction."""
-
 
 def feed_calls(security: SecurityEventsProjection, timeseries: TimeseriesProjection, calls: CallSource, now: datetime,
                raise_alerts: RaiseAlerts | None = None, keep_info: timedelta | None = None) -> int:
