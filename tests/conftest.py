@@ -78,9 +78,10 @@ class SchemaPool:
         self._pems = pems
 
     def take(self) -> str:
-        """An empty schema under a name never used before: what is named after a deployment's database (its
-        Redis counters, its advisory locks) starts afresh too. The event store's insert function names its
-        schema, and the runtime creates it again (CREATE OR REPLACE) on start."""
+        """A schema without rows (a reused one keeps a fresh runtime's tables) under a name never used before:
+        what is named after a deployment's database (its Redis counters, its advisory locks) starts afresh too.
+        The event store's insert function names its schema, and the runtime creates it again (CREATE OR REPLACE)
+        on start."""
         schema = f"kl_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             if self._free:
