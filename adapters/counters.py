@@ -233,10 +233,6 @@ def _take(lease: list[float], now: float) -> Hit:
     return hit
 
 
-def _hits(found: Sequence[Any], count: int) -> list[Hit]:
-    return [(int(found[2 * i]), int(found[2 * i + 1]) / 1000) for i in range(count)]
-
-
 def _answer(answered: list[tuple[Any, list[Hit]]]) -> None:
     for future, hits in answered:
         if not future.done():
