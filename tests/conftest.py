@@ -45,16 +45,21 @@ class FakeClock:
         return self.now
 
 
+def admin() -> psycopg.Connection[Any]:
+    """A connection for the tests' own DDL: one that waits on a lock fails after 10 s instead of hanging."""
+    return psycopg.connect(POSTGRES_URL, autocommit=True, options="-c lock_timeout=10s")
+
+
 @contextmanager
 def throwaway_schema(prefix: str) -> Iterator[str]:
     """A fresh schema of the test PostgreSQL, named `prefix` and a random part; dropped with all it holds."""
     schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+    with admin() as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
         yield schema
     finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        with admin() as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
@@ -83,7 +88,7 @@ class SchemaPool:
         The event store's insert function names its schema, and the runtime creates it again (CREATE OR REPLACE)
         on start."""
         schema = f"kl_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        with admin() as conn:
             if self._free:
                 conn.execute(f'ALTER SCHEMA "{self._free.pop()}" RENAME TO "{schema}"')
             else:
@@ -91,7 +96,7 @@ class SchemaPool:
         return schema
 
     def give_back(self, schema: str) -> None:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        with admin() as conn:
             if self._reusable(conn, schema):
                 try:
                     self._empty(conn, schema)
@@ -99,11 +104,10 @@ class SchemaPool:
                     return
                 except psycopg.errors.LockNotAvailable:
                     pass
-            conn.execute("SET lock_timeout = '10s'")
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
     def close(self) -> None:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        with admin() as conn:
             for schema in self._free:
                 conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         self._free.clear()
