@@ -164,7 +164,7 @@ class Runtime:
         from workers.webhook_jobs import ArqDelivery
 
         arq = ArqDelivery(self.deliverer, self.settings.redis_url or "", self.settings.webhook_sweep_interval,
-                          self.settings.webhook_timeout + 10)
+                          self.settings.webhook_timeout + 10, f"keyledger:webhooks:{deployment_tag(self.settings)}")
         self.enqueue_deliveries = arq.enqueue
         arq.run()
 
@@ -520,17 +520,23 @@ def build_ledger(env: dict[str, str], key: bytes, passwords: Passwords | None = 
     return Ledger(env, key, client_plumbing(env, writer_child), passwords, cache)
 
 
+def deployment_tag(settings: Settings) -> str:
+    """A short name of the deployment's database. What a deployment keeps in Redis (counters, replay marks,
+    challenges, the webhook queue) is named after it, so deployments sharing one Redis keep apart."""
+    return hashlib.blake2b((settings.database_url or str(settings.sqlite_path)).encode(), digest_size=8).hexdigest()
+
+
 def ephemeral_store(settings: Settings) -> EphemeralStore:
-    return RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
+    if not settings.redis_url:
+        return MemoryStore()
+    return RedisStore(settings.redis_url, prefix=f"keyledger:{deployment_tag(settings)}:")
 
 
 def counters(settings: Settings) -> Counters:
-    """The rate limits' and brute-force defence's counters: shared in Redis, or this process's own. In Redis
-    they are named after the deployment's database, so deployments sharing one Redis count apart."""
+    """The rate limits' and brute-force defence's counters: shared in Redis, or this process's own."""
     if not settings.redis_url:
         return MemoryCounters()
-    deployment = hashlib.blake2b((settings.database_url or str(settings.sqlite_path)).encode(), digest_size=8)
-    return RedisCounters(settings.redis_url, prefix=f"keyledger:count:{deployment.hexdigest()}:")
+    return RedisCounters(settings.redis_url, prefix=f"keyledger:count:{deployment_tag(settings)}:")
 
 
 def build_runtime(settings: Settings, clock: Clock = system_clock, start_projector: bool | None = None,

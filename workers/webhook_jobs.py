@@ -3,7 +3,8 @@
 A job is only a nudge to attempt one delivery (workers/deliveries.py, the same code the embedded default
 runs); the database says whether it is due and who holds it. Job ids name the delivery and its attempt
 count, so a sweep finding a delivery still queued adds no second job. Redis flushed or a job lost: the
-next sweep queues the delivery again.
+next sweep queues the delivery again. Each deployment has a queue of its own (keyledger/wiring.py), so
+deployments sharing one Redis never take each other's jobs.
 """
 
 from __future__ import annotations
@@ -21,23 +22,27 @@ from workers.deliveries import Deliverer, Due
 
 log = logging.getLogger(__name__)
 
-QUEUE = "keyledger:webhooks"
 JOB = "deliver_webhook"
 REDIS_RETRY_SECONDS = 1.0
 MAX_JOBS = 16
 """Deliveries one worker process attempts at once (each waits on its endpoint in a thread)."""
 
 
-def job_id(due: Due) -> str:
-    return f"webhook:{due.id}:{due.attempts}"
+def job_id(queue: str, due: Due) -> str:
+    """Named after the queue too: arq keeps one job of a name across all queues, so a job left in another
+    queue (a version that shared one queue among deployments) must not stand in for this one."""
+    return f"{queue}:{due.id}:{due.attempts}"
 
 
 class ArqDelivery:
     """An arq worker that attempts deliveries, sweeps every `interval` seconds, and takes the dispatcher's
-    new deliveries from any thread (`enqueue`)."""
+    new deliveries from any thread (`enqueue`). `queue` is the deployment's own: a worker sharing Redis with
+    another deployment never takes its jobs."""
 
-    def __init__(self, deliverer: Deliverer, redis_url: str, interval: float, job_timeout: float) -> None:
+    def __init__(self, deliverer: Deliverer, redis_url: str, interval: float, job_timeout: float,
+                 queue: str) -> None:
         self.deliverer = deliverer
+        self.queue = queue
         self.interval = interval
         self.redis_url = redis_url
         self.job_timeout = job_timeout
@@ -46,7 +51,7 @@ class ArqDelivery:
         self._sweeper: asyncio.Task[None] | None = None
 
     def _worker(self) -> Worker:
-        return Worker(functions=[func(self._deliver, name=JOB)], queue_name=QUEUE,
+        return Worker(functions=[func(self._deliver, name=JOB)], queue_name=self.queue,
                       redis_settings=RedisSettings.from_dsn(self.redis_url), on_startup=self._started,
                       on_shutdown=self._stopping, keep_result=0, max_jobs=MAX_JOBS,
                       job_timeout=self.job_timeout, poll_delay=0.05, log_results=False)
@@ -78,7 +83,7 @@ class ArqDelivery:
 
     async def _enqueue(self, due: list[Due]) -> None:
         for item in due:
-            await self._redis.enqueue_job(JOB, item.id, _job_id=job_id(item), _queue_name=QUEUE)
+            await self._redis.enqueue_job(JOB, item.id, _job_id=job_id(self.queue, item), _queue_name=self.queue)
 
     async def _deliver(self, ctx: dict[str, Any], delivery_id: str) -> None:
         await asyncio.to_thread(self.deliverer.deliver, delivery_id)
@@ -94,9 +99,11 @@ class ArqDelivery:
             self._sweeper.cancel()
 
     async def _sweep_forever(self) -> None:
+        """At once, then every `interval` s: what came due while no worker ran (or before this one could take
+        the dispatcher's deliveries) is not left waiting a whole interval."""
         while True:
-            await asyncio.sleep(self.interval)
             try:
                 await self._enqueue(await asyncio.to_thread(self.deliverer.due))
             except Exception:
                 log.exception("webhook sweep failed; retrying next round")
+            await asyncio.sleep(self.interval)

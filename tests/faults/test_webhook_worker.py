@@ -108,3 +108,36 @@ def delivery_states(backend_url: str | None, data_dir: Path) -> dict[str, int]:
     schema = backend_url.rpartition("schema=")[2]
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         return dict(conn.execute(query.format(f'"{schema}".')).fetchall())
+
+
+def test_deployments_sharing_one_redis_each_deliver_their_own_webhooks_at_once(private_redis: PrivateRedis,
+                                                                              tmp_path: Path) -> None:
+    """Two deployments, one Redis: each worker takes only its own deployment's jobs. A worker that took the
+    other's would find no such delivery in its database, and that webhook would wait for its own sweep."""
+    deployments = []
+    try:
+        for name in ("a", "b"):
+            env = process_env(None, redis_url=private_redis.url, run_workers="false", webhook_allow_private="true",
+                              webhook_hosts="127.0.0.1", webhook_sweep_interval="60")
+            data_dir = tmp_path / name / "var"
+            server, worker = start_server(data_dir, env), Worker(data_dir, env, "worker")
+            worker.start()
+            deployments.append((server, worker, Receiver().__enter__(), []))
+        for server, _, receiver, issued in deployments:
+            with httpx.Client(base_url=server.base, timeout=30) as client:
+                token = client.post("/auth/register", json={"email": "v@example.com", "password": "secret123"}
+                                    ).json()["data"]["token"]
+                headers = {"Authorization": f"Bearer {token}"}
+                assert client.post("/webhooks", json={"url": receiver.url, "events": ["license.created"]},
+                                   headers=headers).status_code == 201
+                product = client.post("/products", json={"name": "App"}, headers=headers).json()["data"]["id"]
+                issued += [client.post("/licenses", json={"product_id": product}, headers=headers).json()["data"]["id"]
+                           for _ in range(10)]
+        for _, _, receiver, issued in deployments:  # well before either's next sweep
+            receiver.wait_for(lambda r, want=set(issued): {i.json["data"]["license_id"] for i in r.received} == want,
+                              timeout=15)
+    finally:
+        for server, worker, receiver, _ in deployments:
+            worker.stop()
+            server.stop()
+            receiver.__exit__()
