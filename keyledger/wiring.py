@@ -522,8 +522,15 @@ def build_ledger(env: dict[str, str], key: bytes, passwords: Passwords | None = 
 
 def deployment_tag(settings: Settings) -> str:
     """A short name of the deployment's database. What a deployment keeps in Redis (counters, replay marks,
-    challenges, the webhook queue) is named after it, so deployments sharing one Redis keep apart."""
-    return hashlib.blake2b((settings.database_url or str(settings.sqlite_path)).encode(), digest_size=8).hexdigest()
+    challenges, the webhook queue) is named after it, so deployments sharing one Redis keep apart. Only where
+    the data lives counts (host, port, database, schema; the SQLite file): processes that log in differently,
+    or before and after a password change, are one deployment."""
+    if settings.is_postgres:
+        parts = postgres_parts(settings.database_url or "")
+        where = f"{parts['host'].lower()}:{parts['port']}/{parts['dbname']}?schema={parts['schema']}"
+    else:
+        where = str(settings.sqlite_path.resolve())
+    return hashlib.blake2b(where.encode(), digest_size=8).hexdigest()
 
 
 def ephemeral_store(settings: Settings) -> EphemeralStore:

@@ -7,7 +7,7 @@ import pytest
 
 from api.ports import EphemeralStore
 from keyledger.settings import Settings
-from keyledger.wiring import counters, ephemeral_store
+from keyledger.wiring import counters, deployment_tag, ephemeral_store
 from tests.conftest import REDIS_URL
 
 
@@ -49,3 +49,14 @@ def test_hits_are_counted_per_deployment(tmp_path: Path) -> None:
     finally:
         for each in (first, same, other):
             each.close()
+
+
+def test_a_deployment_is_named_by_where_its_data_lives_not_by_how_it_logs_in(tmp_path: Path) -> None:
+    def tag(url: str) -> str:
+        return deployment_tag(Settings(data_dir=str(tmp_path), database_url=url))
+
+    same = tag("postgresql://app:old@DB.example.com/kl?schema=a")
+    assert same == tag("postgresql://ops:new@db.example.com:5432/kl?schema=a")
+    assert len({tag("postgresql://db/kl?schema=a"), tag("postgresql://db/kl?schema=b"), tag("postgresql://db/other"),
+                tag("postgresql://db:5433/kl?schema=a"), deployment_tag(deployment(tmp_path / "a"))}) == 5
+    assert deployment_tag(deployment(tmp_path / "a")) == deployment_tag(deployment(tmp_path / "b" / ".." / "a"))
