@@ -57,12 +57,7 @@ def test_a_killed_worker_and_a_flushed_redis_lose_no_delivery(backend_url, priva
     with SlowReceiver(pause=0.1) as receiver:
         try:
             with httpx.Client(base_url=server.base, timeout=30) as client:
-                token = client.post("/auth/register", json={"email": "v@example.com", "password": "secret123"}
-                                    ).json()["data"]["token"]
-                headers = {"Authorization": f"Bearer {token}"}
-                assert client.post("/webhooks", json={"url": receiver.url, "events": ["license.created"]},
-                                   headers=headers).status_code == 201
-                product = client.post("/products", json={"name": "App"}, headers=headers).json()["data"]["id"]
+                headers, product = vendor_hooked_to(client, receiver)
                 issued: list[str] = []
 
                 def issue() -> None:  # a steady stream of license changes
@@ -100,6 +95,16 @@ def test_a_killed_worker_and_a_flushed_redis_lose_no_delivery(backend_url, priva
     assert delivery_states(backend_url, data_dir) == {"delivered": LICENSES}
 
 
+def vendor_hooked_to(client: httpx.Client, receiver: Receiver) -> tuple[dict[str, str], str]:
+    """A new vendor's headers and product, with a webhook of `license.created` to the receiver."""
+    token = client.post("/auth/register", json={"email": "v@example.com", "password": "secret123"}
+                        ).json()["data"]["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post("/webhooks", json={"url": receiver.url, "events": ["license.created"]},
+                       headers=headers).status_code == 201
+    return headers, client.post("/products", json={"name": "App"}, headers=headers).json()["data"]["id"]
+
+
 def delivery_states(backend_url: str | None, data_dir: Path) -> dict[str, int]:
     query = "SELECT state, COUNT(*) FROM {}webhook_deliveries GROUP BY state"
     if backend_url is None:
@@ -125,12 +130,7 @@ def test_deployments_sharing_one_redis_each_deliver_their_own_webhooks_at_once(p
             deployments.append((server, worker, Receiver().__enter__(), []))
         for server, _, receiver, issued in deployments:
             with httpx.Client(base_url=server.base, timeout=30) as client:
-                token = client.post("/auth/register", json={"email": "v@example.com", "password": "secret123"}
-                                    ).json()["data"]["token"]
-                headers = {"Authorization": f"Bearer {token}"}
-                assert client.post("/webhooks", json={"url": receiver.url, "events": ["license.created"]},
-                                   headers=headers).status_code == 201
-                product = client.post("/products", json={"name": "App"}, headers=headers).json()["data"]["id"]
+                headers, product = vendor_hooked_to(client, receiver)
                 issued += [client.post("/licenses", json={"product_id": product}, headers=headers).json()["data"]["id"]
                            for _ in range(10)]
         for _, _, receiver, issued in deployments:  # well before either's next sweep
