@@ -88,6 +88,8 @@ class BatchThread(Generic[T, R]):
             error: BaseException | None = None
             try:
                 results = self._handle([item for item, _ in batch])
+                if len(results) != len(batch):  # delivering would fail half way and leave the rest waiting
+                    raise RuntimeError(f"{self.name} answered {len(results)} of {len(batch)} items")
             except Exception as exc:  # every caller of the batch learns its fate
                 error = exc
             _deliver(batch, results, error)
