@@ -39,8 +39,7 @@ class ArqDelivery:
     new deliveries from any thread (`enqueue`). `queue` is the deployment's own: a worker sharing Redis with
     another deployment never takes its jobs."""
 
-    def __init__(self, deliverer: Deliverer, redis_url: str, interval: float, job_timeout: float,
-                 queue: str) -> None:
+    def __init__(self, deliverer: Deliverer, redis_url: str, interval: float, job_timeout: float, queue: str) -> None:
         self.deliverer = deliverer
         self.queue = queue
         self.interval = interval
