@@ -22,6 +22,7 @@ from workers.timeseries_feed import feed_timeseries
 
 log = logging.getLogger(__name__)
 
+
 def feed_calls(security: SecurityEventsProjection, timeseries: TimeseriesProjection, calls: CallSource, now: datetime,
                raise_alerts: RaiseAlerts | None = None, keep_info: timedelta | None = None) -> int:
     """Bring both feeds to the end of the call log, raising the alerts due (the Ledger's `raise_call_alerts`;
