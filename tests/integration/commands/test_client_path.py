@@ -156,55 +156,45 @@ def test_a_suspension_by_another_process_reaches_the_cached_license_at_once(runt
 
 @pytest.mark.postgres
 def test_the_postgres_call_log_reconnects_after_the_server_dropped_its_connection(monkeypatch):
-    import uuid
-
     import psycopg
 
     from adapters import call_log
-    from tests.conftest import POSTGRES_URL
+    from tests.conftest import POSTGRES_URL, throwaway_schema
 
     monkeypatch.setattr(call_log, "IDLE_CHECK_SECONDS", 0.0)  # every append counts as after a lull
-    schema = f"kl_{uuid.uuid4().hex[:12]}"
-    store = call_log.PostgresCallStore("dbname=test host=127.0.0.1 port=5432 user=postgres", schema)
-    log = CallLog(store)
-    try:
-        log.append(a_call("before"))
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:  # as a server restart or idle timeout would
-            admin.execute("SELECT pg_terminate_backend(%s)", (store._writer.info.backend_pid,))
+    with throwaway_schema("kl") as schema:
+        store = call_log.PostgresCallStore("dbname=test host=127.0.0.1 port=5432 user=postgres", schema)
+        log = CallLog(store)
+        try:
+            log.append(a_call("before"))
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:  # as a server restart or idle timeout would
+                admin.execute("SELECT pg_terminate_backend(%s)", (store._writer.info.backend_pid,))
 
-        log.append(a_call("after"))
+            log.append(a_call("after"))
 
-        # Check the record after the drop was kept, on a new connection, without a failed call in between.
-        assert [record.hwid for _, record in call_records(store, 0, 10)] == ["before", "after"]
-    finally:
-        log.close()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            # Check the record after the drop was kept, on a new connection, without a failed call in between.
+            assert [record.hwid for _, record in call_records(store, 0, 10)] == ["before", "after"]
+        finally:
+            log.close()
 
 
 @pytest.mark.postgres
 def test_a_postgres_batch_keeps_its_rows_in_order_with_their_empty_fields():
-    import uuid
-
-    import psycopg
-
     from adapters import call_log
-    from tests.conftest import POSTGRES_URL
+    from tests.conftest import throwaway_schema
 
-    schema = f"kl_{uuid.uuid4().hex[:12]}"
-    store = call_log.PostgresCallStore("dbname=test host=127.0.0.1 port=5432 user=postgres", schema)
-    try:
-        refused = record_call("validation", ClientRequest("K", None, None, None, None, datetime.now(timezone.utc)),
-                              None, "LICENSE_NOT_FOUND", None, details={"message": "no such key"})
-        store.append([call_log.to_row(a_call(name)) for name in "xyz"] + [call_log.to_row(refused)])
-        asyncio.run(store.link.append([call_log.to_row(a_call("w"))]))
+    with throwaway_schema("kl") as schema:
+        store = call_log.PostgresCallStore("dbname=test host=127.0.0.1 port=5432 user=postgres", schema)
+        try:
+            refused = record_call("validation", ClientRequest("K", None, None, None, None, datetime.now(timezone.utc)),
+                                  None, "LICENSE_NOT_FOUND", None, details={"message": "no such key"})
+            store.append([call_log.to_row(a_call(name)) for name in "xyz"] + [call_log.to_row(refused)])
+            asyncio.run(store.link.append([call_log.to_row(a_call("w"))]))
 
-        records = [record for _, record in call_records(store, 0, 10)]
-        # Check one statement per batch kept the batch's order, the NULLs and the details.
-        assert [record.hwid for record in records] == ["x", "y", "z", None, "w"]
-        assert records[3].error_code == "LICENSE_NOT_FOUND" and records[3].details == {"message": "no such key"}
-        assert records[3].ip is None and records[3].license_id is None
-    finally:
-        store.close()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            records = [record for _, record in call_records(store, 0, 10)]
+            # Check one statement per batch kept the batch's order, the NULLs and the details.
+            assert [record.hwid for record in records] == ["x", "y", "z", None, "w"]
+            assert records[3].error_code == "LICENSE_NOT_FOUND" and records[3].details == {"message": "no such key"}
+            assert records[3].ip is None and records[3].license_id is None
+        finally:
+            store.close()
