@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -120,24 +121,23 @@ def test_deployments_sharing_one_redis_each_deliver_their_own_webhooks_at_once(p
     """Two deployments, one Redis: each worker takes only its own deployment's jobs. A worker that took the
     other's would find no such delivery in its database, and that webhook would wait for its own sweep."""
     deployments = []
-    try:
+    with ExitStack() as stack:  # at the end: each worker, server and receiver stopped
         for name in ("a", "b"):
             env = process_env(None, redis_url=private_redis.url, run_workers="false", webhook_allow_private="true",
                               webhook_hosts="127.0.0.1", webhook_sweep_interval="60")
             data_dir = tmp_path / name / "var"
-            server, worker = start_server(data_dir, env), Worker(data_dir, env, "worker")
+            receiver = stack.enter_context(Receiver())
+            server = start_server(data_dir, env)
+            stack.callback(server.stop)
+            worker = Worker(data_dir, env, "worker")
             worker.start()
-            deployments.append((server, worker, Receiver().__enter__(), []))
-        for server, _, receiver, issued in deployments:
+            stack.callback(worker.stop)
+            deployments.append((server, receiver, []))
+        for server, receiver, issued in deployments:
             with httpx.Client(base_url=server.base, timeout=30) as client:
                 headers, product = vendor_hooked_to(client, receiver)
                 issued += [client.post("/licenses", json={"product_id": product}, headers=headers).json()["data"]["id"]
                            for _ in range(10)]
-        for _, _, receiver, issued in deployments:  # well before either's next sweep
+        for _, receiver, issued in deployments:  # well before either's next sweep
             receiver.wait_for(lambda r, want=set(issued): {i.json["data"]["license_id"] for i in r.received} == want,
                               timeout=15)
-    finally:
-        for server, worker, receiver, _ in deployments:
-            worker.stop()
-            server.stop()
-            receiver.__exit__()
